@@ -1,0 +1,1 @@
+"""The Vast.ai operations runbook as a Dagster code location."""

@@ -1,0 +1,70 @@
+"""Resources configured from the environment (Dagster ``EnvVar``), with the guide's defaults."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import dagster as dg
+
+from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.resources.endpoints import InferenceEndpoints
+from vast_pipelines.resources.settings import RunbookSettings, load_timezone
+from vast_pipelines.resources.slack import SlackResource
+from vast_pipelines.resources.tailscale import TailscaleResource
+from vast_pipelines.resources.vast import VastAIResource
+
+# resource key -> (class, {field: environment variable})
+ENVIRONMENT: dict[str, tuple[type[dg.ConfigurableResource], dict[str, str]]] = {
+    "database": (AnalyticsDatabase, {"url": "TIMESCALE_URL", "home": "VAST_PIPELINES_HOME"}),
+    "endpoints": (InferenceEndpoints, {"vllm_url": "VLLM_URL", "ollama_url": "OLLAMA_URL"}),
+    "vast": (
+        VastAIResource,
+        {
+            "api_url": "VAST_API_URL",
+            "autoscaler_url": "VAST_AUTOSCALER_URL",
+            "api_key": "VAST_API_KEY",
+            "endpoint_names": "VAST_ENDPOINTS",
+        },
+    ),
+    "slack": (
+        SlackResource,
+        {
+            "bot_token": "SLACK_BOT_TOKEN",
+            "api_url": "SLACK_API_URL",
+            "alerts_channel": "SLACK_ALERTS_CHANNEL",
+            "updates_channel": "SLACK_UPDATES_CHANNEL",
+            "incidents_channel": "SLACK_INCIDENTS_CHANNEL",
+            "oncall_mention": "SLACK_ONCALL_MENTION",
+        },
+    ),
+    "tailscale": (TailscaleResource, {}),
+    "settings": (RunbookSettings, {"timezone": "VAST_PIPELINES_TIMEZONE", "thresholds": "VAST_PIPELINES_THRESHOLDS"}),
+}
+
+
+def unset_variables(key: str) -> dict[str, str]:
+    """``{field: VARIABLE}`` of resource ``key`` whose variable is not set."""
+    return {field: var for field, var in ENVIRONMENT[key][1].items() if not os.environ.get(var)}
+
+
+def build_resources(overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, dg.ConfigurableResource]:
+    """Every resource, keyed by the name assets and sensors ask for.
+
+    A set variable becomes ``EnvVar(VAR)`` (resolved when a run starts, never shown in the UI); an unset
+    one leaves the field at the guide's default, because a field given an unset ``EnvVar`` fails the run.
+    """
+    overrides = overrides or {}
+    resources = {}
+    for key, (cls, variables) in ENVIRONMENT.items():
+        fields: dict[str, Any] = {f: dg.EnvVar(v) for f, v in variables.items() if os.environ.get(v)}
+        fields.update(overrides.get(key, {}))
+        resources[key] = cls(**fields)
+    return resources
+
+
+def schedule_timezone() -> str:
+    """VAST_PIPELINES_TIMEZONE for schedules and partitions (read when the code location loads)."""
+    name = os.environ.get("VAST_PIPELINES_TIMEZONE") or "UTC"
+    load_timezone(name)
+    return name

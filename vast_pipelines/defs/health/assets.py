@@ -1,0 +1,197 @@
+import dataclasses
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from vast_pipelines.notifications import send_slack
+from vast_pipelines.policy.health import EndpointStatus
+from vast_pipelines.policy.periods import periods_at
+from vast_pipelines.policy.spend import daily_verdict, forecast_month_end
+from vast_pipelines.reports.health import (
+    VastSummary,
+    as_markdown,
+    endpoints_section,
+    health_report,
+    spend_section,
+)
+from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.resources.endpoints import InferenceEndpoints
+from vast_pipelines.resources.errors import OperatorError
+from vast_pipelines.resources.settings import RunbookSettings
+from vast_pipelines.resources.slack import SlackResource
+from vast_pipelines.resources.tailscale import TailscaleResource
+from vast_pipelines.resources.vast import VastAIResource
+
+GROUP = "health"
+VLLM_ONLINE_CHECK = "vllm_online"
+OLLAMA_ONLINE_CHECK = "ollama_online"
+DAILY_SPEND_BAND_CHECK = "daily_spend_band"
+
+
+def vast_summary(vast: VastAIResource) -> VastSummary:
+    """The platform's endpoints and their live workers, or why Vast.ai could not say."""
+    try:
+        endpoints = vast.platform_endpoints()
+    except OperatorError as exc:
+        return VastSummary(False, (str(exc),))
+    if not endpoints:
+        names = vast.owned_names()
+        return VastSummary(True, (f"no endpoints{' named ' + ', '.join(names) if names else ''} on the account",))
+    lines = []
+    for endpoint in endpoints:
+        try:
+            workers = vast.endpoint_workers(endpoint.id)
+            detail = ", ".join(f"{w.id}: {w.status}" for w in workers) or "no live workers (scaled to zero)"
+        except OperatorError as exc:
+            detail = f"workers unknown: {exc}"
+        lines.append(
+            f"{endpoint.name} (id {endpoint.id}, {endpoint.state}, idle timeout {endpoint.inactivity_timeout}s, "
+            f"max workers {endpoint.max_workers}): {detail}"
+        )
+    return VastSummary(True, tuple(lines))
+
+
+def _endpoint_record(status: EndpointStatus) -> dict:
+    record = dataclasses.asdict(status)
+    record["failure"] = status.failure.value if status.failure else None
+    return record
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"python", "postgres"},
+    check_specs=[
+        dg.AssetCheckSpec(VLLM_ONLINE_CHECK, asset="endpoint_health", description="vLLM answers /health and lists models."),
+        dg.AssetCheckSpec(OLLAMA_ONLINE_CHECK, asset="endpoint_health", description="Ollama lists models."),
+    ],
+)
+def endpoint_health(
+    context: dg.AssetExecutionContext,
+    database: AnalyticsDatabase,
+    endpoints: InferenceEndpoints,
+    tailscale: TailscaleResource,
+    vast: VastAIResource,
+) -> dg.MaterializeResult:
+    """The guide's morning endpoint test: vLLM `/health` and `/v1/models`, Ollama `/api/tags`, latency,
+    Tailscale peer state and the Vast.ai workers' status. A timeout or refused connection may be a cold
+    start: wait 30 s and retry once before calling the endpoint OFFLINE."""
+    started = datetime.now(UTC)
+    statuses = [endpoints.check_vllm(), endpoints.check_ollama()]
+    peer = tailscale.peer_state()
+    vast_view = vast_summary(vast)
+    text = endpoints_section(statuses, peer.state, peer.detail, vast_view)
+    for status in statuses:
+        context.log.info(f"{status.name}: {status.label} after {status.attempts} attempt(s) {status.detail}")
+    database.save_health_endpoints(
+        run_id=context.run.run_id,
+        at=started,
+        data=[_endpoint_record(s) for s in statuses],
+        text=text,
+        all_online=all(s.online for s in statuses),
+    )
+    vllm, ollama = statuses
+    latencies = {f"{s.name.lower()}_latency_ms": s.latency_ms for s in statuses if s.latency_ms is not None}
+    return dg.MaterializeResult(
+        metadata={
+            "vllm_online": vllm.online,
+            "ollama_online": ollama.online,
+            **latencies,
+            "tailscale": peer.state,
+            "report": dg.MetadataValue.md(as_markdown(text)),
+        },
+        check_results=[_online_check(VLLM_ONLINE_CHECK, vllm), _online_check(OLLAMA_ONLINE_CHECK, ollama)],
+    )
+
+
+def _online_check(name: str, status: EndpointStatus) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=status.online,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "status": status.label,
+            "models": ", ".join(status.models) or "none",
+            "attempts": status.attempts,
+            "reason": status.failure.value if status.failure else "",
+        },
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"sql", "postgres"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            DAILY_SPEND_BAND_CHECK,
+            asset="yesterday_spend",
+            description="Last 24 h spend in the guide's bands: warn at moderate ($5-10), fail at high ($10+).",
+        )
+    ],
+)
+def yesterday_spend(
+    context: dg.AssetExecutionContext, database: AnalyticsDatabase, settings: RunbookSettings
+) -> dg.MaterializeResult:
+    """The guide's "Yesterday's Spend" (rolling 24 h), the previous calendar day, today so far,
+    month-to-date and a month-end forecast from the last 7 days' run rate, from `vast_ai_costs`."""
+    tz, limits = settings.tz(), settings.limits()
+    periods = periods_at(datetime.now(UTC), tz)
+    spend = database.spend_summary(periods)
+    forecast = forecast_month_end(spend.month_to_date, spend.last_7_days_cost, periods, limits)
+    text = spend_section(spend, forecast, periods.now, tz, limits)
+    database.save_health_spend(
+        run_id=context.run.run_id,
+        at=periods.now,
+        data={**dataclasses.asdict(spend), "forecast": dataclasses.asdict(forecast)},
+        text=text,
+    )
+    verdict = daily_verdict(spend.rolling_24h_cost, spend.rolling_24h_requests, limits)
+    band_check = dg.AssetCheckResult(
+        check_name=DAILY_SPEND_BAND_CHECK,
+        passed=verdict.value in ("excellent",),
+        severity=dg.AssetCheckSeverity.ERROR if verdict.value == "high" else dg.AssetCheckSeverity.WARN,
+        metadata={"verdict": verdict.value, "yesterday_spend": spend.rolling_24h_cost},
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "yesterday_spend": spend.rolling_24h_cost,
+            "previous_day_spend": spend.previous_day_cost,
+            "month_to_date": spend.month_to_date,
+            "forecast_month_end": forecast.month_end,
+            "requests_24h": spend.rolling_24h_requests,
+            "daily_verdict": verdict.value,
+            "null_cost_rows": spend.month_null_cost_rows,
+            "future_rows": spend.future_rows,
+            "hard_cap_date": str(forecast.hard_cap_date or "not this month"),
+            "database": database.label,
+            "report": dg.MetadataValue.md(as_markdown(text)),
+        },
+        check_results=[band_check],
+    )
+
+
+@dg.asset(group_name=GROUP, kinds={"slack", "postgres"}, deps=[endpoint_health, yesterday_spend])
+def health_check_report(
+    context: dg.AssetExecutionContext, database: AnalyticsDatabase, slack: SlackResource, settings: RunbookSettings
+) -> dg.MaterializeResult:
+    """The morning health check as the guide's script prints it, kept in `vast_pipelines.health_checks`
+    and posted to #platform-updates (through the notification outbox)."""
+    now = datetime.now(UTC)
+    endpoints_text, spend_text = database.health_check_parts(context.run.run_id)
+    report = health_report(now, settings.tz(), database.label, endpoints_text, spend_text)
+    database.save_health_report(run_id=context.run.run_id, report=report)
+    sent = send_slack(
+        database, slack, channel=slack.updates_channel, text=report, kind="health_check",
+        dedupe_key=f"health_check:{context.run.run_id}",
+    )
+    if sent.delivery and sent.delivery.status != "delivered":
+        context.log.warning(
+            f"Health check report kept in the outbox (id {sent.outbox_id}) as {sent.status}: {sent.delivery.error}"
+        )
+    context.log.info("\n" + report)
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.md(as_markdown(report)),
+            "slack_delivery": sent.status,
+            "outbox_id": sent.outbox_id or 0,
+        }
+    )

@@ -1,0 +1,25 @@
+import dagster as dg
+
+from vast_pipelines.config import schedule_timezone
+
+daily_health_check = dg.define_asset_job(
+    "daily_health_check",
+    selection=dg.AssetSelection.groups("health"),
+    description="The guide's Morning Health Check: endpoints, Tailscale, Vast.ai workers and yesterday's spend.",
+)
+
+
+@dg.definitions
+def health_schedules() -> dg.Definitions:
+    """Every morning at 08:00 in VAST_PIPELINES_TIMEZONE."""
+    return dg.Definitions(
+        schedules=[
+            dg.ScheduleDefinition(
+                name="daily_health_check_schedule",
+                job=daily_health_check,
+                cron_schedule="0 8 * * *",
+                execution_timezone=schedule_timezone(),
+                default_status=dg.DefaultScheduleStatus.RUNNING,
+            )
+        ]
+    )

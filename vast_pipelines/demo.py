@@ -1,0 +1,130 @@
+"""``vast-pipelines-demo``: the morning health check on the embedded demo database.
+
+Fills the embedded PostgreSQL with labelled synthetic traffic, then runs the real jobs in process and
+prints what an operator would read. Every endpoint the user has not configured points at a loopback
+port where nothing listens, so nothing outside this machine is called (OFFLINE is the honest result).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import time
+from datetime import UTC, datetime
+
+import dagster as dg
+import sqlalchemy as sa
+
+from vast_pipelines.config import build_resources, unset_variables
+from vast_pipelines.demo_traffic import DEMO_NOTE, demo_rows
+from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.resources.errors import OperatorError
+
+
+# The report is printed once at the end; Dagster's step-by-step log only when something goes wrong.
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def closed_loopback_url() -> str:
+    """``http://127.0.0.1:PORT`` where nothing listens."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def fill_demo_traffic(database: AnalyticsDatabase, now: datetime, days: int, seed: int) -> int:
+    """Replace the embedded ``vast_ai_costs`` with synthetic traffic; returns the row count."""
+    if not database.is_embedded:
+        raise OperatorError("The demo writes synthetic traffic into the embedded database only; unset TIMESCALE_URL.")
+    rows = list(demo_rows(now, days=days, seed=seed))
+    raw = database.engine.raw_connection()
+    try:
+        with raw.cursor() as cur:
+            cur.execute("TRUNCATE vast_ai_costs")
+            cur.execute("DELETE FROM vast_pipelines.demo_traffic")
+            with cur.copy('COPY vast_ai_costs ("timestamp", model, cost, duration, cold_start) FROM STDIN') as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(
+                "INSERT INTO vast_pipelines.demo_traffic (first_request, last_request, requests, seed, note) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (min(r[0] for r in rows), max(r[0] for r in rows), len(rows), seed, DEMO_NOTE),
+            )
+        raw.commit()
+    finally:
+        raw.close()
+    return len(rows)
+
+
+def demo_resources() -> dict[str, dg.ConfigurableResource]:
+    """The code location's resources, with unconfigured outside systems pointed at a dead loopback port."""
+    dead = closed_loopback_url()
+    overrides: dict[str, dict[str, object]] = {}
+    for key, fields in (
+        ("endpoints", ("vllm_url", "ollama_url")),
+        ("vast", ("api_url", "autoscaler_url")),
+        ("slack", ("api_url",)),
+    ):
+        overrides[key] = {field: dead for field in unset_variables(key) if field in fields}
+    # The guide waits 30 s before the cold-start retry; the demo's dead port will not wake up.
+    overrides["endpoints"]["cold_start_wait_seconds"] = 1.0
+    return build_resources(overrides)
+
+
+def run_demo(days: int = 75, seed: int = 7, out=sys.stdout) -> int:
+    """Fill the demo database, run the health check, print the report; returns a process exit code."""
+    from vast_pipelines.definitions import defs
+
+    if os.environ.get("TIMESCALE_URL"):
+        print(
+            "The demo writes synthetic traffic and runs only on the embedded demo database; TIMESCALE_URL is set, "
+            "so nothing was written. Unset TIMESCALE_URL to run the demo, or run the jobs with `dagster dev`.",
+            file=sys.stderr,
+        )
+        return 2
+    started = time.perf_counter()
+    resources = demo_resources()
+    database: AnalyticsDatabase = resources["database"]
+    print(f"Starting the {database.label} ...", file=out)
+    now = datetime.now(UTC)
+    count = fill_demo_traffic(database, now, days, seed)
+    print(f"Wrote {count:,} rows of synthetic demo traffic ({days} days, labelled in vast_pipelines.demo_traffic).", file=out)
+
+    job = defs().resolve_job_def("daily_health_check")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(
+            instance=instance, resources=resources, raise_on_error=False, run_config=QUIET
+        )
+    if not result.success:
+        for event in result.all_events:
+            if event.is_failure and event.event_specific_data is not None:
+                error = getattr(event.event_specific_data, "error", None)
+                print(f"FAILED {event.step_key}: {error.message if error else event.message}", file=sys.stderr)
+        return 1
+    with database.begin() as conn:
+        report = conn.execute(
+            sa.text("SELECT report_markdown FROM vast_pipelines.health_checks WHERE run_id = :r"), {"r": result.run_id}
+        ).scalar_one()
+    print("", report, "", sep="\n", file=out)
+    print(f"Demo finished in {time.perf_counter() - started:.1f}s. Open the UI with: dagster dev", file=out)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=75, help="days of synthetic traffic (default 75)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    try:
+        sys.exit(run_demo(days=args.days, seed=args.seed))
+    except OperatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

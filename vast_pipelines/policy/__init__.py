@@ -1,0 +1,1 @@
+"""Pure decision logic from the operations guide: no I/O, no Dagster."""

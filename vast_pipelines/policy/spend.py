@@ -1,0 +1,113 @@
+"""The guide's spend verdicts and a month-end forecast."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import Enum
+
+from vast_pipelines.policy.periods import Periods
+from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+
+
+class DailyVerdict(str, Enum):
+    """The "Interpret Results" bands for one day's spend."""
+
+    EXCELLENT = "excellent"
+    MODERATE = "moderate"
+    HIGH = "high"
+    NO_DATA = "no data"
+
+
+_DAILY_TEXT = {
+    DailyVerdict.EXCELLENT: "✅ Excellent (on track for <$150/month)",
+    DailyVerdict.MODERATE: "⚠️ Moderate (on track for $150-300/month)",
+    DailyVerdict.HIGH: "❌ High (review usage, optimize)",
+    DailyVerdict.NO_DATA: "❔ No data: no requests were logged in vast_ai_costs (is agent-router writing costs?)",
+}
+
+
+def daily_verdict(daily_cost: float | None, requests: int, t: Thresholds = GUIDE) -> DailyVerdict:
+    """Band a day's spend; a day with no logged requests is "no data", never "excellent"."""
+    if requests == 0 or daily_cost is None:
+        return DailyVerdict.NO_DATA
+    if daily_cost < t.daily_excellent_below:
+        return DailyVerdict.EXCELLENT
+    if daily_cost < t.daily_moderate_below:
+        return DailyVerdict.MODERATE
+    return DailyVerdict.HIGH
+
+
+def daily_verdict_text(verdict: DailyVerdict) -> str:
+    """The guide's wording for a daily verdict."""
+    return _DAILY_TEXT[verdict]
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """Month-end spend projected from the last 7 days' run rate."""
+
+    month_to_date: float
+    daily_run_rate: float
+    days_left: float
+    month_end: float
+    hard_cap_date: date | None
+
+
+def forecast_month_end(
+    month_to_date: float, last_7_days_cost: float, periods: Periods, t: Thresholds = GUIDE
+) -> Forecast:
+    """Month-to-date plus the last-7-day daily rate over what is left of the month."""
+    rate = last_7_days_cost / 7.0
+    seconds_left = max((periods.next_month_start - periods.now).total_seconds(), 0.0)
+    days_left = seconds_left / 86400.0
+    month_end = month_to_date + rate * days_left
+    return Forecast(
+        month_to_date=month_to_date,
+        daily_run_rate=rate,
+        days_left=days_left,
+        month_end=month_end,
+        hard_cap_date=hard_cap_date(month_to_date, rate, periods, t),
+    )
+
+
+def hard_cap_date(month_to_date: float, daily_rate: float, periods: Periods, t: Thresholds = GUIDE) -> date | None:
+    """The local date this month when spend reaches the hard cap at ``daily_rate``; None if it will not."""
+    tz = periods.month_start.tzinfo
+    if month_to_date >= t.hard_cap:
+        return periods.now.astimezone(tz).date()
+    if daily_rate <= 0:
+        return None
+    at: datetime = periods.now + timedelta(days=(t.hard_cap - month_to_date) / daily_rate)
+    if at >= periods.next_month_start:
+        return None
+    return at.astimezone(tz).date()
+
+
+def usd(value: float | None) -> str:
+    """Money for display: ``$12.34``; unknown is shown as such, never as $0.00."""
+    return "unknown" if value is None else f"${value:,.2f}"
+
+
+@dataclass(frozen=True)
+class SpendSummary:
+    """The health check's spend windows, straight from ``vast_ai_costs`` (USD, unrounded)."""
+
+    rolling_24h_cost: float
+    rolling_24h_requests: int
+    previous_day_cost: float
+    previous_day_requests: int
+    today_cost: float
+    today_requests: int
+    month_to_date: float
+    month_requests: int
+    last_7_days_cost: float
+    month_null_cost_rows: int = 0
+    month_negative_cost_rows: int = 0
+    future_rows: int = 0
+    latest_request: datetime | None = None
+
+    @property
+    def has_data(self) -> bool:
+        """Whether any request at all was logged this month or in the last 24 h."""
+        return self.month_requests > 0 or self.rolling_24h_requests > 0

@@ -1,0 +1,36 @@
+"""Every number the operations guide decides with, in one place, with the guide's values as defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Budget, alert, runaway, daily-band, latency and cold-start limits (USD, seconds, ratios)."""
+
+    # Budget (USD per month).
+    budget_target: float = 100.0
+    budget_alert: float = 150.0
+    hard_cap: float = 200.0
+    # Grafana alert levels (USD month-to-date): info, warning, critical, emergency.
+    alert_info: float = 50.0
+    alert_warning: float = 100.0
+    alert_critical: float = 150.0
+    alert_emergency: float = 200.0
+    # Runaway costs (USD per day).
+    runaway_daily: float = 50.0
+    # "Interpret Results" daily bands (USD per day).
+    daily_excellent_below: float = 5.0
+    daily_moderate_below: float = 10.0
+    # "Slow Responses" latency bands (seconds).
+    good_p50: float = 2.0
+    good_p95: float = 5.0
+    acceptable_p50: float = 5.0
+    acceptable_p95: float = 10.0
+    investigate_p95: float = 20.0
+    # "If cold_start_rate > 0.2: keep worker warm".
+    cold_start_rate: float = 0.2
+
+
+GUIDE = Thresholds()

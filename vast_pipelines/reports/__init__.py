@@ -1,0 +1,1 @@
+"""What operators read: report text rendered from figures, with no I/O."""

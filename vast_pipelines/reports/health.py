@@ -1,0 +1,107 @@
+"""The morning health check's report, in the shape of the guide's script output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from vast_pipelines.policy.health import EndpointStatus
+from vast_pipelines.policy.spend import (
+    Forecast,
+    SpendSummary,
+    daily_verdict,
+    daily_verdict_text,
+    usd,
+)
+from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+
+
+@dataclass(frozen=True)
+class VastSummary:
+    """Vast.ai's view of the platform's endpoints, or why it could not be had."""
+
+    available: bool
+    lines: tuple[str, ...]
+
+
+def endpoint_lines(status: EndpointStatus) -> list[str]:
+    """The guide's "vLLM Endpoint:" block: model ids when online, the actions when offline."""
+    head = f"{status.name} Endpoint ({status.url}):"
+    if status.online:
+        latency = f" ({status.latency_ms:.0f} ms)" if status.latency_ms is not None else ""
+        models = [f"  {m}" for m in status.models] or ["  (no models loaded)"]
+        return [head, f"  ✅ ONLINE{latency}", *models]
+    tries = "after the cold-start wait and one retry" if status.attempts > 1 else "on the first try"
+    reason = status.failure.value if status.failure else "unknown"
+    lines = [head, f"  ❌ OFFLINE: {reason} {tries} ({status.detail})", "  Actions:"]
+    return lines + [f"  • {a}" for a in status.actions]
+
+
+def endpoints_section(
+    statuses: list[EndpointStatus], tailscale_state: str, tailscale_detail: str, vast: VastSummary
+) -> str:
+    """Endpoints, Tailscale peer state and Vast.ai worker status."""
+    lines: list[str] = []
+    for status in statuses:
+        lines += endpoint_lines(status)
+    lines.append(f"Tailscale: {tailscale_state} ({tailscale_detail})")
+    lines.append("Vast.ai serverless endpoints:" if vast.available else "Vast.ai serverless endpoints: not checked")
+    lines += [f"  {line}" for line in vast.lines]
+    return "\n".join(lines)
+
+
+def spend_section(
+    spend: SpendSummary, forecast: Forecast, now: datetime, tz: ZoneInfo, t: Thresholds = GUIDE
+) -> str:
+    """The guide's "Yesterday's Spend" with the previous calendar day, month-to-date and forecast."""
+    verdict = daily_verdict(spend.rolling_24h_cost, spend.rolling_24h_requests, t)
+    local = now.astimezone(tz)
+    lines = [
+        f"Yesterday's Spend: {usd(spend.rolling_24h_cost)} (last 24 h, {spend.rolling_24h_requests:,} requests)",
+        f"  {daily_verdict_text(verdict)}",
+        f"  Previous calendar day: {usd(spend.previous_day_cost)} ({spend.previous_day_requests:,} requests)",
+        f"  Today so far: {usd(spend.today_cost)} ({spend.today_requests:,} requests)",
+        f"  Month-to-date ({local:%B %Y}): {usd(spend.month_to_date)} ({spend.month_requests:,} requests); "
+        f"budget target <{usd(t.budget_target)}, hard cap {usd(t.hard_cap)}",
+    ]
+    if spend.has_data:
+        cap = (
+            f"hard cap {usd(t.hard_cap)} reached on {forecast.hard_cap_date:%Y-%m-%d} at this rate"
+            if forecast.hard_cap_date
+            else f"hard cap {usd(t.hard_cap)} not reached this month at this rate"
+        )
+        lines.append(
+            f"  Forecast month end: {usd(forecast.month_end)} "
+            f"(7-day run rate {usd(forecast.daily_run_rate)}/day); {cap}"
+        )
+    else:
+        lines.append("  Forecast month end: unknown (no cost data to project from)")
+    if spend.month_null_cost_rows:
+        lines.append(f"  ⚠️ {spend.month_null_cost_rows:,} request(s) this month have no cost (NULL): not counted")
+    if spend.month_negative_cost_rows:
+        lines.append(f"  ⚠️ {spend.month_negative_cost_rows:,} request(s) this month have a negative cost")
+    if spend.future_rows:
+        lines.append(f"  ⚠️ {spend.future_rows:,} request(s) are timestamped in the future: not counted")
+    if spend.latest_request is not None:
+        lines.append(f"  Latest logged request: {spend.latest_request.astimezone(tz):%Y-%m-%d %H:%M %Z}")
+    return "\n".join(lines)
+
+
+def health_report(
+    now: datetime, tz: ZoneInfo, source: str, endpoints_text: str | None, spend_text: str | None
+) -> str:
+    """The whole morning report as plain text (also what goes to Slack)."""
+    lines = [
+        f"=== Vast.ai Health Check {now.astimezone(tz):%Y-%m-%d %H:%M %Z} ===",
+        f"Source: {source}",
+        endpoints_text or "Endpoints: not checked in this run",
+        spend_text or "Spend: not checked in this run",
+        "=== Health Check Complete ===",
+    ]
+    return "\n".join(lines)
+
+
+def as_markdown(text: str) -> str:
+    """Plain report text as Markdown that keeps its line breaks in the Dagster UI."""
+    return "  \n".join(line.replace("  •", "&nbsp;&nbsp;•") for line in text.splitlines())

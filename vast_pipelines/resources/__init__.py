@@ -1,0 +1,1 @@
+"""Dagster resources: every outside system the runbook touches, behind one small client each."""

@@ -1,0 +1,207 @@
+"""Vast.ai's real serverless API, in the guide's vocabulary.
+
+A guide "worker" is a serverless endpoint (``/api/v0/endptjobs/``) with its worker group
+(``/api/v0/workergroups/``); its live GPU workers come from the autoscaler
+(``POST /get_endpoint_workers/``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+import httpx
+from pydantic import Field, PrivateAttr
+
+from vast_pipelines.resources.errors import NotConfigured, OperatorError, redact
+from vast_pipelines.resources.http import RETRY_STATUSES, request_with_backoff
+
+DEFAULT_API_URL = "https://console.vast.ai"
+DEFAULT_AUTOSCALER_URL = "https://run.vast.ai"
+
+# Fields that are credentials in Vast.ai's answers: dropped before anything is kept or shown.
+SECRET_FIELDS = frozenset({"api_key", "endpoint_api_key", "token", "auth_token"})
+
+
+class VastAIError(OperatorError):
+    """A Vast.ai call failed; the message says which call, why, and what to check."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class VastEndpoint:
+    """A serverless endpoint (the guide's "worker"), without its credentials."""
+
+    id: int
+    name: str
+    state: str
+    cold_workers: int | None = None
+    max_workers: int | None = None
+    inactivity_timeout: int | None = None
+    min_load: float | None = None
+    target_util: float | None = None
+    cold_mult: float | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class VastWorker:
+    """A live GPU worker behind an endpoint, as the autoscaler reports it."""
+
+    id: int | str
+    status: str
+    cur_load: float | None = None
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with every credential field removed, recursively."""
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items() if k not in SECRET_FIELDS}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value
+
+
+def _endpoint(row: dict[str, Any]) -> VastEndpoint:
+    return VastEndpoint(
+        id=int(row["id"]),
+        name=str(row.get("endpoint_name") or row.get("name") or row["id"]),
+        state=str(row.get("endpoint_state") or "unknown"),
+        cold_workers=row.get("cold_workers"),
+        max_workers=row.get("max_workers"),
+        inactivity_timeout=row.get("inactivity_timeout"),
+        min_load=row.get("min_load"),
+        target_util=row.get("target_util"),
+        cold_mult=row.get("cold_mult"),
+        raw=scrub(row),
+    )
+
+
+class VastAIResource(dg.ConfigurableResource):
+    """Client for Vast.ai's serverless API with bearer auth, timeouts and backoff on 429/5xx."""
+
+    api_url: str = Field(default=DEFAULT_API_URL, description="VAST_API_URL")
+    autoscaler_url: str = Field(default=DEFAULT_AUTOSCALER_URL, description="VAST_AUTOSCALER_URL")
+    api_key: str | None = Field(default=None, description="VAST_API_KEY (bearer token); unset refuses every call.")
+    endpoint_names: str | None = Field(
+        default=None, description="VAST_ENDPOINTS: comma-separated endpoint names this platform owns; unset: all."
+    )
+    timeout_seconds: float = 15.0
+    max_attempts: int = Field(default=5, description="Attempts per call on 429/5xx/transport errors.")
+    first_backoff_seconds: float = Field(default=0.15, description="vast-cli's first back-off.")
+    backoff_factor: float = 1.5
+    endpoints_path: str = "/api/v0/endptjobs/"
+    workergroups_path: str = "/api/v0/workergroups/"
+    endpoint_workers_path: str = "/get_endpoint_workers/"
+
+    _sleep: Callable[[float], None] = PrivateAttr(default=time.sleep)
+
+    @property
+    def configured(self) -> bool:
+        """Whether an API key is set."""
+        return bool(self.api_key)
+
+    def owned_names(self) -> list[str]:
+        """The endpoint names from ``VAST_ENDPOINTS`` (empty: every endpoint of the account)."""
+        return [n.strip() for n in (self.endpoint_names or "").split(",") if n.strip()]
+
+    # --- calls -------------------------------------------------------------------------------
+
+    def list_endpoints(self) -> list[VastEndpoint]:
+        """Every serverless endpoint of the account (``GET /api/v0/endptjobs/``)."""
+        body = self._call("GET", self.api_url, self.endpoints_path)
+        return [_endpoint(row) for row in _results(body)]
+
+    def platform_endpoints(self) -> list[VastEndpoint]:
+        """The endpoints this platform owns: those named in ``VAST_ENDPOINTS``, or all."""
+        endpoints = self.list_endpoints()
+        names = self.owned_names()
+        return [e for e in endpoints if e.name in names] if names else endpoints
+
+    def endpoint_workers(self, endpoint_id: int) -> list[VastWorker]:
+        """Live workers of one endpoint from the autoscaler (``POST /get_endpoint_workers/``)."""
+        body = self._call("POST", self.autoscaler_url, self.endpoint_workers_path, json={"id": endpoint_id})
+        rows = body if isinstance(body, list) else _results(body)
+        return [
+            VastWorker(id=row.get("id", "?"), status=str(row.get("status", "unknown")), cur_load=row.get("cur_load"))
+            for row in rows
+            if isinstance(row, dict)
+        ]
+
+    # --- transport ---------------------------------------------------------------------------
+
+    def _call(self, method: str, host: str, path: str, **kwargs: Any) -> Any:
+        if not self.api_key:
+            raise NotConfigured(
+                f"VAST_API_KEY is not set, so the Vast.ai call {method} {path} was refused. "
+                "Set VAST_API_KEY (1Password: \"Vast.ai API Key\") in the environment or .env."
+            )
+        url = host.rstrip("/") + path
+        what = f"{method} {path}"
+        headers = {"Authorization": f"Bearer {self.api_key}", "Accept": "application/json"}
+        try:
+            with httpx.Client(timeout=self.timeout_seconds) as client:
+                response = request_with_backoff(
+                    client,
+                    method,
+                    url,
+                    attempts=self.max_attempts,
+                    first_delay=self.first_backoff_seconds,
+                    factor=self.backoff_factor,
+                    sleep=self._sleep,
+                    headers=headers,
+                    **kwargs,
+                )
+        except httpx.TransportError as exc:
+            raise VastAIError(
+                f"Vast.ai {what} failed after {self.max_attempts} attempts: {type(exc).__name__} reaching "
+                f"{host}. Check VAST_API_URL/VAST_AUTOSCALER_URL and the network."
+            ) from None
+        return self._body(response, what)
+
+    def _body(self, response: httpx.Response, what: str) -> Any:
+        status = response.status_code
+        snippet = redact(response.text[:200].replace("\n", " "), self.api_key)
+        if status in (401, 403):
+            raise VastAIError(
+                f"Vast.ai rejected the API key for {what} (HTTP {status}): check that VAST_API_KEY is current "
+                "and allowed to manage serverless endpoints.",
+                status,
+            )
+        if status in RETRY_STATUSES:
+            raise VastAIError(
+                f"Vast.ai {what} still answered HTTP {status} after {self.max_attempts} attempts with back-off"
+                f"{' (rate limited)' if status == 429 else ''}; try again later. Body: {snippet}",
+                status,
+            )
+        try:
+            body = response.json()
+        except ValueError:
+            raise VastAIError(
+                f"Vast.ai {what} answered HTTP {status} with non-JSON "
+                f"({response.headers.get('content-type', 'no content type')}): {snippet}",
+                status,
+            ) from None
+        if status >= 400 or (isinstance(body, dict) and body.get("success") is False):
+            message = body.get("msg") or body.get("error") or body.get("detail") if isinstance(body, dict) else None
+            raise VastAIError(
+                f"Vast.ai {what} failed (HTTP {status}): {redact(str(message or snippet), self.api_key)}", status
+            )
+        return body
+
+
+def _results(body: Any) -> list[dict[str, Any]]:
+    """The row list of a Vast.ai answer: ``{"results": [...]}`` or a bare list."""
+    if isinstance(body, list):
+        return body
+    if isinstance(body, dict):
+        for key in ("results", "endpoints", "workers"):
+            if isinstance(body.get(key), list):
+                return body[key]
+    raise VastAIError(f"Vast.ai answered with an unexpected shape (keys: {sorted(body)[:8] if isinstance(body, dict) else type(body).__name__})")

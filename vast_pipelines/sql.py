@@ -1,0 +1,183 @@
+"""Every SQL statement the pipelines run: plain PostgreSQL (runs unchanged on TimescaleDB), bound parameters only."""
+
+from __future__ import annotations
+
+SCHEMA = "vast_pipelines"
+
+# The guide's columns; agent-router writes this table in production, the pipelines only read it.
+COST_TABLE = "vast_ai_costs"
+COST_COLUMNS = {
+    "timestamp": "timestamp with time zone",
+    "model": "text",
+    "cost": "numeric",
+    "duration": "double precision",
+    "cold_start": "boolean",
+}
+
+# Serialises concurrent migrations (two code servers starting at once).
+MIGRATION_LOCK_KEY = 0x7A57_0001
+
+MIGRATIONS: tuple[str, ...] = (
+    "CREATE SCHEMA IF NOT EXISTS vast_pipelines",
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.health_checks (
+        id bigserial PRIMARY KEY,
+        run_id text NOT NULL UNIQUE,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        database_label text NOT NULL,
+        endpoints jsonb,
+        endpoints_text text,
+        spend jsonb,
+        spend_text text,
+        report_markdown text,
+        all_online boolean
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS health_checks_started_at ON vast_pipelines.health_checks (started_at)",
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.notification_outbox (
+        id bigserial PRIMARY KEY,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        transport text NOT NULL CHECK (transport IN ('slack', 'email')),
+        destination text NOT NULL,
+        kind text NOT NULL,
+        subject text,
+        body text NOT NULL,
+        attachment_name text,
+        attachment bytea,
+        dedupe_key text UNIQUE,
+        status text NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'delivered', 'failed', 'not_configured')),
+        attempts integer NOT NULL DEFAULT 0,
+        last_error text,
+        last_attempt_at timestamptz,
+        next_attempt_at timestamptz NOT NULL DEFAULT now(),
+        delivered_at timestamptz,
+        delivery_ref text
+    )
+    """,
+    """
+    CREATE INDEX IF NOT EXISTS notification_outbox_undelivered
+        ON vast_pipelines.notification_outbox (next_attempt_at) WHERE status <> 'delivered'
+    """,
+)
+
+EMBEDDED_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE IF NOT EXISTS public.vast_ai_costs (
+        "timestamp" timestamptz NOT NULL,
+        model text,
+        cost numeric,
+        duration double precision,
+        cold_start boolean
+    )
+    """,
+    'CREATE INDEX IF NOT EXISTS vast_ai_costs_timestamp ON public.vast_ai_costs ("timestamp")',
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.demo_traffic (
+        generated_at timestamptz NOT NULL DEFAULT now(),
+        first_request timestamptz NOT NULL,
+        last_request timestamptz NOT NULL,
+        requests bigint NOT NULL,
+        seed integer NOT NULL,
+        note text NOT NULL
+    )
+    """,
+)
+
+COST_TABLE_COLUMNS = """
+SELECT column_name, data_type
+FROM information_schema.columns
+WHERE table_name = :table AND table_schema = ANY (current_schemas(false))
+"""
+
+# One indexed range scan answers every spend window of the health check.
+SPEND_SUMMARY = """
+SELECT
+    SUM(cost) FILTER (WHERE "timestamp" >= :rolling_start AND "timestamp" <= :now) AS rolling_24h_cost,
+    COUNT(*) FILTER (WHERE "timestamp" >= :rolling_start AND "timestamp" <= :now) AS rolling_24h_requests,
+    SUM(cost) FILTER (WHERE "timestamp" >= :previous_day_start AND "timestamp" < :today_start)
+        AS previous_day_cost,
+    COUNT(*) FILTER (WHERE "timestamp" >= :previous_day_start AND "timestamp" < :today_start)
+        AS previous_day_requests,
+    SUM(cost) FILTER (WHERE "timestamp" >= :today_start AND "timestamp" <= :now) AS today_cost,
+    COUNT(*) FILTER (WHERE "timestamp" >= :today_start AND "timestamp" <= :now) AS today_requests,
+    SUM(cost) FILTER (WHERE "timestamp" >= :month_start AND "timestamp" <= :now) AS month_to_date,
+    COUNT(*) FILTER (WHERE "timestamp" >= :month_start AND "timestamp" <= :now) AS month_requests,
+    SUM(cost) FILTER (WHERE "timestamp" >= :last_7_start AND "timestamp" <= :now) AS last_7_days_cost,
+    COUNT(*) FILTER (WHERE "timestamp" >= :month_start AND "timestamp" <= :now AND cost IS NULL)
+        AS month_null_cost_rows,
+    COUNT(*) FILTER (WHERE "timestamp" >= :month_start AND "timestamp" <= :now AND cost < 0)
+        AS month_negative_cost_rows,
+    COUNT(*) FILTER (WHERE "timestamp" > :now) AS future_rows,
+    MAX("timestamp") FILTER (WHERE "timestamp" <= :now) AS latest_request
+FROM vast_ai_costs
+WHERE "timestamp" >= :earliest
+"""
+
+# The health check's assets each fill their part of the run's row.
+UPSERT_HEALTH_ENDPOINTS = """
+INSERT INTO vast_pipelines.health_checks (run_id, started_at, database_label, endpoints, endpoints_text, all_online)
+VALUES (:run_id, :at, :database_label, CAST(:data AS jsonb), :text, :all_online)
+ON CONFLICT (run_id) DO UPDATE
+SET endpoints = EXCLUDED.endpoints, endpoints_text = EXCLUDED.endpoints_text, all_online = EXCLUDED.all_online
+"""
+
+UPSERT_HEALTH_SPEND = """
+INSERT INTO vast_pipelines.health_checks (run_id, started_at, database_label, spend, spend_text)
+VALUES (:run_id, :at, :database_label, CAST(:data AS jsonb), :text)
+ON CONFLICT (run_id) DO UPDATE SET spend = EXCLUDED.spend, spend_text = EXCLUDED.spend_text
+"""
+
+SET_HEALTH_REPORT = """
+UPDATE vast_pipelines.health_checks SET report_markdown = :report WHERE run_id = :run_id
+"""
+
+# This run's parts, or the latest of each part from any run when one was not materialized now.
+HEALTH_CHECK_PARTS = """
+SELECT
+    COALESCE(
+        (SELECT endpoints_text FROM vast_pipelines.health_checks WHERE run_id = :run_id),
+        (SELECT endpoints_text FROM vast_pipelines.health_checks
+         WHERE endpoints_text IS NOT NULL ORDER BY started_at DESC LIMIT 1)
+    ) AS endpoints_text,
+    COALESCE(
+        (SELECT spend_text FROM vast_pipelines.health_checks WHERE run_id = :run_id),
+        (SELECT spend_text FROM vast_pipelines.health_checks
+         WHERE spend_text IS NOT NULL ORDER BY started_at DESC LIMIT 1)
+    ) AS spend_text
+"""
+
+OUTBOX_INSERT = """
+INSERT INTO vast_pipelines.notification_outbox
+    (transport, destination, kind, subject, body, attachment_name, attachment, dedupe_key)
+VALUES (:transport, :destination, :kind, :subject, :body, :attachment_name, :attachment, :dedupe_key)
+ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING id
+"""
+
+OUTBOX_MARK = """
+UPDATE vast_pipelines.notification_outbox
+SET status = :status,
+    attempts = attempts + 1,
+    last_error = :error,
+    last_attempt_at = now(),
+    next_attempt_at = now() + make_interval(secs => :retry_in_seconds),
+    delivered_at = CASE WHEN :status = 'delivered' THEN now() END,
+    delivery_ref = :ref
+WHERE id = :id
+"""
+
+OUTBOX_DUE = """
+SELECT id, transport, destination, kind, subject, body, attachment_name, attachment, attempts
+FROM vast_pipelines.notification_outbox
+WHERE status <> 'delivered' AND next_attempt_at <= now()
+ORDER BY id
+LIMIT :limit
+FOR UPDATE SKIP LOCKED
+"""
+
+OUTBOX_BY_ID = """
+SELECT id, transport, destination, kind, subject, body, status, attempts, last_error, delivery_ref
+FROM vast_pipelines.notification_outbox WHERE id = :id
+"""
