@@ -48,16 +48,21 @@ def unset_variables(key: str) -> dict[str, str]:
     return {field: var for field, var in ENVIRONMENT[key][1].items() if not os.environ.get(var)}
 
 
-def build_resources(overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, dg.ConfigurableResource]:
+def build_resources(
+    overrides: dict[str, dict[str, Any]] | None = None, *, resolved: bool = False
+) -> dict[str, dg.ConfigurableResource]:
     """Every resource, keyed by the name assets and sensors ask for.
 
     A set variable becomes ``EnvVar(VAR)`` (resolved when a run starts, never shown in the UI); an unset
     one leaves the field at the guide's default, because a field given an unset ``EnvVar`` fails the run.
+    ``resolved=True`` reads the values now, for resources used outside a run (the demo command).
     """
     overrides = overrides or {}
     resources = {}
     for key, (cls, variables) in ENVIRONMENT.items():
-        fields: dict[str, Any] = {f: dg.EnvVar(v) for f, v in variables.items() if os.environ.get(v)}
+        fields: dict[str, Any] = {
+            f: os.environ[v] if resolved else dg.EnvVar(v) for f, v in variables.items() if os.environ.get(v)
+        }
         fields.update(overrides.get(key, {}))
         resources[key] = cls(**fields)
     return resources

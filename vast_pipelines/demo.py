@@ -22,7 +22,6 @@ from vast_pipelines.demo_traffic import DEMO_NOTE, demo_rows
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.errors import OperatorError
 
-
 # The report is printed once at the end; Dagster's step-by-step log only when something goes wrong.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -71,7 +70,7 @@ def demo_resources() -> dict[str, dg.ConfigurableResource]:
         overrides[key] = {field: dead for field in unset_variables(key) if field in fields}
     # The guide waits 30 s before the cold-start retry; the demo's dead port will not wake up.
     overrides["endpoints"]["cold_start_wait_seconds"] = 1.0
-    return build_resources(overrides)
+    return build_resources(overrides, resolved=True)
 
 
 def run_demo(days: int = 75, seed: int = 7, out=sys.stdout) -> int:
@@ -91,13 +90,14 @@ def run_demo(days: int = 75, seed: int = 7, out=sys.stdout) -> int:
     print(f"Starting the {database.label} ...", file=out)
     now = datetime.now(UTC)
     count = fill_demo_traffic(database, now, days, seed)
-    print(f"Wrote {count:,} rows of synthetic demo traffic ({days} days, labelled in vast_pipelines.demo_traffic).", file=out)
+    print(
+        f"Wrote {count:,} rows of synthetic demo traffic ({days} days, labelled in vast_pipelines.demo_traffic).",
+        file=out,
+    )
 
     job = defs().resolve_job_def("daily_health_check")
     with dg.DagsterInstance.ephemeral() as instance:
-        result = job.execute_in_process(
-            instance=instance, resources=resources, raise_on_error=False, run_config=QUIET
-        )
+        result = job.execute_in_process(instance=instance, resources=resources, raise_on_error=False, run_config=QUIET)
     if not result.success:
         for event in result.all_events:
             if event.is_failure and event.event_specific_data is not None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Failure(str, Enum):
+class Failure(StrEnum):
     """Why a probe did not return a usable answer."""
 
     TIMEOUT = "timeout"

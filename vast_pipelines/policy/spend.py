@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 
 from vast_pipelines.policy.periods import Periods
 from vast_pipelines.policy.thresholds import GUIDE, Thresholds
 
 
-class DailyVerdict(str, Enum):
+class DailyVerdict(StrEnum):
     """The "Interpret Results" bands for one day's spend."""
 
     EXCELLENT = "excellent"

@@ -51,9 +51,7 @@ def endpoints_section(
     return "\n".join(lines)
 
 
-def spend_section(
-    spend: SpendSummary, forecast: Forecast, now: datetime, tz: ZoneInfo, t: Thresholds = GUIDE
-) -> str:
+def spend_section(spend: SpendSummary, forecast: Forecast, now: datetime, tz: ZoneInfo, t: Thresholds = GUIDE) -> str:
     """The guide's "Yesterday's Spend" with the previous calendar day, month-to-date and forecast."""
     verdict = daily_verdict(spend.rolling_24h_cost, spend.rolling_24h_requests, t)
     local = now.astimezone(tz)
@@ -88,9 +86,7 @@ def spend_section(
     return "\n".join(lines)
 
 
-def health_report(
-    now: datetime, tz: ZoneInfo, source: str, endpoints_text: str | None, spend_text: str | None
-) -> str:
+def health_report(now: datetime, tz: ZoneInfo, source: str, endpoints_text: str | None, spend_text: str | None) -> str:
     """The whole morning report as plain text (also what goes to Slack)."""
     lines = [
         f"=== Vast.ai Health Check {now.astimezone(tz):%Y-%m-%d %H:%M %Z} ===",

@@ -233,7 +233,12 @@ class AnalyticsDatabase(dg.ConfigurableResource):
         """Keep this run's endpoint verdicts in ``vast_pipelines.health_checks``."""
         self._execute(
             sql.UPSERT_HEALTH_ENDPOINTS,
-            run_id=run_id, at=at, database_label=self.label, data=_json(data), text=text, all_online=all_online,
+            run_id=run_id,
+            at=at,
+            database_label=self.label,
+            data=_json(data),
+            text=text,
+            all_online=all_online,
         )
 
     def save_health_spend(self, *, run_id: str, at: datetime, data: dict[str, Any], text: str) -> None:
@@ -257,8 +262,16 @@ class AnalyticsDatabase(dg.ConfigurableResource):
             conn.execute(sa.text(statement), params)
 
     def enqueue_notification(
-        self, *, transport: str, destination: str, kind: str, body: str, subject: str | None = None,
-        attachment_name: str | None = None, attachment: bytes | None = None, dedupe_key: str | None = None,
+        self,
+        *,
+        transport: str,
+        destination: str,
+        kind: str,
+        body: str,
+        subject: str | None = None,
+        attachment_name: str | None = None,
+        attachment: bytes | None = None,
+        dedupe_key: str | None = None,
     ) -> int | None:
         """Store a notification before any delivery attempt; None if ``dedupe_key`` was already queued."""
         with self.begin() as conn:
@@ -277,7 +290,12 @@ class AnalyticsDatabase(dg.ConfigurableResource):
             ).scalar_one_or_none()
 
     def mark_notification(
-        self, notification_id: int, *, status: str, error: str | None = None, ref: str | None = None,
+        self,
+        notification_id: int,
+        *,
+        status: str,
+        error: str | None = None,
+        ref: str | None = None,
         retry_in_seconds: float = 0.0,
     ) -> None:
         """Record the outcome of one delivery attempt."""
@@ -314,3 +332,12 @@ def migrate(engine: Engine, *, embedded: bool) -> None:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": sql.MIGRATION_LOCK_KEY})
         for statement in sql.MIGRATIONS + (sql.EMBEDDED_MIGRATIONS if embedded else ()):
             conn.execute(sa.text(statement))
+
+
+def dispose_engine(url: str) -> None:
+    """Close the pooled connections to ``url`` (before dropping a database, or at shutdown)."""
+    with _LOCK:
+        engine = _ENGINES.pop(url, None)
+        _MIGRATED.discard(url)
+    if engine is not None:
+        engine.dispose()

@@ -46,9 +46,7 @@ class InferenceEndpoints(dg.ConfigurableResource):
         """Ollama's verdict after at most one cold-start retry."""
         return self._check("Ollama", _base(self.ollama_url), self.probe_ollama, sleep)
 
-    def _check(
-        self, name: str, url: str, probe: Callable[[], Probe], sleep: Callable[[float], None]
-    ) -> EndpointStatus:
+    def _check(self, name: str, url: str, probe: Callable[[], Probe], sleep: Callable[[float], None]) -> EndpointStatus:
         probes = [probe()]
         if is_possible_cold_start(probes[0]):
             sleep(self.cold_start_wait_seconds)

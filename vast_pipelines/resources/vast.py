@@ -140,7 +140,7 @@ class VastAIResource(dg.ConfigurableResource):
         if not self.api_key:
             raise NotConfigured(
                 f"VAST_API_KEY is not set, so the Vast.ai call {method} {path} was refused. "
-                "Set VAST_API_KEY (1Password: \"Vast.ai API Key\") in the environment or .env."
+                'Set VAST_API_KEY (1Password: "Vast.ai API Key") in the environment or .env.'
             )
         url = host.rstrip("/") + path
         what = f"{method} {path}"
@@ -204,4 +204,5 @@ def _results(body: Any) -> list[dict[str, Any]]:
         for key in ("results", "endpoints", "workers"):
             if isinstance(body.get(key), list):
                 return body[key]
-    raise VastAIError(f"Vast.ai answered with an unexpected shape (keys: {sorted(body)[:8] if isinstance(body, dict) else type(body).__name__})")
+    shape = sorted(body)[:8] if isinstance(body, dict) else type(body).__name__
+    raise VastAIError(f"Vast.ai answered with an unexpected shape ({shape})")

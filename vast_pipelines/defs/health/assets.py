@@ -61,7 +61,9 @@ def _endpoint_record(status: EndpointStatus) -> dict:
     group_name=GROUP,
     kinds={"python", "postgres"},
     check_specs=[
-        dg.AssetCheckSpec(VLLM_ONLINE_CHECK, asset="endpoint_health", description="vLLM answers /health and lists models."),
+        dg.AssetCheckSpec(
+            VLLM_ONLINE_CHECK, asset="endpoint_health", description="vLLM answers /health and lists models."
+        ),
         dg.AssetCheckSpec(OLLAMA_ONLINE_CHECK, asset="endpoint_health", description="Ollama lists models."),
     ],
 )
@@ -180,7 +182,11 @@ def health_check_report(
     report = health_report(now, settings.tz(), database.label, endpoints_text, spend_text)
     database.save_health_report(run_id=context.run.run_id, report=report)
     sent = send_slack(
-        database, slack, channel=slack.updates_channel, text=report, kind="health_check",
+        database,
+        slack,
+        channel=slack.updates_channel,
+        text=report,
+        kind="health_check",
         dedupe_key=f"health_check:{context.run.run_id}",
     )
     if sent.delivery and sent.delivery.status != "delivered":

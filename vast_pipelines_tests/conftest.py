@@ -1,0 +1,185 @@
+"""Real parts for every test: a PostgreSQL server, loopback servers for the outside systems."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from psycopg import sql as pgsql
+from sqlalchemy.engine import make_url
+
+from vast_pipelines import sql
+from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
+from vast_pipelines.resources.embedded import embedded_server_url
+from vast_pipelines.resources.endpoints import InferenceEndpoints
+from vast_pipelines.resources.settings import RunbookSettings
+from vast_pipelines.resources.slack import SlackResource
+from vast_pipelines.resources.tailscale import TailscaleResource
+from vast_pipelines.resources.vast import VastAIResource
+from vast_pipelines_tests.fakes import SlackServer, VastServer, ollama_server, vllm_server
+
+# Recognisable fake secrets: tests assert they never show up anywhere.
+VAST_KEY = "vast-key-SECRET-4f1c9e"
+SLACK_TOKEN = "xoxb-SECRET-slack-7d2a"
+
+
+@pytest.fixture(autouse=True)
+def _no_outside_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never inherit an operator's real endpoints, keys or database."""
+    for var in (
+        "TIMESCALE_URL",
+        "VAST_API_URL",
+        "VAST_AUTOSCALER_URL",
+        "VAST_API_KEY",
+        "VLLM_URL",
+        "OLLAMA_URL",
+        "SLACK_BOT_TOKEN",
+        "SLACK_API_URL",
+        "SMTP_URL",
+        "AGENT_ROUTER_ENV_FILE",
+        "AGENT_ROUTER_RESTART_COMMAND",
+        "VAST_ENDPOINTS",
+        "VAST_EMERGENCY_ACTIONS",
+        "VAST_PIPELINES_THRESHOLDS",
+        "VAST_PIPELINES_TIMEZONE",
+    ):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A PostgreSQL server: ``TEST_DATABASE_URL``, or the embedded one started for this session."""
+    if os.environ.get("TEST_DATABASE_URL"):
+        return os.environ["TEST_DATABASE_URL"]
+    return embedded_server_url(tmp_path_factory.mktemp("embedded-pg"), database="postgres")
+
+
+def _libpq(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def fresh_database_url(pg_admin_url: str) -> Iterator[str]:
+    """A new, empty database on the test server, dropped afterwards."""
+    name = f"vpt_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(_libpq(pg_admin_url), autocommit=True) as conn:
+        conn.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(name)))
+    url = make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    yield url
+    dispose_engine(url)
+    with psycopg.connect(_libpq(pg_admin_url), autocommit=True) as conn:
+        conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name)))
+
+
+@pytest.fixture
+def database(fresh_database_url: str) -> AnalyticsDatabase:
+    """A production-like analytics database (``TIMESCALE_URL`` given) with an empty ``vast_ai_costs``."""
+    with psycopg.connect(_libpq(fresh_database_url), autocommit=True) as conn:
+        for statement in sql.EMBEDDED_MIGRATIONS[:2]:
+            conn.execute(statement)
+    return AnalyticsDatabase(url=fresh_database_url, connect_attempts=1)
+
+
+def insert_costs(database: AnalyticsDatabase, rows: list[tuple[datetime, str | None, object, object, object]]) -> None:
+    """Write ``(timestamp, model, cost, duration, cold_start)`` rows as agent-router would."""
+    with database.begin() as conn:
+        conn.execute(
+            sa.text(
+                'INSERT INTO vast_ai_costs ("timestamp", model, cost, duration, cold_start) VALUES (:t, :m, :c, :d, :s)'
+            ),
+            [
+                {"t": t, "m": m, "c": Decimal(str(c)) if isinstance(c, float) else c, "d": d, "s": s}
+                for t, m, c, d, s in rows
+            ],
+        )
+
+
+def closed_port_url() -> str:
+    """A loopback URL where nothing listens (connection refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.fixture
+def vllm() -> Iterator:
+    with vllm_server() as server:
+        yield server
+
+
+@pytest.fixture
+def ollama() -> Iterator:
+    with ollama_server() as server:
+        yield server
+
+
+@pytest.fixture
+def slack_server() -> Iterator[SlackServer]:
+    with SlackServer(token=SLACK_TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def vast_server() -> Iterator[VastServer]:
+    with VastServer(api_key=VAST_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def tailscale_cli(tmp_path: Path) -> Path:
+    """A stand-in ``tailscale`` CLI printing a status where vastai-gpu is online and active."""
+    script = tmp_path / "tailscale"
+    script.write_text(
+        "#!/bin/sh\ncat <<'EOF'\n"
+        '{"BackendState": "Running", "Peer": {"nodekey:1": {"HostName": "vastai-gpu", '
+        '"DNSName": "vastai-gpu.tailcf98b3.ts.net.", "Online": true, "Active": true}}}\nEOF\n'
+    )
+    script.chmod(0o755)
+    return script
+
+
+def make_resources(
+    database: AnalyticsDatabase,
+    *,
+    vllm_url: str | None = None,
+    ollama_url: str | None = None,
+    vast: VastServer | None = None,
+    slack: SlackServer | None = None,
+    tailscale: Path | None = None,
+    timezone: str = "UTC",
+    cold_start_wait_seconds: float = 0.0,
+) -> dict:
+    """The resources of a run, every outside system on loopback (or a closed port when not given)."""
+    dead = closed_port_url()
+    return {
+        "database": database,
+        "endpoints": InferenceEndpoints(
+            vllm_url=vllm_url or dead,
+            ollama_url=ollama_url or dead,
+            timeout_seconds=2.0,
+            cold_start_wait_seconds=cold_start_wait_seconds,
+        ),
+        "vast": VastAIResource(
+            api_url=vast.url if vast else dead,
+            autoscaler_url=vast.url if vast else dead,
+            api_key=VAST_KEY if vast else None,
+            first_backoff_seconds=0.01,
+            max_attempts=2,
+        ),
+        "slack": SlackResource(
+            bot_token=SLACK_TOKEN if slack else None,
+            api_url=slack.api_url if slack else None,
+            rate_limit_retries=1,
+            server_error_retries=0,
+        ),
+        "tailscale": TailscaleResource(binary=str(tailscale) if tailscale else "tailscale-not-installed"),
+        "settings": RunbookSettings(timezone=timezone),
+    }

@@ -1,0 +1,370 @@
+"""Loopback HTTP servers that speak the vLLM, Ollama, Vast.ai and Slack wire protocols and record calls.
+
+They stand in for outside systems only; our own clients (httpx, slack_sdk) talk to them for real.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Reply:
+    """A scripted answer: JSON (dict/list) or raw text/bytes, with status, headers and a delay."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass
+class Call:
+    """One request the server received."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    raw: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.raw or b"null")
+
+    def form(self) -> dict[str, str]:
+        return {k: v[0] for k, v in parse_qs(self.raw.decode()).items()}
+
+    def params(self) -> dict[str, Any]:
+        """The body as JSON or form fields, whichever it is."""
+        if self.headers.get("content-type", "").startswith("application/json"):
+            return self.json() or {}
+        return self.form()
+
+
+Handler = Callable[[Call], Reply]
+
+
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 answering from routes, with one-shot scripted replies first."""
+
+    def __init__(self, port: int = 0):
+        self.calls: list[Call] = []
+        self._routes: dict[tuple[str, str], Handler] = {}
+        self._patterns: list[tuple[str, re.Pattern[str], Callable[..., Reply]]] = []
+        self._scripted: dict[tuple[str, str], list[Reply]] = {}
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> LoopbackServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def route(self, method: str, path: str, handler: Handler | Reply) -> None:
+        """Answer ``method path`` with a fixed reply or a handler."""
+        self._routes[(method, path)] = handler if callable(handler) else (lambda call, r=handler: r)
+
+    def pattern(self, method: str, regex: str, handler: Callable[..., Reply]) -> None:
+        """Answer paths matching ``regex``; the handler gets the call and the match groups."""
+        self._patterns.append((method, re.compile(regex), handler))
+
+    def script(self, method: str, path: str, *replies: Reply) -> None:
+        """Answer the next requests to ``method path`` with ``replies`` in order, then fall back to routes."""
+        with self._lock:
+            self._scripted.setdefault((method, path), []).extend(replies)
+
+    def calls_to(self, path: str, method: str | None = None) -> list[Call]:
+        return [c for c in self.calls if c.path == path and (method is None or c.method == method)]
+
+    def _dispatch(self, call: Call) -> Reply:
+        with self._lock:
+            self.calls.append(call)
+            queue = self._scripted.get((call.method, call.path))
+            if queue:
+                return queue.pop(0)
+        handler = self._routes.get((call.method, call.path))
+        if handler:
+            return handler(call)
+        for method, regex, pattern_handler in self._patterns:
+            match = regex.fullmatch(call.path)
+            if method == call.method and match:
+                return pattern_handler(call, *match.groups())
+        return Reply(404, {"error": f"no route for {call.method} {call.path}"})
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                call = Call(
+                    method=self.command,
+                    path=parts.path,
+                    query=parse_qs(parts.query),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    raw=raw,
+                )
+                reply = server._dispatch(call)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if isinstance(reply.body, (dict, list)):
+                    payload, ctype = json.dumps(reply.body).encode(), "application/json"
+                elif isinstance(reply.body, bytes):
+                    payload, ctype = reply.body, "application/octet-stream"
+                else:
+                    payload, ctype = str(reply.body or "").encode(), "text/plain"
+                try:
+                    self.send_response(reply.status)
+                    headers = {"Content-Type": ctype, **reply.headers}
+                    for key, value in headers.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+
+        return _Handler
+
+
+def vllm_server(models: tuple[str, ...] = ("llama-2-7b",), port: int = 0) -> LoopbackServer:
+    """vLLM's OpenAI-compatible server: ``GET /health`` and ``GET /v1/models``."""
+    server = LoopbackServer(port)
+    server.route("GET", "/health", Reply(200, ""))
+    server.route(
+        "GET",
+        "/v1/models",
+        Reply(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "vllm"} for m in models]}),
+    )
+    return server
+
+
+def ollama_server(models: tuple[str, ...] = ("llama2:7b",), port: int = 0) -> LoopbackServer:
+    """Ollama: ``GET /api/tags``."""
+    server = LoopbackServer(port)
+    server.route(
+        "GET",
+        "/api/tags",
+        Reply(200, {"models": [{"name": m, "model": m, "size": 3825819519, "digest": "sha256:x"} for m in models]}),
+    )
+    return server
+
+
+class SlackServer(LoopbackServer):
+    """Slack's Web API under ``/api/``: chat.postMessage, conversations.list and the files v2 upload flow."""
+
+    def __init__(self, token: str = "xoxb-test-token", channels: dict[str, str] | None = None):
+        super().__init__()
+        self.token = token
+        self.channels = channels or {
+            "platform-alerts": "C0ALERTS",
+            "platform-updates": "C0UPDATES",
+            "incidents": "C0INCIDENTS",
+        }
+        self.messages: list[dict[str, Any]] = []
+        self.files: list[dict[str, Any]] = []
+        self._uploads: dict[str, dict[str, Any]] = {}
+        self.route("POST", "/api/chat.postMessage", self._post_message)
+        self.route("POST", "/api/conversations.list", self._conversations)
+        self.route("POST", "/api/files.getUploadURLExternal", self._upload_url)
+        self.route("POST", "/api/files.completeUploadExternal", self._complete_upload)
+        self.pattern("POST", r"/upload/(\w+)", self._receive_upload)
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def _authorized(self, call: Call) -> bool:
+        return call.headers.get("authorization") == f"Bearer {self.token}"
+
+    def _post_message(self, call: Call) -> Reply:
+        if not self._authorized(call):
+            return Reply(200, {"ok": False, "error": "invalid_auth"})
+        params = call.params()
+        channel = params.get("channel", "")
+        if channel.lstrip("#") not in self.channels and channel not in self.channels.values():
+            return Reply(200, {"ok": False, "error": "channel_not_found"})
+        ts = f"{time.time():.6f}"
+        self.messages.append({"channel": channel, "text": params.get("text", ""), "ts": ts})
+        return Reply(200, {"ok": True, "channel": channel, "ts": ts, "message": {"text": params.get("text")}})
+
+    def _conversations(self, call: Call) -> Reply:
+        if not self._authorized(call):
+            return Reply(200, {"ok": False, "error": "invalid_auth"})
+        channels = [{"id": cid, "name": name} for name, cid in self.channels.items()]
+        return Reply(200, {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}})
+
+    def _upload_url(self, call: Call) -> Reply:
+        params = call.params()
+        file_id = f"F{len(self._uploads) + 1:04d}"
+        self._uploads[file_id] = {"filename": params.get("filename"), "length": int(params.get("length", 0))}
+        return Reply(200, {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id})
+
+    def _receive_upload(self, call: Call, file_id: str) -> Reply:
+        self._uploads[file_id]["content"] = call.raw
+        return Reply(200, "OK")
+
+    def _complete_upload(self, call: Call) -> Reply:
+        params = call.params()
+        files = json.loads(params["files"]) if isinstance(params.get("files"), str) else params.get("files", [])
+        done = []
+        for item in files:
+            upload = self._uploads[item["id"]]
+            record = {
+                "id": item["id"],
+                "title": item.get("title"),
+                "filename": upload["filename"],
+                "content": upload.get("content", b""),
+                "channel": params.get("channel_id"),
+                "initial_comment": params.get("initial_comment"),
+            }
+            self.files.append(record)
+            done.append({"id": item["id"], "title": item.get("title")})
+        return Reply(200, {"ok": True, "files": done})
+
+
+class VastServer(LoopbackServer):
+    """Vast.ai's serverless API (endptjobs, workergroups) and the autoscaler's get_endpoint_workers.
+
+    Requires ``Authorization: Bearer <api_key>``; keeps endpoints and worker groups in memory.
+    """
+
+    def __init__(self, api_key: str = "vast-test-key"):
+        super().__init__()
+        self.api_key = api_key
+        self.endpoints: dict[int, dict[str, Any]] = {}
+        self.workergroups: dict[int, dict[str, Any]] = {}
+        self.workers: dict[int, list[dict[str, Any]]] = {}
+        self._next_id = 100
+        self.route("GET", "/api/v0/endptjobs/", self._list_endpoints)
+        self.route("POST", "/api/v0/endptjobs/", self._create_endpoint)
+        self.pattern("GET", r"/api/v0/endptjobs/(\d+)/", self._get_endpoint)
+        self.pattern("PUT", r"/api/v0/endptjobs/(\d+)/", self._update_endpoint)
+        self.pattern("DELETE", r"/api/v0/endptjobs/(\d+)/", self._delete_endpoint)
+        self.route("GET", "/api/v0/workergroups/", self._list_workergroups)
+        self.route("POST", "/api/v0/workergroups/", self._create_workergroup)
+        self.pattern("PUT", r"/api/v0/workergroups/(\d+)/", self._update_workergroup)
+        self.pattern("DELETE", r"/api/v0/workergroups/(\d+)/", self._delete_workergroup)
+        self.route("POST", "/get_endpoint_workers/", self._endpoint_workers)
+
+    def add_endpoint(
+        self, name: str, state: str = "active", workers: list[dict[str, Any]] | None = None, **fields: Any
+    ) -> int:
+        endpoint_id = self._new_id()
+        self.endpoints[endpoint_id] = {
+            "id": endpoint_id,
+            "endpoint_name": name,
+            "endpoint_state": state,
+            "min_load": 0.0,
+            "target_util": 0.9,
+            "cold_mult": 2.5,
+            "cold_workers": 0,
+            "max_workers": 3,
+            "inactivity_timeout": 300,
+            "api_key": f"endpoint-secret-{endpoint_id}",
+            **fields,
+        }
+        self.workers[endpoint_id] = workers or []
+        return endpoint_id
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def _dispatch(self, call: Call) -> Reply:
+        if call.headers.get("authorization") != f"Bearer {self.api_key}":
+            with self._lock:
+                self.calls.append(call)
+            return Reply(401, {"success": False, "error": "invalid_user_key", "msg": "Invalid user key"})
+        return super()._dispatch(call)
+
+    def _list_endpoints(self, call: Call) -> Reply:
+        return Reply(200, {"success": True, "results": list(self.endpoints.values())})
+
+    def _create_endpoint(self, call: Call) -> Reply:
+        endpoint_id = self._new_id()
+        body = call.json()
+        self.endpoints[endpoint_id] = {
+            "id": endpoint_id,
+            "endpoint_state": "active",
+            "api_key": f"endpoint-secret-{endpoint_id}",
+            **body,
+        }
+        self.workers[endpoint_id] = []
+        return Reply(200, {"success": True, "result": endpoint_id})
+
+    def _get_endpoint(self, call: Call, endpoint_id: str) -> Reply:
+        endpoint = self.endpoints.get(int(endpoint_id))
+        if endpoint is None:
+            return Reply(404, {"success": False, "msg": "endpoint not found"})
+        return Reply(200, {"success": True, "results": [endpoint]})
+
+    def _update_endpoint(self, call: Call, endpoint_id: str) -> Reply:
+        endpoint = self.endpoints.get(int(endpoint_id))
+        if endpoint is None:
+            return Reply(404, {"success": False, "msg": "endpoint not found"})
+        endpoint.update(call.json())
+        return Reply(200, {"success": True})
+
+    def _delete_endpoint(self, call: Call, endpoint_id: str) -> Reply:
+        if self.endpoints.pop(int(endpoint_id), None) is None:
+            return Reply(404, {"success": False, "msg": "endpoint not found"})
+        self.workers.pop(int(endpoint_id), None)
+        return Reply(200, {"success": True})
+
+    def _list_workergroups(self, call: Call) -> Reply:
+        return Reply(200, {"success": True, "results": list(self.workergroups.values())})
+
+    def _create_workergroup(self, call: Call) -> Reply:
+        group_id = self._new_id()
+        self.workergroups[group_id] = {"id": group_id, **call.json()}
+        return Reply(200, {"success": True, "result": group_id})
+
+    def _update_workergroup(self, call: Call, group_id: str) -> Reply:
+        group = self.workergroups.get(int(group_id))
+        if group is None:
+            return Reply(404, {"success": False, "msg": "workergroup not found"})
+        group.update(call.json())
+        return Reply(200, {"success": True})
+
+    def _delete_workergroup(self, call: Call, group_id: str) -> Reply:
+        if self.workergroups.pop(int(group_id), None) is None:
+            return Reply(404, {"success": False, "msg": "workergroup not found"})
+        return Reply(200, {"success": True})
+
+    def _endpoint_workers(self, call: Call) -> Reply:
+        endpoint_id = int(call.json()["id"])
+        return Reply(200, self.workers.get(endpoint_id, []))

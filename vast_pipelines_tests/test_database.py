@@ -1,0 +1,117 @@
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from vast_pipelines.policy.periods import periods_at
+from vast_pipelines.resources.database import (
+    AnalyticsDatabase,
+    CostTableMissing,
+    DatabaseUnavailable,
+    dispose_engine,
+    migrate,
+)
+from vast_pipelines_tests.conftest import _libpq, insert_costs
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+UTC_ZONE = ZoneInfo("UTC")
+
+
+def test_empty_cost_table_is_zero_with_no_data_not_a_crash(database):
+    spend = database.spend_summary(periods_at(NOW, UTC_ZONE))
+    assert spend.rolling_24h_cost == 0.0 and spend.month_to_date == 0.0
+    assert spend.has_data is False
+
+
+def test_spend_windows_match_the_guides_queries(database):
+    insert_costs(
+        database,
+        [
+            (NOW - timedelta(hours=1), "llama-2-7b", 1.25, 1.0, False),
+            (NOW - timedelta(hours=23), "llama-2-7b", 2.00, 1.0, True),
+            (NOW - timedelta(hours=25), "llama-3-70b", 4.00, 9.0, False),  # outside 24 h, inside previous day
+            (datetime(2026, 11, 1, 0, 0, tzinfo=UTC), "llama-2-7b", 8.00, 1.0, False),  # exactly at month start
+            (datetime(2026, 10, 31, 23, 59, 59, tzinfo=UTC), "llama-2-7b", 100.0, 1.0, False),  # last month
+            (NOW - timedelta(hours=2), "llama-2-7b", None, 1.0, False),  # NULL cost: counted, not money
+            (NOW + timedelta(days=2), "llama-2-7b", 50.0, 1.0, False),  # clock skew: future
+        ],
+    )
+    spend = database.spend_summary(periods_at(NOW, UTC_ZONE))
+    assert spend.rolling_24h_cost == pytest.approx(3.25)
+    assert spend.rolling_24h_requests == 3
+    assert spend.previous_day_cost == pytest.approx(6.00)  # 2026-11-19 00:00-24:00: the 23 h and 25 h rows
+    assert spend.today_cost == pytest.approx(1.25)
+    assert spend.month_to_date == pytest.approx(15.25)
+    assert spend.month_requests == 5
+    assert spend.month_null_cost_rows == 1
+    assert spend.future_rows == 1
+    with database.begin() as conn:  # the guide's own "Yesterday's Spend" SQL, minus the future row
+        guide = conn.execute(
+            sa.text(
+                "SELECT COALESCE(SUM(cost), 0) FROM vast_ai_costs "
+                "WHERE timestamp >= CAST(:now AS timestamptz) - INTERVAL '1 day' AND timestamp <= :now"
+            ),
+            {"now": NOW},
+        ).scalar_one()
+    assert float(guide) == pytest.approx(spend.rolling_24h_cost)
+
+
+def test_days_are_cut_in_the_operators_timezone(database):
+    tz = ZoneInfo("Europe/Berlin")
+    insert_costs(database, [(datetime(2026, 11, 19, 23, 30, tzinfo=UTC), "m", 3.0, 1.0, False)])  # 00:30 Berlin
+    spend = database.spend_summary(periods_at(NOW, tz))
+    assert spend.today_cost == pytest.approx(3.0) and spend.previous_day_cost == 0.0
+
+
+def test_missing_columns_are_named(database):
+    with database.begin() as conn:
+        conn.execute(sa.text("DROP TABLE vast_ai_costs"))
+        conn.execute(sa.text('CREATE TABLE vast_ai_costs ("timestamp" timestamptz, model text, cost numeric)'))
+    with pytest.raises(CostTableMissing, match=r"duration \(double precision\), cold_start \(boolean\)"):
+        database.spend_summary(periods_at(NOW, UTC_ZONE))
+
+
+def test_missing_table_is_explained_and_not_created_in_production(fresh_database_url):
+    database = AnalyticsDatabase(url=fresh_database_url)
+    with pytest.raises(CostTableMissing, match="does not exist.*agent-router writes it"):
+        database.check_cost_table()
+
+
+def test_unreachable_database_names_the_setting_and_hides_the_password():
+    database = AnalyticsDatabase(
+        url="postgresql://bluefly:hunter2-SECRET@127.0.0.1:1/analytics", connect_attempts=1, connect_timeout_seconds=2
+    )
+    with pytest.raises(DatabaseUnavailable) as err:
+        database.check_cost_table()
+    message = str(err.value)
+    assert "TIMESCALE_URL" in message and "127.0.0.1:1" in message
+    assert "hunter2-SECRET" not in message
+    dispose_engine(database.url)
+
+
+def test_migration_is_idempotent(database):
+    for _ in range(2):
+        migrate(database.engine, embedded=False)
+    with database.begin() as conn:
+        tables = (
+            conn.execute(
+                sa.text(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'vast_pipelines' ORDER BY 1"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert {"health_checks", "notification_outbox"} <= set(tables)
+
+
+def test_embedded_default_starts_its_own_server_and_creates_the_cost_table(tmp_path):
+    database = AnalyticsDatabase(home=str(tmp_path / "home"))
+    assert database.is_embedded and database.label.startswith("embedded demo database")
+    database.check_cost_table()  # created by the embedded migration
+    url = str(database.engine.url.render_as_string(hide_password=False)).replace("+psycopg", "")
+    with psycopg.connect(_libpq(url)) as conn:
+        assert conn.execute("SELECT current_database()").fetchone()[0] == "analytics"
+    assert (tmp_path / "home" / "pgdata" / "PG_VERSION").exists()

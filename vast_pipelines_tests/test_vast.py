@@ -1,0 +1,87 @@
+import pytest
+
+from vast_pipelines.resources.errors import NotConfigured
+from vast_pipelines.resources.vast import VastAIError, VastAIResource
+from vast_pipelines_tests.conftest import VAST_KEY, closed_port_url
+from vast_pipelines_tests.fakes import Reply
+
+
+def client(server, key: str | None = VAST_KEY, **kw) -> VastAIResource:
+    return VastAIResource(api_url=server.url, autoscaler_url=server.url, api_key=key, first_backoff_seconds=0.01, **kw)
+
+
+def test_lists_endpoints_without_their_api_keys(vast_server):
+    endpoint_id = vast_server.add_endpoint("llama-3-8b", workers=[{"id": 7, "status": "running", "cur_load": 0.5}])
+    vast = client(vast_server)
+    [endpoint] = vast.list_endpoints()
+    assert (endpoint.id, endpoint.name, endpoint.state, endpoint.inactivity_timeout) == (
+        endpoint_id,
+        "llama-3-8b",
+        "active",
+        300,
+    )
+    assert "api_key" not in endpoint.raw and "endpoint-secret" not in repr(endpoint)
+    [worker] = vast.endpoint_workers(endpoint_id)
+    assert (worker.id, worker.status, worker.cur_load) == (7, "running", 0.5)
+    assert vast_server.calls[0].headers["authorization"] == f"Bearer {VAST_KEY}"
+    assert vast_server.calls_to("/get_endpoint_workers/")[0].json() == {"id": endpoint_id}
+
+
+def test_platform_endpoints_are_those_named_in_vast_endpoints(vast_server):
+    vast_server.add_endpoint("ours")
+    vast_server.add_endpoint("someone-elses")
+    assert [e.name for e in client(vast_server, endpoint_names="ours, other").platform_endpoints()] == ["ours"]
+    assert len(client(vast_server).platform_endpoints()) == 2
+
+
+def test_401_says_to_check_the_key_and_never_shows_it(vast_server):
+    with pytest.raises(VastAIError) as err:
+        client(vast_server, key="wrong-key-SECRET").list_endpoints()
+    assert err.value.status == 401
+    assert "VAST_API_KEY" in str(err.value)
+    assert "wrong-key-SECRET" not in str(err.value)
+
+
+def test_429_is_retried_with_backoff_then_succeeds(vast_server):
+    vast_server.add_endpoint("llama-3-8b")
+    vast_server.script("GET", "/api/v0/endptjobs/", Reply(429, {"success": False, "msg": "slow down"}))
+    vast = client(vast_server)
+    sleeps: list[float] = []
+    vast._sleep = sleeps.append
+    assert [e.name for e in vast.list_endpoints()] == ["llama-3-8b"]
+    assert sleeps == [0.01]
+    assert len(vast_server.calls_to("/api/v0/endptjobs/")) == 2
+
+
+def test_persistent_5xx_gives_up_after_the_bounded_attempts(vast_server):
+    vast_server.script("GET", "/api/v0/endptjobs/", *[Reply(503, "unavailable")] * 3)
+    vast = client(vast_server, max_attempts=3)
+    vast._sleep = lambda s: None
+    with pytest.raises(VastAIError, match="HTTP 503 after 3 attempts"):
+        vast.list_endpoints()
+    assert len(vast_server.calls) == 3
+
+
+def test_success_false_with_http_200_is_an_error(vast_server):
+    vast_server.script("GET", "/api/v0/endptjobs/", Reply(200, {"success": False, "msg": "account suspended"}))
+    with pytest.raises(VastAIError, match="account suspended"):
+        client(vast_server).list_endpoints()
+
+
+def test_html_instead_of_json_is_named(vast_server):
+    vast_server.script("GET", "/api/v0/endptjobs/", Reply(200, "<html>maintenance</html>"))
+    with pytest.raises(VastAIError, match="non-JSON"):
+        client(vast_server).list_endpoints()
+
+
+def test_missing_key_refuses_without_calling(vast_server):
+    with pytest.raises(NotConfigured, match="VAST_API_KEY is not set"):
+        client(vast_server, key=None).list_endpoints()
+    assert vast_server.calls == []
+
+
+def test_unreachable_api_names_the_setting():
+    vast = VastAIResource(api_url=closed_port_url(), api_key=VAST_KEY, max_attempts=2, first_backoff_seconds=0.01)
+    with pytest.raises(VastAIError, match="VAST_API_URL") as err:
+        vast.list_endpoints()
+    assert VAST_KEY not in str(err.value)
