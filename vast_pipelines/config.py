@@ -9,6 +9,7 @@ import dagster as dg
 
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.endpoints import InferenceEndpoints
+from vast_pipelines.resources.router import AgentRouterResource
 from vast_pipelines.resources.settings import RunbookSettings, load_timezone
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.tailscale import TailscaleResource
@@ -39,7 +40,18 @@ ENVIRONMENT: dict[str, tuple[type[dg.ConfigurableResource], dict[str, str]]] = {
         },
     ),
     "tailscale": (TailscaleResource, {}),
-    "settings": (RunbookSettings, {"timezone": "VAST_PIPELINES_TIMEZONE", "thresholds": "VAST_PIPELINES_THRESHOLDS"}),
+    "router": (
+        AgentRouterResource,
+        {"env_file": "AGENT_ROUTER_ENV_FILE", "restart_command": "AGENT_ROUTER_RESTART_COMMAND"},
+    ),
+    "settings": (
+        RunbookSettings,
+        {
+            "timezone": "VAST_PIPELINES_TIMEZONE",
+            "thresholds": "VAST_PIPELINES_THRESHOLDS",
+            "emergency_actions": "VAST_EMERGENCY_ACTIONS",
+        },
+    ),
 }
 
 

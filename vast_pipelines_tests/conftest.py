@@ -20,6 +20,7 @@ from vast_pipelines import sql
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
 from vast_pipelines.resources.embedded import embedded_server_url
 from vast_pipelines.resources.endpoints import InferenceEndpoints
+from vast_pipelines.resources.router import AgentRouterResource
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.tailscale import TailscaleResource
@@ -156,6 +157,10 @@ def make_resources(
     tailscale: Path | None = None,
     timezone: str = "UTC",
     cold_start_wait_seconds: float = 0.0,
+    router_env: Path | None = None,
+    restart_command: str | None = None,
+    actions: str = "dry-run",
+    thresholds: str | None = None,
 ) -> dict:
     """The resources of a run, every outside system on loopback (or a closed port when not given)."""
     dead = closed_port_url()
@@ -181,5 +186,8 @@ def make_resources(
             server_error_retries=0,
         ),
         "tailscale": TailscaleResource(binary=str(tailscale) if tailscale else "tailscale-not-installed"),
-        "settings": RunbookSettings(timezone=timezone),
+        "router": AgentRouterResource(
+            env_file=str(router_env) if router_env else None, restart_command=restart_command
+        ),
+        "settings": RunbookSettings(timezone=timezone, emergency_actions=actions, thresholds=thresholds),
     }

@@ -85,3 +85,33 @@ def test_unreachable_api_names_the_setting():
     with pytest.raises(VastAIError, match="VAST_API_URL") as err:
         vast.list_endpoints()
     assert VAST_KEY not in str(err.value)
+
+
+def test_stop_resume_and_delete_are_idempotent(vast_server):
+    endpoint_id = vast_server.add_endpoint("llama-3-8b")
+    vast = client(vast_server)
+    vast.set_endpoint_state(endpoint_id, "stopped")
+    assert vast_server.endpoints[endpoint_id]["endpoint_state"] == "stopped"
+    assert vast.find_endpoint("llama-3-8b").state == "stopped"
+    vast.set_endpoint_state(endpoint_id, "active")
+    assert vast.find_endpoint(endpoint_id).state == "active"
+    assert vast.delete_endpoint(endpoint_id) is True
+    assert vast.delete_endpoint(endpoint_id) is False  # already gone is success
+    assert vast.find_endpoint("llama-3-8b") is None
+
+
+def test_create_endpoint_and_worker_group(vast_server):
+    vast = client(vast_server)
+    endpoint_id = vast.create_endpoint({"endpoint_name": "llama-3-8b", "max_workers": 3, "cold_workers": 0})
+    group_id = vast.create_workergroup(
+        {
+            "endpoint_id": endpoint_id,
+            "launch_args": "--image vllm/vllm-openai:latest",
+            "search_params": "gpu_name=RTX_4090",
+        }
+    )
+    assert vast_server.workergroups[group_id]["endpoint_id"] == endpoint_id
+    assert [g["id"] for g in vast.list_workergroups()] == [group_id]
+    assert vast.describe_call("PUT", f"/api/v0/endptjobs/{endpoint_id}/", {"endpoint_state": "stopped"}).startswith(
+        f"PUT {vast_server.url}/api/v0/endptjobs/{endpoint_id}/ "
+    )

@@ -52,6 +52,20 @@ class RunbookSettings(dg.ConfigurableResource):
         f"names: {', '.join(THRESHOLD_NAMES)}",
     )
 
+    emergency_actions: str = Field(
+        default="dry-run",
+        description="VAST_EMERGENCY_ACTIONS: 'apply' lets jobs change Vast.ai and the router; 'dry-run' only "
+        "logs and reports the exact calls they would make.",
+    )
+
+    @property
+    def apply_actions(self) -> bool:
+        """Whether destructive actions are allowed (``VAST_EMERGENCY_ACTIONS=apply``)."""
+        mode = self.emergency_actions.strip().lower()
+        if mode not in ("apply", "dry-run"):
+            raise OperatorError(f"VAST_EMERGENCY_ACTIONS={self.emergency_actions!r}: use 'apply' or 'dry-run'")
+        return mode == "apply"
+
     def tz(self) -> ZoneInfo:
         """The operator's time zone."""
         return load_timezone(self.timezone)

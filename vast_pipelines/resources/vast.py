@@ -7,6 +7,7 @@ A guide "worker" is a serverless endpoint (``/api/v0/endptjobs/``) with its work
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -133,6 +134,64 @@ class VastAIResource(dg.ConfigurableResource):
             for row in rows
             if isinstance(row, dict)
         ]
+
+    def find_endpoint(self, name_or_id: str | int) -> VastEndpoint | None:
+        """The endpoint with this name or id, or None."""
+        for endpoint in self.list_endpoints():
+            if endpoint.name == str(name_or_id) or str(endpoint.id) == str(name_or_id):
+                return endpoint
+        return None
+
+    def update_endpoint(self, endpoint_id: int, fields: dict[str, Any]) -> None:
+        """``PUT /api/v0/endptjobs/{id}/`` with only the given fields (Vast.ai updates with PUT)."""
+        self._call("PUT", self.api_url, f"{self.endpoints_path}{endpoint_id}/", json=fields)
+
+    def set_endpoint_state(self, endpoint_id: int, state: str) -> None:
+        """Stop (``stopped``) or resume (``active``) an endpoint: the reversible emergency stop."""
+        self.update_endpoint(endpoint_id, {"endpoint_state": state})
+
+    def delete_endpoint(self, endpoint_id: int) -> bool:
+        """``DELETE /api/v0/endptjobs/{id}/``; an endpoint that is already gone counts as deleted (False)."""
+        try:
+            self._call("DELETE", self.api_url, f"{self.endpoints_path}{endpoint_id}/")
+        except VastAIError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def create_endpoint(self, fields: dict[str, Any]) -> int:
+        """``POST /api/v0/endptjobs/``; returns the new endpoint's id."""
+        body = self._call("POST", self.api_url, self.endpoints_path, json=fields)
+        return int(body.get("result") or body.get("id"))
+
+    def list_workergroups(self) -> list[dict[str, Any]]:
+        """Every worker group of the account (``GET /api/v0/workergroups/``), credentials removed."""
+        return [scrub(row) for row in _results(self._call("GET", self.api_url, self.workergroups_path))]
+
+    def create_workergroup(self, fields: dict[str, Any]) -> int:
+        """``POST /api/v0/workergroups/`` (``endpoint_id``, ``template_hash`` or ``launch_args``, ...)."""
+        body = self._call("POST", self.api_url, self.workergroups_path, json=fields)
+        return int(body.get("result") or body.get("id"))
+
+    def update_workergroup(self, group_id: int, fields: dict[str, Any]) -> None:
+        """``PUT /api/v0/workergroups/{id}/``."""
+        self._call("PUT", self.api_url, f"{self.workergroups_path}{group_id}/", json=fields)
+
+    def delete_workergroup(self, group_id: int) -> bool:
+        """``DELETE /api/v0/workergroups/{id}/``; already gone counts as deleted (False)."""
+        try:
+            self._call("DELETE", self.api_url, f"{self.workergroups_path}{group_id}/")
+        except VastAIError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def describe_call(self, method: str, path: str, body: dict[str, Any] | None = None) -> str:
+        """The exact call a dry run would make, for logs and reports (no credentials)."""
+        host = self.api_url.rstrip("/")
+        return f"{method} {host}{path}" + (f" {json.dumps(body, sort_keys=True)}" if body else "")
 
     # --- transport ---------------------------------------------------------------------------
 
