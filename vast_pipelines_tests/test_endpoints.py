@@ -94,3 +94,13 @@ def test_unresolvable_host_is_classified_as_dns_not_cold_start():
         assert classify_transport_error(exc) is Failure.DNS
     assert classify_transport_error(httpx.ConnectError("[Errno 111] Connection refused")) is Failure.REFUSED
     assert classify_transport_error(httpx.ReadTimeout("timed out")) is Failure.TIMEOUT
+
+
+def test_both_endpoints_share_one_cold_start_wait(vllm):
+    waits: list[float] = []
+    res = endpoints(closed_port_url(), closed_port_url())
+    v, o = res.check_all(sleep=waits.append)
+    assert waits == [30.0]
+    assert (v.attempts, o.attempts) == (2, 2)
+    online_v, down_o = endpoints(vllm.url, closed_port_url()).check_all(sleep=waits.append)
+    assert (online_v.attempts, down_o.attempts) == (1, 2) and waits == [30.0, 30.0]

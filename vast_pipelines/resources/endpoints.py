@@ -38,6 +38,20 @@ class InferenceEndpoints(dg.ConfigurableResource):
         default=30.0, description="The guide's 'if cold start: wait 30s and retry' (once)."
     )
 
+    def check_all(self, sleep: Callable[[float], None] = time.sleep) -> list[EndpointStatus]:
+        """vLLM and Ollama, probed once each; those that may be cold share one wait and one retry."""
+        targets = [
+            ("vLLM", _base(self.vllm_url), self.probe_vllm),
+            ("Ollama", _base(self.ollama_url), self.probe_ollama),
+        ]
+        probes = [[probe()] for _, _, probe in targets]
+        if any(is_possible_cold_start(p[0]) for p in probes):
+            sleep(self.cold_start_wait_seconds)
+            for (_, _, probe), tried in zip(targets, probes, strict=True):
+                if is_possible_cold_start(tried[0]):
+                    tried.append(probe())
+        return [endpoint_status(name, url, tried) for (name, url, _), tried in zip(targets, probes, strict=True)]
+
     def check_vllm(self, sleep: Callable[[float], None] = time.sleep) -> EndpointStatus:
         """vLLM's verdict after at most one cold-start retry."""
         return self._check("vLLM", _base(self.vllm_url), self.probe_vllm, sleep)

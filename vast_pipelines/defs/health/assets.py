@@ -78,7 +78,7 @@ def endpoint_health(
     Tailscale peer state and the Vast.ai workers' status. A timeout or refused connection may be a cold
     start: wait 30 s and retry once before calling the endpoint OFFLINE."""
     started = datetime.now(UTC)
-    statuses = [endpoints.check_vllm(), endpoints.check_ollama()]
+    statuses = endpoints.check_all()
     peer = tailscale.peer_state()
     vast_view = vast_summary(vast)
     text = endpoints_section(statuses, peer.state, peer.detail, vast_view)
