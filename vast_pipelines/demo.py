@@ -13,6 +13,7 @@ import socket
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from vast_pipelines.config import build_resources, unset_variables
 from vast_pipelines.demo_traffic import DEMO_NOTE, demo_rows
 from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.resources.embedded import stop_embedded_server
 from vast_pipelines.resources.errors import OperatorError
 
 # The report is printed once at the end; Dagster's step-by-step log only when something goes wrong.
@@ -109,7 +111,11 @@ def run_demo(days: int = 75, seed: int = 7, out=sys.stdout) -> int:
             sa.text("SELECT report_markdown FROM vast_pipelines.health_checks WHERE run_id = :r"), {"r": result.run_id}
         ).scalar_one()
     print("", report, "", sep="\n", file=out)
-    print(f"Demo finished in {time.perf_counter() - started:.1f}s. Open the UI with: dagster dev", file=out)
+    print(
+        f"Demo finished in {time.perf_counter() - started:.1f}s. The embedded database keeps running for the UI: "
+        ".venv/bin/dagster dev (stop it with: .venv/bin/vast-pipelines-demo --stop)",
+        file=out,
+    )
     return 0
 
 
@@ -118,7 +124,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=75, help="days of synthetic traffic (default 75)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--stop", action="store_true", help="stop the embedded PostgreSQL and exit")
     args = parser.parse_args(argv)
+    if args.stop:
+        home = Path(os.environ.get("VAST_PIPELINES_HOME") or ".vast_pipelines")
+        print(
+            "stopped the embedded database" if stop_embedded_server(home) else "the embedded database was not running"
+        )
+        sys.exit(0)
     try:
         sys.exit(run_demo(days=args.days, seed=args.seed))
     except OperatorError as exc:

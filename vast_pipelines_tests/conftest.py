@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from vast_pipelines import sql
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
-from vast_pipelines.resources.embedded import embedded_server_url
+from vast_pipelines.resources.embedded import embedded_server_url, stop_embedded_server
 from vast_pipelines.resources.endpoints import InferenceEndpoints
 from vast_pipelines.resources.router import AgentRouterResource
 from vast_pipelines.resources.settings import RunbookSettings
@@ -56,11 +56,14 @@ def _no_outside_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A PostgreSQL server: ``TEST_DATABASE_URL``, or the embedded one started for this session."""
     if os.environ.get("TEST_DATABASE_URL"):
-        return os.environ["TEST_DATABASE_URL"]
-    return embedded_server_url(tmp_path_factory.mktemp("embedded-pg"), database="postgres")
+        yield os.environ["TEST_DATABASE_URL"]
+        return
+    home = tmp_path_factory.mktemp("embedded-pg")
+    yield embedded_server_url(home, database="postgres")
+    stop_embedded_server(home)
 
 
 def _libpq(url: str) -> str:
@@ -108,6 +111,14 @@ def closed_port_url() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.fixture
+def embedded_home(tmp_path: Path) -> Iterator[Path]:
+    """A VAST_PIPELINES_HOME whose embedded server (if anything starts one) is stopped afterwards."""
+    home = tmp_path / "vast_home"
+    yield home
+    stop_embedded_server(home)
 
 
 @pytest.fixture

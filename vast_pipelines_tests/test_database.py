@@ -107,11 +107,11 @@ def test_migration_is_idempotent(database):
     assert {"health_checks", "notification_outbox"} <= set(tables)
 
 
-def test_embedded_default_starts_its_own_server_and_creates_the_cost_table(tmp_path):
-    database = AnalyticsDatabase(home=str(tmp_path / "home"))
+def test_embedded_default_starts_its_own_server_and_creates_the_cost_table(embedded_home):
+    database = AnalyticsDatabase(home=str(embedded_home))
     assert database.is_embedded and database.label.startswith("embedded demo database")
     database.check_cost_table()  # created by the embedded migration
     url = str(database.engine.url.render_as_string(hide_password=False)).replace("+psycopg", "")
     with psycopg.connect(_libpq(url)) as conn:
         assert conn.execute("SELECT current_database()").fetchone()[0] == "analytics"
-    assert (tmp_path / "home" / "pgdata" / "PG_VERSION").exists()
+    assert (embedded_home / "pgdata" / "PG_VERSION").exists()

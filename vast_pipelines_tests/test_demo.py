@@ -1,13 +1,14 @@
 import io
 
+import pytest
 import sqlalchemy as sa
 
-from vast_pipelines.demo import run_demo
+from vast_pipelines.demo import main, run_demo
 from vast_pipelines.resources.database import AnalyticsDatabase
 
 
-def test_demo_fills_the_embedded_database_and_prints_the_morning_report(tmp_path, monkeypatch):
-    home = tmp_path / "home"
+def test_demo_fills_the_embedded_database_and_prints_the_morning_report(embedded_home, monkeypatch):
+    home = embedded_home
     monkeypatch.setenv("VAST_PIPELINES_HOME", str(home))
     out = io.StringIO()
     assert run_demo(days=61, out=out) == 0
@@ -37,3 +38,12 @@ def test_demo_refuses_to_write_into_a_configured_database(monkeypatch, capsys):
     monkeypatch.setenv("TIMESCALE_URL", "postgresql://bluefly@127.0.0.1:1/analytics")
     assert run_demo(days=61) == 2
     assert "TIMESCALE_URL is set, so nothing was written" in capsys.readouterr().err
+
+
+def test_stop_ends_the_embedded_server(embedded_home, monkeypatch, capsys):
+    AnalyticsDatabase(home=str(embedded_home)).check_cost_table()
+    monkeypatch.setenv("VAST_PIPELINES_HOME", str(embedded_home))
+    with pytest.raises(SystemExit):
+        main(["--stop"])
+    assert capsys.readouterr().out.strip() == "stopped the embedded database"
+    assert not (embedded_home / "pgdata" / "postmaster.pid").exists()
