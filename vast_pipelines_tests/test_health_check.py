@@ -4,6 +4,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from vast_pipelines.config import build_resources
 from vast_pipelines.definitions import defs
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines_tests.conftest import SLACK_TOKEN, VAST_KEY, closed_port_url, insert_costs, make_resources
@@ -112,3 +113,29 @@ def test_daily_verdict_turns_the_check_red_on_a_high_day(database):
     result = run_health_check(make_resources(database))
     band = checks(result)["daily_spend_band"]
     assert band.passed is False and band.severity == dg.AssetCheckSeverity.ERROR
+
+
+def test_configuration_from_the_environment_resolves_when_the_run_starts(
+    database, fresh_database_url, vllm, ollama, slack_server, vast_server, monkeypatch
+):
+    """TIMESCALE_URL and every endpoint given as environment variables, as `dagster dev` would see them."""
+    for var, value in {
+        "TIMESCALE_URL": fresh_database_url,
+        "VLLM_URL": vllm.url,
+        "OLLAMA_URL": ollama.url,
+        "VAST_API_URL": vast_server.url,
+        "VAST_AUTOSCALER_URL": vast_server.url,
+        "VAST_API_KEY": VAST_KEY,
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_API_URL": slack_server.api_url,
+        "SLACK_UPDATES_CHANNEL": "#platform-updates",
+    }.items():
+        monkeypatch.setenv(var, value)
+    vast_server.add_endpoint("llama-2-7b")
+    result = run_health_check(build_resources())
+    assert result.success
+    assert checks(result)["vllm_online"].passed and checks(result)["ollama_online"].passed
+    assert len(slack_server.messages) == 1
+    assert not database.is_embedded
+    with database.begin() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM vast_pipelines.health_checks")).scalar_one() == 1
