@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -56,14 +58,16 @@ def _no_outside_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_url() -> Iterator[str]:
     """A PostgreSQL server: ``TEST_DATABASE_URL``, or the embedded one started for this session."""
     if os.environ.get("TEST_DATABASE_URL"):
         yield os.environ["TEST_DATABASE_URL"]
         return
-    home = tmp_path_factory.mktemp("embedded-pg")
+    # Not under pytest's basetemp: a concurrent pytest session prunes old basetemps, data dirs included.
+    home = Path(tempfile.mkdtemp(prefix="vast-pipelines-test-pg-"))
     yield embedded_server_url(home, database="postgres")
     stop_embedded_server(home)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def _libpq(url: str) -> str:
@@ -114,11 +118,12 @@ def closed_port_url() -> str:
 
 
 @pytest.fixture
-def embedded_home(tmp_path: Path) -> Iterator[Path]:
-    """A VAST_PIPELINES_HOME whose embedded server (if anything starts one) is stopped afterwards."""
-    home = tmp_path / "vast_home"
+def embedded_home() -> Iterator[Path]:
+    """A VAST_PIPELINES_HOME whose embedded server (if anything starts one) is stopped and removed afterwards."""
+    home = Path(tempfile.mkdtemp(prefix="vast-pipelines-test-home-"))
     yield home
     stop_embedded_server(home)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture

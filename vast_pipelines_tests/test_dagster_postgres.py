@@ -1,3 +1,10 @@
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -5,9 +12,10 @@ import psycopg
 import yaml
 
 from vast_pipelines.definitions import defs
-from vast_pipelines_tests.conftest import _libpq, make_resources
+from vast_pipelines_tests.conftest import _libpq, closed_port_url, make_resources
 
-PRODUCTION_INSTANCE = Path(__file__).parents[1] / "deploy" / "dagster.postgres.yaml"
+REPO = Path(__file__).parents[1]
+PRODUCTION_INSTANCE = REPO / "deploy" / "dagster.postgres.yaml"
 
 
 def test_dagster_runs_on_postgres_storage_from_the_documented_config(database, fresh_database_url, monkeypatch):
@@ -24,3 +32,64 @@ def test_dagster_runs_on_postgres_storage_from_the_documented_config(database, f
     with psycopg.connect(storage_url) as conn:
         stored = conn.execute("SELECT count(*) FROM runs WHERE run_id = %s", (result.run_id,)).fetchone()[0]
     assert stored == 1
+
+
+def _daemon_progress(storage_url: str) -> tuple[int, set[str]]:
+    """Heartbeats recorded, and the names of instigators that have ticked, read from Dagster's tables."""
+    with psycopg.connect(storage_url) as conn:
+        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        heartbeats = (
+            conn.execute("SELECT count(*) FROM daemon_heartbeats").fetchone()[0] if "daemon_heartbeats" in tables else 0
+        )
+        bodies = conn.execute("SELECT tick_body FROM job_ticks").fetchall() if "job_ticks" in tables else []
+    return heartbeats, {json.loads(body)["instigator_name"] for (body,) in bodies}
+
+
+def test_daemon_ticks_against_postgres_storage(embedded_home, fresh_database_url, tmp_path):
+    """`dagster-daemon run` on the production instance config: heartbeats and sensor ticks land in PostgreSQL."""
+    storage_url = _libpq(fresh_database_url)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(PRODUCTION_INSTANCE, home / "dagster.yaml")
+    dead = closed_port_url()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("VAST_", "SLACK_", "TIMESCALE"))},
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_POSTGRES_URL": storage_url.replace("postgresql://", "postgresql+psycopg2://"),
+        "VAST_PIPELINES_HOME": str(embedded_home),
+        "VLLM_URL": dead,
+        "OLLAMA_URL": dead,
+        "VAST_API_URL": dead,
+        "VAST_AUTOSCALER_URL": dead,
+        "SLACK_API_URL": dead + "/api/",
+    }
+    running_sensors = {
+        s.name for s in defs().get_repository_def().sensor_defs if s.default_status == dg.DefaultSensorStatus.RUNNING
+    }
+    log = (tmp_path / "daemon.log").open("w")
+    daemon = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 150
+        heartbeats, ticked = 0, set()
+        while time.monotonic() < deadline:
+            time.sleep(2)
+            assert daemon.poll() is None, (tmp_path / "daemon.log").read_text()[-3000:]
+            heartbeats, ticked = _daemon_progress(storage_url)
+            if heartbeats >= 3 and running_sensors <= ticked:
+                break
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)
+        try:
+            daemon.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(daemon.pid, signal.SIGKILL)
+        log.close()
+    assert heartbeats >= 3, "daemons (scheduler, sensor, run queue, ...) report heartbeats to PostgreSQL"
+    assert running_sensors <= ticked, f"sensors that never ticked: {running_sensors - ticked}"
