@@ -1,0 +1,51 @@
+"""Is ``vast_ai_costs`` silent when it should not be? No data is not $0."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """Whether cost data is stale, since when, and why we think so."""
+
+    stale: bool
+    since: datetime | None
+    reason: str
+
+
+def judge_freshness(
+    latest_request: datetime | None,
+    now: datetime,
+    same_hour_counts: Sequence[int],
+    max_gap: timedelta = timedelta(hours=2),
+    min_expected_requests: float = 1.0,
+) -> Freshness:
+    """Stale when nothing was logged for longer than ``max_gap`` while the same hours of past weeks had traffic.
+
+    ``same_hour_counts``: requests logged in the window ``[now - max_gap, now)`` shifted back 1, 2, 3, 4 weeks.
+    A quiet night that is quiet every week is not stale; a table that never had a row is.
+    """
+    if latest_request is None:
+        return Freshness(True, None, "vast_ai_costs has no rows at all: is agent-router writing costs?")
+    gap = now - latest_request
+    if gap <= max_gap:
+        return Freshness(False, latest_request, f"last request {_ago(gap)} ago")
+    expected = statistics.median(same_hour_counts) if same_hour_counts else 0
+    if expected < min_expected_requests:
+        return Freshness(
+            False, latest_request, f"last request {_ago(gap)} ago; the same hours of past weeks were quiet too"
+        )
+    return Freshness(
+        True,
+        latest_request,
+        f"no request logged for {_ago(gap)} while the same hours of past weeks had ~{expected:.0f} requests",
+    )
+
+
+def _ago(gap: timedelta) -> str:
+    minutes = int(gap.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"

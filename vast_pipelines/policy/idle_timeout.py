@@ -1,0 +1,89 @@
+"""Idle-timeout what-if: replay request times through a scale-to-zero worker model.
+
+Model: one worker per model. After a request ends, the worker stays warm for ``idle_timeout`` seconds;
+a request that arrives while it is cold is a cold start. With ``min_workers >= 1`` a worker is always
+warm. The first request of a trace is not judged (its prior state is unknown).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+IDLE_TIMEOUT_GRID = (60, 120, 180, 300, 600, 900, 1200, 1800)
+MIN_WORKERS_GRID = (0, 1)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What one setting would have done over a trace."""
+
+    idle_timeout: int
+    min_workers: int
+    judged_requests: int
+    cold_starts: int
+    warm_seconds: float
+
+    @property
+    def cold_start_rate(self) -> float | None:
+        """Cold starts per judged request; None for a trace too short to judge."""
+        return self.cold_starts / self.judged_requests if self.judged_requests else None
+
+    def cost(self, usd_per_gpu_hour: float) -> float:
+        """Warm GPU time priced per hour."""
+        return self.warm_seconds / 3600.0 * usd_per_gpu_hour
+
+
+def replay(
+    starts: Sequence[float],
+    durations: Sequence[float | None],
+    idle_timeout: float,
+    min_workers: int = 0,
+    window_seconds: float | None = None,
+) -> Replay:
+    """Replay requests (start times in seconds, sorted; durations in seconds, None as 0) through one setting.
+
+    An always-warm worker (``min_workers >= 1``) is paid for the whole analysis window (``window_seconds``;
+    by default the trace's span plus one idle timeout, what the last request keeps a worker warm anyway).
+    """
+    if not starts:
+        return Replay(int(idle_timeout), min_workers, 0, 0, 0.0)
+    if min_workers >= 1:
+        span = max(s + (d or 0.0) for s, d in zip(starts, durations, strict=True)) - starts[0]
+        window = window_seconds if window_seconds is not None else span + idle_timeout
+        return Replay(int(idle_timeout), min_workers, len(starts) - 1, 0, max(window, span) * min_workers)
+    cold = 0
+    warm = 0.0
+    warm_from = starts[0]
+    warm_until = starts[0] + (durations[0] or 0.0) + idle_timeout
+    for start, duration in zip(starts[1:], durations[1:], strict=True):
+        end = start + (duration or 0.0)
+        if start > warm_until:
+            cold += 1
+            warm += warm_until - warm_from
+            warm_from = start
+        warm_until = max(warm_until, end + idle_timeout)
+    warm += warm_until - warm_from
+    return Replay(int(idle_timeout), 0, len(starts) - 1, cold, warm)
+
+
+def grid(
+    starts: Sequence[float],
+    durations: Sequence[float | None],
+    idle_timeouts: Sequence[int] = IDLE_TIMEOUT_GRID,
+    min_workers: Sequence[int] = MIN_WORKERS_GRID,
+    window_seconds: float | None = None,
+) -> list[Replay]:
+    """Every (idle timeout, min workers) setting replayed over the same trace and window."""
+    results = []
+    for workers in min_workers:
+        # With a worker always warm the idle timeout no longer matters: one row says it.
+        timeouts = idle_timeouts if workers == 0 else idle_timeouts[:1]
+        results += [replay(starts, durations, t, workers, window_seconds) for t in timeouts]
+    return results
+
+
+def cheapest_within(replays: Sequence[Replay], max_cold_start_rate: float, usd_per_gpu_hour: float) -> Replay | None:
+    """The cheapest setting whose predicted cold-start rate stays at or under the limit."""
+    ok = [r for r in replays if r.cold_start_rate is not None and r.cold_start_rate <= max_cold_start_rate]
+    return min(ok, key=lambda r: (r.cost(usd_per_gpu_hour), r.min_workers, r.idle_timeout), default=None)

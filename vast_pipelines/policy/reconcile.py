@@ -1,0 +1,34 @@
+"""Reconciling what agent-router logged with what Vast.ai billed, day by day."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+
+@dataclass(frozen=True)
+class DayReconciliation:
+    """One day's logged cost against the serverless charges Vast.ai billed."""
+
+    day: date
+    logged: float
+    billed: float | None
+    difference: float | None
+    share: float | None
+    diverged: bool
+
+
+def reconcile_day(
+    day: date, logged: float, billed: float | None, tolerance: float = 0.10, min_billed: float = 0.50
+) -> DayReconciliation:
+    """``difference = billed - logged``; diverged when its share of the bill exceeds ``tolerance``.
+
+    Days billed under ``min_billed`` USD are too small for a share to mean anything; unknown bills never diverge.
+    """
+    if billed is None:
+        return DayReconciliation(day, logged, None, None, None, False)
+    difference = billed - logged
+    if billed < min_billed:
+        return DayReconciliation(day, logged, billed, difference, None, abs(difference) >= min_billed)
+    share = difference / billed
+    return DayReconciliation(day, logged, billed, difference, share, abs(share) > tolerance)

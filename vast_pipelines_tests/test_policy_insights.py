@@ -1,0 +1,87 @@
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from vast_pipelines.policy.anomalies import judge, robust_score
+from vast_pipelines.policy.freshness import judge_freshness
+from vast_pipelines.policy.idle_timeout import cheapest_within, grid, replay
+from vast_pipelines.policy.reconcile import reconcile_day
+
+EVERY_4_MIN = [i * 240.0 for i in range(100)]
+ONE_SECOND = [1.0] * 100
+
+
+def test_requests_every_4_minutes_are_all_warm_at_5_minutes_and_all_cold_at_3():
+    # Known by hand: after a 1 s request the next one comes 239 s later.
+    five = replay(EVERY_4_MIN, ONE_SECOND, idle_timeout=300)
+    three = replay(EVERY_4_MIN, ONE_SECOND, idle_timeout=180)
+    assert (five.cold_starts, five.judged_requests, five.cold_start_rate) == (0, 99, 0.0)
+    assert (three.cold_starts, three.cold_start_rate) == (99, 1.0)
+    assert five.warm_seconds == pytest.approx(99 * 240 + 1 + 300)
+    assert three.warm_seconds == pytest.approx(100 * (1 + 180))
+
+
+def test_min_workers_one_never_cold_starts_and_keeps_the_whole_span_warm():
+    r = replay(EVERY_4_MIN, ONE_SECOND, idle_timeout=60, min_workers=1)
+    assert r.cold_starts == 0 and r.warm_seconds == pytest.approx(99 * 240 + 1 + 60)
+
+
+def test_recommendation_is_the_cheapest_setting_within_the_cold_start_limit():
+    replays = grid(EVERY_4_MIN, ONE_SECOND, window_seconds=86400)  # a day of analysis
+    best = cheapest_within(replays, max_cold_start_rate=0.2, usd_per_gpu_hour=0.40)
+    assert (best.idle_timeout, best.min_workers) == (300, 0)
+    always_on = next(r for r in replays if r.min_workers == 1)
+    assert always_on.warm_seconds == 86400 and always_on.cost(0.40) == pytest.approx(9.60)
+    assert cheapest_within(replays, max_cold_start_rate=-1, usd_per_gpu_hour=0.4) is None
+
+
+def test_bursty_trace_trades_warm_hours_for_cold_starts():
+    bursts = [h * 3600.0 + s for h in range(10) for s in (0, 10, 20)]  # three requests an hour
+    durations = [2.0] * len(bursts)
+    short, long = replay(bursts, durations, 60), replay(bursts, durations, 1800)
+    assert short.cold_starts == 9 and long.cold_starts == 9  # an hour apart: cold either way
+    assert short.warm_seconds < long.warm_seconds
+    assert replay([], [], 300).cold_start_rate is None
+
+
+def test_robust_score_ignores_one_outlier_in_the_history():
+    score, median = robust_score(10.0, [2.0, 2.1, 1.9, 2.0, 40.0])
+    assert median == 2.0 and score > 20
+
+
+@pytest.mark.parametrize(
+    ("cost", "requests", "driver"),
+    [(20.0, 4000, "requests up"), (20.0, 1000, "cost per request up")],
+)
+def test_anomalies_name_their_driver(cost, requests, driver):
+    a = judge(cost, requests, cost_history=[4.0, 4.2, 3.9, 4.1], request_history=[1000, 1050, 980, 1010])
+    assert a.flagged and a.driver == driver and a.baseline == pytest.approx(4.05)
+
+
+def test_normal_days_and_short_histories_are_not_flagged():
+    assert not judge(4.3, 1000, [4.0, 4.2, 3.9, 4.1], [1000] * 4).flagged
+    assert not judge(100.0, 1000, [4.0, 4.2], [1000] * 2).flagged
+    assert not judge(0.5, 10, [0.01, 0.01, 0.01], [1] * 3).flagged  # under a dollar: not worth waking anyone
+
+
+NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
+
+
+def test_silent_table_during_busy_hours_is_stale():
+    f = judge_freshness(NOW - timedelta(hours=3), NOW, same_hour_counts=[120, 130, 110, 125])
+    assert f.stale and "3 h 00 min" in f.reason and f.since == NOW - timedelta(hours=3)
+
+
+def test_quiet_hours_that_are_always_quiet_are_not_stale():
+    assert not judge_freshness(NOW - timedelta(hours=3), NOW, same_hour_counts=[0, 0, 1, 0]).stale
+    assert not judge_freshness(NOW - timedelta(minutes=30), NOW, same_hour_counts=[500] * 4).stale
+    assert judge_freshness(None, NOW, same_hour_counts=[]).stale
+
+
+def test_reconciliation_flags_a_day_whose_log_misses_a_share_of_the_bill():
+    ok = reconcile_day(date(2026, 11, 20), logged=9.6, billed=10.0)
+    bad = reconcile_day(date(2026, 11, 21), logged=6.0, billed=10.0)
+    assert not ok.diverged and ok.share == pytest.approx(0.04)
+    assert bad.diverged and bad.difference == pytest.approx(4.0) and bad.share == pytest.approx(0.4)
+    assert not reconcile_day(date(2026, 11, 22), logged=1.0, billed=None).diverged
+    assert reconcile_day(date(2026, 11, 23), logged=2.0, billed=0.1).diverged  # tiny bill, large absolute gap
