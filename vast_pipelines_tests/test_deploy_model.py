@@ -292,3 +292,19 @@ def test_endpoint_url_overrides_the_worker_url_and_vast_endpoints_is_checked(
     assert run.result.success, run.messages
     assert f"VLLM_ENDPOINT_LLAMA3={worker.url}\n" in router_env.read_text()
     assert "VAST_ENDPOINTS (qwen-7b) does not name llama-3-8b" in slack_server.messages[-1]["text"]
+
+
+def test_a_stopped_endpoint_is_not_deployed_into(database, vast_server, slack_server, router_env, tmp_path):
+    endpoint_id = vast_server.add_endpoint("llama-3-8b", state="stopped")
+    run = deploy(resources(database, vast_server, slack_server, router_env, tmp_path))
+    assert not run.result.success
+    assert f"(id {endpoint_id}) exists but is stopped" in run.failure and "restore_service" in run.failure
+    assert vast_server.workergroups == {} and {c.method for c in vast_server.calls} == {"GET"}
+
+
+def test_dry_run_without_a_vast_key_still_prints_the_plan(database, slack_server, router_env, tmp_path):
+    run = deploy(resources(database, None, slack_server, router_env, tmp_path, actions="dry-run"))
+    assert run.result.success
+    plan = run.metadata("deploy_notify")["plan"]
+    assert "apply would stop here, the account could not be read: VAST_API_KEY is not set" in plan
+    assert "create the endpoint: POST" in plan

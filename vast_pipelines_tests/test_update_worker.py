@@ -178,3 +178,14 @@ def test_a_recommendation_is_a_run_config_update_worker_accepts(database, vast_s
     run = update(make_resources(database, vast=vast_server, slack=slack_server, actions="apply"), run_config)
     assert run.result.success, run.messages
     assert vast_server.endpoints[endpoint_id]["inactivity_timeout"] == 600
+
+
+def test_ambiguous_names_and_a_gpu_without_worker_groups_are_refused(database, vast_server):
+    first, second = vast_server.add_endpoint("twin"), vast_server.add_endpoint("twin")
+    run = update(make_resources(database, vast=vast_server, actions="apply"), {"endpoint": "twin", "max_workers": 2})
+    assert f"twin (id {first}), twin (id {second}); give the id" in run.failure
+    run = update(
+        make_resources(database, vast=vast_server, actions="apply"), {"endpoint": str(first), "gpu_type": "RTX_3090"}
+    )
+    assert "gpu_type lives on worker groups and endpoint twin has none" in run.failure
+    assert puts(vast_server) == []

@@ -173,8 +173,8 @@ def workergroup_body(spec: DeploySpec, endpoint_id: int | str) -> dict[str, Any]
         body["template_hash"] = spec.template_hash
     else:
         body["launch_args"] = launch_args(spec.image or "", spec.model_name, spec.disk_gb)
+    # Only the GPU: the other settings live on the endpoint, where update_worker changes them.
     body.update(to_vast(WorkerSettings(gpu_type=spec.settings.gpu_type)).workergroup)
-    body["cold_workers"] = spec.settings.min_workers
     return body
 
 

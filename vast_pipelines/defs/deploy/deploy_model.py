@@ -192,6 +192,12 @@ def deploy_create_endpoint(
             "changed. Delete the extras (`vastai delete endpoint ID`) or give another endpoint_name."
         )
     existing = named[0] if named else None
+    if existing and existing.state == "stopped":
+        raise dg.Failure(
+            description=f"Endpoint {existing.name} (id {existing.id}) exists but is stopped, as emergency_shutdown "
+            "leaves it; no worker would ever become ready. Resume it with restore_service (or set its "
+            "endpoint_state to active on https://cloud.vast.ai/serverless/) and launch again. Nothing was changed."
+        )
     try:
         router.plan(spec.router_env_key, WORKER_URL_PLACEHOLDER)
     except OperatorError as exc:

@@ -60,12 +60,18 @@ def update_worker_read(
     wanted = config.wanted()
     try:
         endpoints = vast.list_endpoints()
-        endpoint = next((e for e in endpoints if config.endpoint.strip() in (e.name, str(e.id))), None)
-        if endpoint is None:
+        found = [e for e in endpoints if config.endpoint.strip() in (e.name, str(e.id))]
+        if not found:
             raise dg.Failure(
                 description=f"No Vast.ai endpoint is named or numbered {config.endpoint!r}; nothing was changed. "
                 f"Known endpoints: {known_endpoints((e.name, e.id) for e in endpoints)}."
             )
+        if len(found) > 1:
+            raise dg.Failure(
+                description=f"Several endpoints match {config.endpoint!r}: "
+                f"{known_endpoints((e.name, e.id) for e in found)}; give the id. Nothing was changed."
+            )
+        endpoint = found[0]
         before, groups = _read(vast, endpoint.id)
     except OperatorError as exc:
         raise dg.Failure(description=f"Could not read the Vast.ai account; nothing was changed: {exc}") from None
