@@ -3,12 +3,14 @@
     .venv/bin/python -m benchmarks.deploy_loopback [runs]
 
 Every outside system is on 127.0.0.1 (the test suite's Vast.ai, vLLM and Slack fakes; the worker is ready on the
-first autoscaler poll) and the database is an embedded PostgreSQL in a temporary folder, so the figures are the
-jobs' own overhead: Dagster in-process execution, the Vast.ai calls, the router file write, the outbox.
+first autoscaler poll) and the database is ``deploy_bench`` on the embedded PostgreSQL under VAST_PIPELINES_HOME
+(never the demo's database, never TIMESCALE_URL), so the figures are the jobs' own overhead: Dagster in-process
+execution, the Vast.ai calls, the router file write, the outbox.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import tempfile
@@ -38,15 +40,16 @@ def main(runs: int = 10) -> None:
     repo = defs()
     deploy, update = repo.resolve_job_def("deploy_model"), repo.resolve_job_def("update_worker")
     with (
-        tempfile.TemporaryDirectory() as home,
+        tempfile.TemporaryDirectory() as folder,
         vllm_server(models=tuple(f"org/model-{i}" for i in range(runs))) as worker,
         VastServer(api_key=VAST_KEY, worker_url=None) as vast,
         SlackServer() as slack,
         dg.instance_for_test() as instance,
     ):
         vast.worker_url = worker.url
-        database = AnalyticsDatabase(url=embedded_server_url(Path(home), "bench"))
-        env = Path(home) / ".env"
+        home = Path(os.environ.get("VAST_PIPELINES_HOME") or ".vast_pipelines")
+        database = AnalyticsDatabase(url=embedded_server_url(home, "deploy_bench"))
+        env = Path(folder) / ".env"
         env.write_text("USE_VASTAI=true\n")
         resources = make_resources(
             database, vast=vast, slack=slack, router_env=env, actions="apply", restart_command="true"

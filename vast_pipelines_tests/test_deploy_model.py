@@ -1,15 +1,13 @@
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
-from vast_pipelines.definitions import defs
 from vast_pipelines.resources.vast import VastAIResource
 from vast_pipelines_tests.conftest import SLACK_TOKEN, VAST_KEY, make_resources
 from vast_pipelines_tests.fakes import LoopbackServer, Reply, VastServer, vllm_server
+from vast_pipelines_tests.jobs import JobRun, run_job
 
 MODEL = "meta-llama/Llama-3-8b"
 IMAGE = "registry.gitlab.com/blueflyio/vast-ai/llama-3-8b:latest"
@@ -22,31 +20,9 @@ VLLM_ENDPOINT='http://vastai-gpu:8000/v1'
 SECRETS = (VAST_KEY, SLACK_TOKEN, "endpoint-secret", "sk-keep-me")
 
 
-@dataclass
-class Run:
-    result: dg.ExecuteInProcessResult
-    messages: list[str]
-
-    @property
-    def failure(self) -> str:
-        [event] = self.result.get_step_failure_events()
-        data = event.step_failure_data
-        return data.user_failure_data.description if data.user_failure_data else data.error.message
-
-    def metadata(self, op: str) -> dict:
-        events = [e for e in self.result.events_for_node(op) if e.event_type_value == "STEP_OUTPUT"]
-        return {k: v.value for k, v in events[0].step_output_data.metadata.items()} if events else {}
-
-
-def deploy(resources: dict, **config) -> Run:
-    job = defs().resolve_job_def("deploy_model")
+def deploy(resources: dict, **config) -> JobRun:
     run_config = {"model_name": MODEL, "image": IMAGE, "poll_interval_seconds": 0.01, **config}
-    with dg.instance_for_test() as instance:
-        result = job.execute_in_process(
-            instance=instance, resources=resources, run_config=run_config, raise_on_error=False
-        )
-        messages = [r.user_message for r in instance.all_logs(result.run_id)]
-    return Run(result, messages)
+    return run_job("deploy_model", resources, run_config)
 
 
 @pytest.fixture
@@ -85,7 +61,7 @@ def posts(vast: VastServer, path: str) -> int:
     return len(vast.calls_to(path, "POST"))
 
 
-def changes_of(database, run: Run) -> list[tuple[str, str]]:
+def changes_of(database, run: JobRun) -> list[tuple[str, str]]:
     return [(c["step"], c["outcome"]) for c in database.worker_changes(run.result.run_id)]
 
 

@@ -1,39 +1,14 @@
-from dataclasses import dataclass
-
-import dagster as dg
 import pytest
 
-from vast_pipelines.definitions import defs
 from vast_pipelines.policy.deploy import Opportunity, recommended_changes, update_worker_run_config
 from vast_pipelines.policy.worker_settings import from_vast
 from vast_pipelines_tests.conftest import SLACK_TOKEN, VAST_KEY, make_resources
 from vast_pipelines_tests.fakes import Reply
+from vast_pipelines_tests.jobs import JobRun, run_job
 
 
-@dataclass
-class Run:
-    result: dg.ExecuteInProcessResult
-    messages: list[str]
-
-    @property
-    def failure(self) -> str:
-        [event] = self.result.get_step_failure_events()
-        data = event.step_failure_data
-        return data.user_failure_data.description if data.user_failure_data else data.error.message
-
-    def metadata(self, op: str) -> dict:
-        events = [e for e in self.result.events_for_node(op) if e.event_type_value == "STEP_OUTPUT"]
-        return {k: v.value for k, v in events[0].step_output_data.metadata.items()} if events else {}
-
-
-def update(resources: dict, run_config: dict) -> Run:
-    job = defs().resolve_job_def("update_worker")
-    with dg.instance_for_test() as instance:
-        result = job.execute_in_process(
-            instance=instance, resources=resources, run_config=run_config, raise_on_error=False
-        )
-        messages = [r.user_message for r in instance.all_logs(result.run_id)]
-    return Run(result, messages)
+def update(resources: dict, run_config: dict) -> JobRun:
+    return run_job("update_worker", resources, run_config)
 
 
 @pytest.fixture
@@ -189,3 +164,20 @@ def test_ambiguous_names_and_a_gpu_without_worker_groups_are_refused(database, v
     )
     assert "gpu_type lives on worker groups and endpoint twin has none" in run.failure
     assert puts(vast_server) == []
+
+
+def test_worker_groups_on_different_gpus_are_shown_and_all_moved(database, vast_server, worker):
+    endpoint_id, _ = worker
+    vast_server.workergroups[901] = {"id": 901, "endpoint_id": endpoint_id, "search_params": "gpu_name=RTX_3090"}
+    resources = make_resources(database, vast=vast_server, actions="apply")
+    run = update(resources, {"endpoint": "llama-3-8b", "idle_timeout": 450})
+    assert run.result.success, run.failure if not run.result.success else ""
+    assert "| gpu_type | search_params | RTX_3090,RTX_4090 |" in run.metadata("update_worker_read")["current"]
+    run = update(resources, {"endpoint": "llama-3-8b", "gpu_type": "RTX_4090"})
+    assert run.result.success
+    assert [g["search_params"] for g in vast_server.workergroups.values()] == [
+        "gpu_ram>=23 gpu_name=RTX_4090 verified=True",
+        "gpu_name=RTX_4090",
+    ]
+    # Only the group not yet on that GPU is changed.
+    assert [p for p, _ in puts(vast_server)] == [f"/api/v0/endptjobs/{endpoint_id}/", "/api/v0/workergroups/901/"]

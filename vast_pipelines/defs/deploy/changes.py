@@ -14,32 +14,13 @@ from vast_pipelines.resources.slack import SlackResource
 CHANGES_TAG = {"vast_pipelines/vast_changes": "deploy"}
 
 
-def record(
-    context: dg.OpExecutionContext,
-    database: AnalyticsDatabase,
-    *,
-    job: str,
-    step: str,
-    target: str,
-    before: Any,
-    after: Any,
-    outcome: str = "applied",
-    detail: str | None = None,
-) -> None:
-    """Keep a change in ``vast_pipelines.worker_changes``; a database outage is logged, never hides the change."""
+def record(context: dg.OpExecutionContext, database: AnalyticsDatabase, **change: Any) -> None:
+    """Keep a change in ``vast_pipelines.worker_changes`` (fields of ``record_worker_change``); a database outage is
+    logged, never hides the change."""
     try:
-        database.record_worker_change(
-            run_id=context.run.run_id,
-            job=job,
-            step=step,
-            target=target,
-            before=before,
-            after=after,
-            outcome=outcome,
-            detail=detail,
-        )
+        database.record_worker_change(run_id=context.run.run_id, **change)
     except OperatorError as exc:
-        context.log.warning(f"{step} ({target}) was {outcome} but could not be recorded: {exc}")
+        context.log.warning(f"{change.get('step')} ({change.get('target')}) happened but could not be recorded: {exc}")
 
 
 def notify_updates(

@@ -160,22 +160,11 @@ def _existing_notes(
     return notes
 
 
-@dg.op(description="Create the Vast.ai endpoint and its worker group, or reuse those already there under the name.")
-def deploy_create_endpoint(
-    context: dg.OpExecutionContext,
-    config: DeployModelConfig,
-    vast: VastAIResource,
-    router: AgentRouterResource,
-    settings: RunbookSettings,
-    database: AnalyticsDatabase,
-    slack: SlackResource,
-) -> Deployment:
-    spec = config.spec()
-    problems = deploy_problems(spec)
-    if problems:
-        raise dg.Failure(description="deploy_model config is invalid; nothing was changed:\n" + bullet_list(problems))
-    apply = settings.apply_actions
-    d = Deployment(spec=spec, dry_run=not apply)
+def _preflight(
+    spec: DeploySpec, vast: VastAIResource, router: AgentRouterResource, *, apply: bool
+) -> tuple[VastEndpoint | None, list[dict], list[str]]:
+    """The endpoint already named so (and its worker groups), and what to warn about; refuses, before anything is
+    created, what apply could not finish. A dry run notes those problems instead."""
     notes: list[str] = []
     try:
         named = [e for e in vast.list_endpoints() if e.name == spec.endpoint_name]
@@ -210,6 +199,26 @@ def deploy_create_endpoint(
             f"VAST_ENDPOINTS ({', '.join(owned)}) does not name {spec.endpoint_name}: add it, or emergency_shutdown "
             "will not stop this endpoint"
         )
+    return existing, groups, notes
+
+
+@dg.op(description="Create the Vast.ai endpoint and its worker group, or reuse those already there under the name.")
+def deploy_create_endpoint(
+    context: dg.OpExecutionContext,
+    config: DeployModelConfig,
+    vast: VastAIResource,
+    router: AgentRouterResource,
+    settings: RunbookSettings,
+    database: AnalyticsDatabase,
+    slack: SlackResource,
+) -> Deployment:
+    spec = config.spec()
+    problems = deploy_problems(spec)
+    if problems:
+        raise dg.Failure(description="deploy_model config is invalid; nothing was changed:\n" + bullet_list(problems))
+    apply = settings.apply_actions
+    d = Deployment(spec=spec, dry_run=not apply)
+    existing, groups, notes = _preflight(spec, vast, router, apply=apply)
     if existing:
         drift = changes(from_vast(existing.raw, [g.get("search_params") for g in groups]), spec.settings)
         notes += _existing_notes(spec, existing, groups, drift)
@@ -263,7 +272,11 @@ def deploy_create_endpoint(
             after={"id": endpoint_id, **body},
         )
         context.log.info(f"Created endpoint {spec.endpoint_name} (id {endpoint_id})")
-        twins = [e.id for e in vast.list_endpoints() if e.name == spec.endpoint_name and e.id != endpoint_id]
+        try:
+            twins = [e.id for e in vast.list_endpoints() if e.name == spec.endpoint_name and e.id != endpoint_id]
+        except OperatorError as exc:
+            twins = []
+            context.log.warning(f"Could not check for a second endpoint named {spec.endpoint_name}: {exc}")
         if twins:
             notes.append(
                 f"Vast.ai also holds endpoint(s) {', '.join(map(str, twins))} named {spec.endpoint_name} (a retried "
@@ -302,6 +315,12 @@ def deploy_create_endpoint(
     return d
 
 
+def _planned(context: dg.OpExecutionContext, d: Deployment, line: str) -> Deployment:
+    """A dry run's step: say what would happen and add it to the plan."""
+    context.log.info(f"DRY RUN: would {line}")
+    return dataclasses.replace(d, plan=(*d.plan, line))
+
+
 def _find_named(vast: VastAIResource, name: str) -> VastEndpoint | None:
     try:
         return next((e for e in vast.list_endpoints() if e.name == name), None)
@@ -324,8 +343,7 @@ def deploy_wait_for_worker(
             f"wait up to {spec.ready_timeout_seconds:g} s, polling every {spec.poll_interval_seconds:g} s, for a "
             f"ready worker: POST {vast.autoscaler_url.rstrip('/')}{vast.route_path} (endpoint {spec.endpoint_name})"
         )
-        context.log.info(f"DRY RUN: would {line}")
-        return dataclasses.replace(d, plan=(*d.plan, line))
+        return _planned(context, d, line)
     assert d.endpoint_id is not None
     started, request_idx, polls = time.monotonic(), 0, 0
     while True:
@@ -385,8 +403,7 @@ def deploy_update_router(
             )
         except OperatorError as exc:
             line = f"set {key} in the agent-router .env, which would fail: {exc}"
-        context.log.info(f"DRY RUN: would {line}")
-        return dataclasses.replace(d, plan=(*d.plan, line))
+        return _planned(context, d, line)
     url = d.router_url or ""
     try:
         change = router.write(key, url)
@@ -428,8 +445,7 @@ def deploy_restart_router(
             if router.restart_command
             else "ask for a restart of agent-router by hand (AGENT_ROUTER_RESTART_COMMAND is not set)"
         )
-        context.log.info(f"DRY RUN: would {line}")
-        return dataclasses.replace(d, plan=(*d.plan, line))
+        return _planned(context, d, line)
     try:
         result = router.restart()
     except OperatorError as exc:
@@ -463,8 +479,7 @@ def deploy_verify_model(
     d, model = deployment, deployment.spec.model_name
     if d.dry_run:
         line = f"verify that GET {d.router_url or WORKER_URL_PLACEHOLDER}/v1/models lists {model}"
-        context.log.info(f"DRY RUN: would {line}")
-        return dataclasses.replace(d, plan=(*d.plan, line))
+        return _planned(context, d, line)
     url = d.router_url or ""
     models: list[str] | None = None
     error: Exception | None = None

@@ -12,6 +12,7 @@ from vast_pipelines.policy.worker_settings import (
     WorkerSettings,
     changes,
     from_vast,
+    gpu_from_search_params,
     merged,
     settings_problems,
     to_vast,
@@ -75,7 +76,8 @@ def update_worker_read(
         before, groups = _read(vast, endpoint.id)
     except OperatorError as exc:
         raise dg.Failure(description=f"Could not read the Vast.ai account; nothing was changed: {exc}") from None
-    problems = settings_problems(merged(before, wanted))
+    # The current GPU may read "RTX_3090,RTX_4090" (one per worker group): only what is asked is checked there.
+    problems = settings_problems(merged(dataclasses.replace(before, gpu_type=None), wanted))
     if wanted.gpu_type is not None and not groups:
         problems.append(
             f"gpu_type lives on worker groups and endpoint {endpoint.name} has none: deploy_model creates one"
@@ -119,7 +121,7 @@ def update_worker_apply(
         before = {VAST_FIELDS[c.name]: c.before for c in update.changes if VAST_FIELDS[c.name] in endpoint_fields}
         calls.append(("endpoint", vast.endpoints_path, update.endpoint_id, before, endpoint_fields))
     if changed.gpu_type is not None:
-        for group in update.groups:
+        for group in [g for g in update.groups if gpu_from_search_params(g.search_params) != changed.gpu_type]:
             after = to_vast(changed, group.search_params).workergroup
             calls.append(
                 ("worker group", vast.workergroups_path, group.id, {"search_params": group.search_params}, after)
@@ -132,28 +134,14 @@ def update_worker_apply(
         return update
     applied: list[str] = []
     for what, path, target, before, body in calls:
+        error: OperatorError | None = None
         try:
             if what == "endpoint":
                 vast.update_endpoint(target, body)
             else:
                 vast.update_workergroup(target, body)
         except OperatorError as exc:
-            record(
-                context,
-                database,
-                job=UPDATE_JOB,
-                step=f"update {what}",
-                target=f"{what} {target}",
-                before=before,
-                after=body,
-                outcome="failed",
-                detail=str(exc),
-            )
-            done = f"Already applied: {'; '.join(applied)}." if applied else "Nothing was applied."
-            raise dg.Failure(
-                description=f"Vast.ai refused PUT {path}{target}/ {body}: {exc} {done} Launch update_worker again "
-                "with the same config: it changes only what still differs."
-            ) from None
+            error = exc
         record(
             context,
             database,
@@ -162,7 +150,15 @@ def update_worker_apply(
             target=f"{what} {target}",
             before=before,
             after=body,
+            outcome="failed" if error else "applied",
+            detail=str(error) if error else None,
         )
+        if error:
+            done = f"Already applied: {'; '.join(applied)}." if applied else "Nothing was applied."
+            raise dg.Failure(
+                description=f"Vast.ai refused PUT {path}{target}/ {body}: {error} {done} Launch update_worker again "
+                "with the same config: it changes only what still differs."
+            )
         applied.append(f"{what} {target} {body}")
         context.log.info(f"PUT {path}{target}/ {body}")
     context.add_output_metadata({"dry_run": False, "calls": len(applied)})
