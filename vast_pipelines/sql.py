@@ -60,6 +60,22 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX IF NOT EXISTS notification_outbox_undelivered
         ON vast_pipelines.notification_outbox (next_attempt_at) WHERE status <> 'delivered'
     """,
+    # --- deploy_model / update_worker (issue 5): every change to Vast.ai or the router, before and after.
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.worker_changes (
+        id bigserial PRIMARY KEY,
+        at timestamptz NOT NULL DEFAULT now(),
+        run_id text NOT NULL,
+        job text NOT NULL,
+        step text NOT NULL,
+        target text NOT NULL,
+        before jsonb,
+        after jsonb,
+        outcome text NOT NULL CHECK (outcome IN ('applied', 'failed')),
+        detail text
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS worker_changes_at ON vast_pipelines.worker_changes (at)",
 )
 
 EMBEDDED_MIGRATIONS: tuple[str, ...] = (
@@ -180,4 +196,14 @@ FOR UPDATE SKIP LOCKED
 OUTBOX_BY_ID = """
 SELECT id, transport, destination, kind, subject, body, status, attempts, last_error, delivery_ref
 FROM vast_pipelines.notification_outbox WHERE id = :id
+"""
+
+WORKER_CHANGE_INSERT = """
+INSERT INTO vast_pipelines.worker_changes (run_id, job, step, target, before, after, outcome, detail)
+VALUES (:run_id, :job, :step, :target, CAST(:before AS jsonb), CAST(:after AS jsonb), :outcome, :detail)
+"""
+
+WORKER_CHANGES_OF_RUN = """
+SELECT step, target, before, after, outcome, detail
+FROM vast_pipelines.worker_changes WHERE run_id = :run_id ORDER BY id
 """

@@ -257,17 +257,23 @@ class SlackServer(LoopbackServer):
 
 
 class VastServer(LoopbackServer):
-    """Vast.ai's serverless API (endptjobs, workergroups) and the autoscaler's get_endpoint_workers.
+    """Vast.ai's serverless API (endptjobs, workergroups) and the autoscaler (get_endpoint_workers, route).
 
-    Requires ``Authorization: Bearer <api_key>``; keeps endpoints and worker groups in memory.
+    Requires ``Authorization: Bearer <api_key>`` (``/route/``: the endpoint's own key); keeps endpoints
+    and worker groups in memory. A new worker group starts one worker that is ``creating``, then
+    ``loading``, and becomes ready (``idle``) on the ``ready_after``-th ``/route/`` call, when
+    ``worker_url`` says where ready workers serve; ``/route/`` then answers with that URL.
     """
 
-    def __init__(self, api_key: str = "vast-test-key"):
+    def __init__(self, api_key: str = "vast-test-key", worker_url: str | None = None, ready_after: int = 1):
         super().__init__()
         self.api_key = api_key
+        self.worker_url = worker_url
+        self.ready_after = ready_after
         self.endpoints: dict[int, dict[str, Any]] = {}
         self.workergroups: dict[int, dict[str, Any]] = {}
         self.workers: dict[int, list[dict[str, Any]]] = {}
+        self.route_calls: dict[int, int] = {}
         self._next_id = 100
         self.route("GET", "/api/v0/endptjobs/", self._list_endpoints)
         self.route("POST", "/api/v0/endptjobs/", self._create_endpoint)
@@ -279,6 +285,7 @@ class VastServer(LoopbackServer):
         self.pattern("PUT", r"/api/v0/workergroups/(\d+)/", self._update_workergroup)
         self.pattern("DELETE", r"/api/v0/workergroups/(\d+)/", self._delete_workergroup)
         self.route("POST", "/get_endpoint_workers/", self._endpoint_workers)
+        self.route("POST", "/route/", self._route)
 
     def add_endpoint(
         self, name: str, state: str = "active", workers: list[dict[str, Any]] | None = None, **fields: Any
@@ -304,8 +311,14 @@ class VastServer(LoopbackServer):
         self._next_id += 1
         return self._next_id
 
+    def _authorized(self, call: Call) -> bool:
+        if call.path == "/route/":
+            keys = {f"Bearer {e['api_key']}" for e in self.endpoints.values()}
+            return call.headers.get("authorization") in keys
+        return call.headers.get("authorization") == f"Bearer {self.api_key}"
+
     def _dispatch(self, call: Call) -> Reply:
-        if call.headers.get("authorization") != f"Bearer {self.api_key}":
+        if not self._authorized(call):
             with self._lock:
                 self.calls.append(call)
             return Reply(401, {"success": False, "error": "invalid_user_key", "msg": "Invalid user key"})
@@ -350,7 +363,11 @@ class VastServer(LoopbackServer):
 
     def _create_workergroup(self, call: Call) -> Reply:
         group_id = self._new_id()
-        self.workergroups[group_id] = {"id": group_id, **call.json()}
+        body = call.json()
+        self.workergroups[group_id] = {"id": group_id, **body}
+        endpoint_id = int(body.get("endpoint_id") or 0)
+        if endpoint_id in self.endpoints and not self.workers.get(endpoint_id):
+            self.workers[endpoint_id] = [{"id": self._new_id(), "status": "creating", "cur_load": 0.0}]
         return Reply(200, {"success": True, "result": group_id})
 
     def _update_workergroup(self, call: Call, group_id: str) -> Reply:
@@ -368,3 +385,26 @@ class VastServer(LoopbackServer):
     def _endpoint_workers(self, call: Call) -> Reply:
         endpoint_id = int(call.json()["id"])
         return Reply(200, self.workers.get(endpoint_id, []))
+
+    def _route(self, call: Call) -> Reply:
+        body = call.json()
+        matches = [e for e in self.endpoints.values() if e["endpoint_name"] == body.get("endpoint")]
+        if not matches or matches[0]["api_key"] != body.get("api_key"):
+            return Reply(401, {"success": False, "msg": "invalid endpoint or api_key"})
+        endpoint_id = matches[0]["id"]
+        polls = self.route_calls[endpoint_id] = self.route_calls.get(endpoint_id, 0) + 1
+        workers = self.workers.get(endpoint_id, [])
+        idx = body.get("request_idx") or 1000 + endpoint_id
+        ready = [w for w in workers if w["status"] in ("idle", "running", "ready")]
+        if not ready and workers and self.worker_url and polls >= self.ready_after:
+            workers[0]["status"] = "idle"
+            ready = [workers[0]]
+        elif not ready:
+            for worker in workers:
+                worker["status"] = "loading" if worker["status"] == "creating" else worker["status"]
+        if ready and self.worker_url:
+            return Reply(
+                200,
+                {"url": self.worker_url, "reqnum": polls, "signature": "sig-not-a-secret", "request_idx": idx},
+            )
+        return Reply(200, {"status": "no ready workers", "request_idx": idx})

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import dagster as dg
 
 from vast_pipelines.config import build_resources
@@ -31,3 +33,27 @@ def test_set_variables_become_env_vars_and_unset_ones_keep_the_guides_defaults(m
     assert resources["endpoints"].vllm_url == "http://vastai-gpu.tailcf98b3.ts.net:8000"
     assert resources["slack"].alerts_channel == "#platform-alerts"
     assert resources["database"].url is None
+
+
+def test_deployment_jobs_show_a_flat_config_form_with_the_guides_defaults():
+    repo = defs().get_repository_def()
+    deploy = repo.get_job("deploy_model")
+    fields = deploy.run_config_schema.config_type.fields
+    assert fields["model_name"].is_required and not fields["image"].is_required
+    assert {
+        name: fields[name].default_value for name in ("gpu_type", "max_workers", "min_workers", "idle_timeout")
+    } == {
+        "gpu_type": "RTX_4090",
+        "max_workers": 3,
+        "min_workers": 0,
+        "idle_timeout": 300,
+    }
+    update = repo.get_job("update_worker").run_config_schema.config_type.fields
+    assert set(update) == {"endpoint", "idle_timeout", "min_workers", "max_workers", "gpu_type"}
+    assert update["endpoint"].is_required and not update["idle_timeout"].is_required
+    # Both change the account: one at a time (dagster.yaml limits this tag to 1).
+    assert (
+        deploy.tags["vast_pipelines/vast_changes"] == repo.get_job("update_worker").tags["vast_pipelines/vast_changes"]
+    )
+    instance_yaml = (Path(__file__).resolve().parents[1] / "dagster.yaml").read_text()
+    assert "key: vast_pipelines/vast_changes\n        limit: 1" in instance_yaml

@@ -115,3 +115,27 @@ def test_create_endpoint_and_worker_group(vast_server):
     assert vast.describe_call("PUT", f"/api/v0/endptjobs/{endpoint_id}/", {"endpoint_state": "stopped"}).startswith(
         f"PUT {vast_server.url}/api/v0/endptjobs/{endpoint_id}/ "
     )
+
+
+def test_route_waits_then_returns_the_ready_workers_url_using_the_endpoints_own_key(vast_server):
+    vast = client(vast_server)
+    endpoint_id = vast.create_endpoint({"endpoint_name": "llama-3-8b", "max_workers": 3})
+    vast.create_workergroup({"endpoint_id": endpoint_id, "search_params": "gpu_name=RTX_4090"})
+    vast_server.worker_url, vast_server.ready_after = "http://127.0.0.1:1/worker/", 2
+    waiting = vast.route("llama-3-8b")
+    assert (waiting.url, waiting.status) == (None, "no ready workers")
+    assert [w.status for w in vast.endpoint_workers(endpoint_id)] == ["loading"]
+    ready = vast.route("llama-3-8b", request_idx=waiting.request_idx)
+    assert ready.url == "http://127.0.0.1:1/worker" and ready.request_idx == waiting.request_idx
+    [first, second] = vast_server.calls_to("/route/")
+    assert first.headers["authorization"] == f"Bearer endpoint-secret-{endpoint_id}"
+    assert second.json()["request_idx"] == waiting.request_idx
+    assert "endpoint-secret" not in repr(ready) + repr(waiting)
+    assert [g["id"] for g in vast.endpoint_workergroups(endpoint_id)] == list(vast_server.workergroups)
+    assert vast.endpoint_workergroups(endpoint_id + 1000) == []
+
+
+def test_route_to_an_unknown_endpoint_names_it_without_a_call(vast_server):
+    with pytest.raises(VastAIError, match="no endpoint named 'nope'"):
+        client(vast_server).route("nope")
+    assert vast_server.calls_to("/route/") == []

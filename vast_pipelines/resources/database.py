@@ -257,6 +257,36 @@ class AnalyticsDatabase(dg.ConfigurableResource):
         """Keep the composed report beside its parts."""
         self._execute(sql.SET_HEALTH_REPORT, run_id=run_id, report=report)
 
+    def record_worker_change(
+        self,
+        *,
+        run_id: str,
+        job: str,
+        step: str,
+        target: str,
+        before: Any,
+        after: Any,
+        outcome: str = "applied",
+        detail: str | None = None,
+    ) -> None:
+        """Keep one change to Vast.ai or the router (before/after state) in ``vast_pipelines.worker_changes``."""
+        self._execute(
+            sql.WORKER_CHANGE_INSERT,
+            run_id=run_id,
+            job=job,
+            step=step,
+            target=target,
+            before=_json(before),
+            after=_json(after),
+            outcome=outcome,
+            detail=detail,
+        )
+
+    def worker_changes(self, run_id: str) -> list[dict[str, Any]]:
+        """The changes one run made, in order."""
+        with self.begin() as conn:
+            return [dict(r) for r in conn.execute(sa.text(sql.WORKER_CHANGES_OF_RUN), {"run_id": run_id}).mappings()]
+
     def _execute(self, statement: str, **params: Any) -> None:
         with self.begin() as conn:
             conn.execute(sa.text(statement), params)

@@ -52,6 +52,15 @@ class VastEndpoint:
 
 
 @dataclass(frozen=True)
+class RouteResult:
+    """The autoscaler's answer to ``POST /route/``: a ready worker's URL, or why there is none yet."""
+
+    url: str | None
+    status: str
+    request_idx: int | None = None
+
+
+@dataclass(frozen=True)
 class VastWorker:
     """A live GPU worker behind an endpoint, as the autoscaler reports it."""
 
@@ -100,6 +109,7 @@ class VastAIResource(dg.ConfigurableResource):
     endpoints_path: str = "/api/v0/endptjobs/"
     workergroups_path: str = "/api/v0/workergroups/"
     endpoint_workers_path: str = "/get_endpoint_workers/"
+    route_path: str = "/route/"
 
     _sleep: Callable[[float], None] = PrivateAttr(default=time.sleep)
 
@@ -188,6 +198,48 @@ class VastAIResource(dg.ConfigurableResource):
             raise
         return True
 
+    def endpoint_workergroups(self, endpoint_id: int) -> list[dict[str, Any]]:
+        """The worker groups of one endpoint, credentials removed."""
+        return [g for g in self.list_workergroups() if str(g.get("endpoint_id")) == str(endpoint_id)]
+
+    def route(self, endpoint_name: str, *, request_idx: int = 0, cost: float = 0.0) -> RouteResult:
+        """Ask the autoscaler for a ready worker (``POST /route/``), as Vast.ai's SDK does before each request.
+
+        The call is authorised with the endpoint's own key, read from the account and never returned; an
+        answer without ``url`` means no worker is ready yet (the autoscaler scales one up). Pass the
+        returned ``request_idx`` back to keep the place in the queue.
+        """
+        key = self._endpoint_key(endpoint_name)
+        body = self._call(
+            "POST",
+            self.autoscaler_url,
+            self.route_path,
+            json={
+                "endpoint": endpoint_name,
+                "api_key": key,
+                "cost": cost,
+                "request_idx": request_idx,
+                "replay_timeout": 60.0,
+            },
+            bearer=key,
+        )
+        if not isinstance(body, dict):
+            raise VastAIError(f"Vast.ai POST {self.route_path} answered with {type(body).__name__}, not an object")
+        url = body.get("url")
+        status = str(body.get("status") or body.get("msg") or body.get("error") or ("ready" if url else "waiting"))
+        idx = body.get("request_idx")
+        return RouteResult(url=str(url).rstrip("/") if url else None, status=status, request_idx=_int_or_none(idx))
+
+    def _endpoint_key(self, endpoint_name: str) -> str:
+        rows = _results(self._call("GET", self.api_url, self.endpoints_path))
+        for row in rows:
+            if str(row.get("endpoint_name")) == endpoint_name and row.get("api_key"):
+                return str(row["api_key"])
+        raise VastAIError(
+            f"Vast.ai lists no endpoint named {endpoint_name!r} with a key to route requests with; "
+            "check the name on https://cloud.vast.ai/serverless/"
+        )
+
     def describe_call(self, method: str, path: str, body: dict[str, Any] | None = None) -> str:
         """The exact call a dry run would make, for logs and reports (no credentials)."""
         host = self.api_url.rstrip("/")
@@ -195,7 +247,7 @@ class VastAIResource(dg.ConfigurableResource):
 
     # --- transport ---------------------------------------------------------------------------
 
-    def _call(self, method: str, host: str, path: str, **kwargs: Any) -> Any:
+    def _call(self, method: str, host: str, path: str, *, bearer: str | None = None, **kwargs: Any) -> Any:
         if not self.api_key:
             raise NotConfigured(
                 f"VAST_API_KEY is not set, so the Vast.ai call {method} {path} was refused. "
@@ -203,7 +255,7 @@ class VastAIResource(dg.ConfigurableResource):
             )
         url = host.rstrip("/") + path
         what = f"{method} {path}"
-        headers = {"Authorization": f"Bearer {self.api_key}", "Accept": "application/json"}
+        headers = {"Authorization": f"Bearer {bearer or self.api_key}", "Accept": "application/json"}
         try:
             with httpx.Client(timeout=self.timeout_seconds) as client:
                 response = request_with_backoff(
@@ -222,14 +274,15 @@ class VastAIResource(dg.ConfigurableResource):
                 f"Vast.ai {what} failed after {self.max_attempts} attempts: {type(exc).__name__} reaching "
                 f"{host}. Check VAST_API_URL/VAST_AUTOSCALER_URL and the network."
             ) from None
-        return self._body(response, what)
+        return self._body(response, what, bearer)
 
-    def _body(self, response: httpx.Response, what: str) -> Any:
+    def _body(self, response: httpx.Response, what: str, bearer: str | None = None) -> Any:
         status = response.status_code
-        snippet = redact(response.text[:200].replace("\n", " "), self.api_key)
+        snippet = redact(response.text[:200].replace("\n", " "), self.api_key, bearer)
         if status in (401, 403):
+            whose = "the endpoint's own key (read with VAST_API_KEY from the account)" if bearer else "the API key"
             raise VastAIError(
-                f"Vast.ai rejected the API key for {what} (HTTP {status}): check that VAST_API_KEY is current "
+                f"Vast.ai rejected {whose} for {what} (HTTP {status}): check that VAST_API_KEY is current "
                 "and allowed to manage serverless endpoints.",
                 status,
             )
@@ -250,9 +303,17 @@ class VastAIResource(dg.ConfigurableResource):
         if status >= 400 or (isinstance(body, dict) and body.get("success") is False):
             message = body.get("msg") or body.get("error") or body.get("detail") if isinstance(body, dict) else None
             raise VastAIError(
-                f"Vast.ai {what} failed (HTTP {status}): {redact(str(message or snippet), self.api_key)}", status
+                f"Vast.ai {what} failed (HTTP {status}): {redact(str(message or snippet), self.api_key, bearer)}",
+                status,
             )
         return body
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _results(body: Any) -> list[dict[str, Any]]:

@@ -1,0 +1,42 @@
+"""Shared by the deployment jobs: keep each change in the database and tell #platform-updates."""
+
+from typing import Any
+
+import dagster as dg
+
+from vast_pipelines.notifications import Sent, send_slack
+from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.resources.errors import OperatorError
+from vast_pipelines.resources.slack import SlackResource
+
+# Runs with this tag never overlap (dagster.yaml: tag_concurrency_limits), so two launches cannot
+# both find "no endpoint yet" and create twins.
+CHANGES_TAG = {"vast_pipelines/vast_changes": "deploy"}
+
+
+def record(context: dg.OpExecutionContext, database: AnalyticsDatabase, **change: Any) -> None:
+    """Keep a change in ``vast_pipelines.worker_changes`` (fields of ``record_worker_change``); a database outage is
+    logged, never hides the change."""
+    try:
+        database.record_worker_change(run_id=context.run.run_id, **change)
+    except OperatorError as exc:
+        context.log.warning(f"{change.get('step')} ({change.get('target')}) happened but could not be recorded: {exc}")
+
+
+def notify_updates(
+    context: dg.OpExecutionContext,
+    database: AnalyticsDatabase,
+    slack: SlackResource,
+    *,
+    text: str,
+    kind: str,
+    dedupe_key: str,
+) -> Sent | None:
+    """Post to SLACK_UPDATES_CHANNEL through the outbox; None when even the outbox was unreachable."""
+    try:
+        sent = send_slack(database, slack, channel=slack.updates_channel, text=text, kind=kind, dedupe_key=dedupe_key)
+    except OperatorError as exc:
+        context.log.warning(f"Could not queue the {slack.updates_channel} message: {exc}")
+        return None
+    context.log.info(f"{slack.updates_channel}: {sent.status}")
+    return sent

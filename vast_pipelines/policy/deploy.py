@@ -1,0 +1,307 @@
+"""The guide's deployment procedures as data: what to create, when a worker is ready, what to run next.
+
+``deploy_model`` turns a :class:`DeploySpec` into a Vast.ai endpoint with a worker group and an
+agent-router key; ``update_worker`` changes a worker's settings. Recommendations from the reviews become
+a ready ``update_worker`` run config (:func:`update_worker_run_config`), shown as YAML and as a Launchpad
+link, so the fix is one click.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from urllib.parse import quote
+
+import yaml
+
+from vast_pipelines.policy.worker_settings import (
+    GUIDE_SETTINGS,
+    SETTING_NAMES,
+    Change,
+    WorkerSettings,
+    settings_problems,
+    to_vast,
+)
+
+DEPLOY_JOB = "deploy_model"
+UPDATE_JOB = "update_worker"
+ROUTER_KEY_PREFIX = "VLLM_ENDPOINT"
+# agent-router keys deploy_model must never overwrite.
+RESERVED_ROUTER_KEYS = frozenset({"USE_VASTAI"})
+DEFAULT_DISK_GB = 64
+DEFAULT_READY_TIMEOUT_SECONDS = 1200.0  # a fresh worker downloads the image and loads the weights
+DEFAULT_POLL_INTERVAL_SECONDS = 15.0
+WORKER_URL_PLACEHOLDER = "<worker URL from the autoscaler, once a worker is ready>"
+# Vast.ai's endpoint defaults as vast-cli sends them.
+ENDPOINT_DEFAULTS = {"min_load": 0.0, "target_util": 0.9, "cold_mult": 2.5}
+# Where `dagster dev` serves this code location (workspace.yaml: python_module, no location_name).
+DEFAULT_LOCATION = "__repository__@vast_pipelines.definitions"
+
+_ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ROUTER_KEY = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_TEMPLATE_HASH = re.compile(r"^[A-Za-z0-9]{6,64}$")
+_NO_SPACE = re.compile(r"^\S+$")
+
+# Worker states as the autoscaler reports them ("Ready (IDLE)", "loading", ...), first word, lower case.
+READY_STATES = frozenset({"ready", "idle", "running", "active"})
+FAILED_STATES = frozenset({"error", "failed", "destroying"})
+
+
+def endpoint_name_for(model_name: str) -> str:
+    """An endpoint name from a model id: ``meta-llama/Llama-3-8b`` → ``llama-3-8b`` (the guide's image name)."""
+    last = model_name.strip().rstrip("/").rsplit("/", 1)[-1]
+    return re.sub(r"[^a-z0-9]+", "-", last.lower()).strip("-")
+
+
+def router_key_for(endpoint_name: str) -> str:
+    """The agent-router key for an endpoint: ``llama-3-8b`` → ``VLLM_ENDPOINT_LLAMA_3_8B``.
+
+    The size stays in the key, so an 8B and a 70B deployment of one family never share it.
+    """
+    return f"{ROUTER_KEY_PREFIX}_" + re.sub(r"[^A-Z0-9]+", "_", endpoint_name.upper()).strip("_")
+
+
+@dataclass(frozen=True)
+class DeploySpec:
+    """What ``deploy_model`` deploys, with every derived name filled in."""
+
+    model_name: str
+    endpoint_name: str
+    router_env_key: str
+    settings: WorkerSettings = GUIDE_SETTINGS
+    image: str | None = None
+    template_hash: str | None = None
+    endpoint_url: str | None = None
+    disk_gb: int = DEFAULT_DISK_GB
+    ready_timeout_seconds: float = DEFAULT_READY_TIMEOUT_SECONDS
+    poll_interval_seconds: float = DEFAULT_POLL_INTERVAL_SECONDS
+
+
+def deploy_spec(
+    model_name: str,
+    *,
+    settings: WorkerSettings = GUIDE_SETTINGS,
+    image: str | None = None,
+    template_hash: str | None = None,
+    endpoint_name: str | None = None,
+    router_env_key: str | None = None,
+    endpoint_url: str | None = None,
+    disk_gb: int = DEFAULT_DISK_GB,
+    ready_timeout_seconds: float = DEFAULT_READY_TIMEOUT_SECONDS,
+    poll_interval_seconds: float = DEFAULT_POLL_INTERVAL_SECONDS,
+) -> DeploySpec:
+    """A spec from the job's config: blanks are "not given", names derive from the model when omitted."""
+    model = model_name.strip()
+    name = _blank(endpoint_name) or endpoint_name_for(model)
+    return DeploySpec(
+        model_name=model,
+        endpoint_name=name,
+        router_env_key=_blank(router_env_key) or router_key_for(name),
+        settings=settings,
+        image=_blank(image),
+        template_hash=_blank(template_hash),
+        endpoint_url=(_blank(endpoint_url) or "").rstrip("/") or None,
+        disk_gb=disk_gb,
+        ready_timeout_seconds=ready_timeout_seconds,
+        poll_interval_seconds=poll_interval_seconds,
+    )
+
+
+def _blank(value: str | None) -> str | None:
+    return value.strip() if value and value.strip() else None
+
+
+def deploy_problems(spec: DeploySpec) -> list[str]:
+    """Everything wrong with a deployment spec, each naming the config field; empty when it is valid."""
+    problems = []
+    if not spec.model_name or not _NO_SPACE.match(spec.model_name) or "'" in spec.model_name:
+        problems.append(f"model_name {spec.model_name!r} must be a model id without spaces, e.g. meta-llama/Llama-3-8b")
+    if bool(spec.image) == bool(spec.template_hash):
+        problems.append(
+            "give exactly one of image (e.g. registry.gitlab.com/blueflyio/vast-ai/llama-3-8b:latest) "
+            "or template_hash (a Vast.ai template)"
+        )
+    if spec.image and (not _NO_SPACE.match(spec.image) or "'" in spec.image):
+        problems.append(f"image {spec.image!r} must be an image reference without spaces or quotes")
+    if spec.template_hash and not _TEMPLATE_HASH.match(spec.template_hash):
+        problems.append(f"template_hash {spec.template_hash!r} must be the template's hash (letters and digits)")
+    if not _ENDPOINT_NAME.match(spec.endpoint_name):
+        problems.append(
+            f"endpoint_name {spec.endpoint_name!r} must be 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    key = spec.router_env_key
+    if not _ROUTER_KEY.match(key) or not key.startswith(ROUTER_KEY_PREFIX) or key in RESERVED_ROUTER_KEYS:
+        problems.append(
+            f"router_env_key {key!r} must be an upper-case variable name starting with {ROUTER_KEY_PREFIX}, "
+            "e.g. VLLM_ENDPOINT_LLAMA3 (deploy_model writes only such keys in the agent-router .env)"
+        )
+    if spec.endpoint_url and not spec.endpoint_url.startswith(("http://", "https://")):
+        problems.append(f"endpoint_url {spec.endpoint_url!r} must start with http:// or https://")
+    if spec.disk_gb < 8:
+        problems.append(f"disk_gb must be at least 8 (got {spec.disk_gb})")
+    if spec.ready_timeout_seconds <= 0:
+        problems.append(f"ready_timeout_seconds must be positive (got {spec.ready_timeout_seconds:g})")
+    if spec.poll_interval_seconds <= 0:
+        problems.append(f"poll_interval_seconds must be positive (got {spec.poll_interval_seconds:g})")
+    missing = [name for name in SETTING_NAMES if getattr(spec.settings, name) is None]
+    if missing:
+        problems.append(f"{', '.join(missing)} must be given")
+    return problems + settings_problems(spec.settings)
+
+
+def launch_args(image: str, model_name: str, disk_gb: int) -> str:
+    """vast-cli style launch arguments: the image, ``MODEL_NAME`` for its server, vLLM's port and the disk."""
+    env = f"-e MODEL_NAME={model_name} -p 8000:8000"
+    return f"--image {image} --env {shlex.quote(env)} --disk {disk_gb}"
+
+
+def endpoint_body(spec: DeploySpec) -> dict[str, Any]:
+    """``POST /api/v0/endptjobs/`` body: the name, vast-cli's defaults and the guide's settings."""
+    return {"endpoint_name": spec.endpoint_name, **ENDPOINT_DEFAULTS, **to_vast(spec.settings).endpoint}
+
+
+def workergroup_body(spec: DeploySpec, endpoint_id: int | str) -> dict[str, Any]:
+    """``POST /api/v0/workergroups/`` body: the template or the image, and the GPU offer query."""
+    body: dict[str, Any] = {"endpoint_id": endpoint_id, "endpoint_name": spec.endpoint_name}
+    if spec.template_hash:
+        body["template_hash"] = spec.template_hash
+    else:
+        body["launch_args"] = launch_args(spec.image or "", spec.model_name, spec.disk_gb)
+    # Only the GPU: the other settings live on the endpoint, where update_worker changes them.
+    body.update(to_vast(WorkerSettings(gpu_type=spec.settings.gpu_type)).workergroup)
+    return body
+
+
+def worker_state(status: str) -> str:
+    """The first word of a worker status, lower case: ``Ready (IDLE)`` → ``ready``."""
+    match = re.match(r"\s*([A-Za-z_]+)", status or "")
+    return match.group(1).lower() if match else "unknown"
+
+
+def is_ready(status: str) -> bool:
+    """Whether a worker in this state serves requests."""
+    return worker_state(status) in READY_STATES
+
+
+def is_failed(status: str) -> bool:
+    """Whether a worker in this state needs attention (it will not become ready by itself)."""
+    return worker_state(status) in FAILED_STATES
+
+
+def workers_summary(statuses: Iterable[str]) -> str:
+    """``2 workers: 1 loading, 1 creating`` (``no workers yet`` when empty)."""
+    states = [worker_state(s) for s in statuses]
+    if not states:
+        return "no workers yet"
+    counts = ", ".join(f"{n} {state}" for state, n in Counter(states).most_common())
+    return f"{len(states)} worker{'s' if len(states) != 1 else ''}: {counts}"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where a ``deploy_model`` run stands: what exists, what this run created, what it changed."""
+
+    spec: DeploySpec
+    dry_run: bool
+    endpoint_id: int | None = None
+    endpoint_created: bool = False
+    group_ids: tuple[int, ...] = ()
+    groups_created: tuple[int, ...] = ()
+    worker_url: str | None = None
+    router_before: str | None = None
+    router_set: bool = False  # the router key holds router_url (written now, or already)
+    router_written: bool = False  # this run changed the router file
+    router_backup: str | None = None
+    restarted: bool = False
+    models: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    plan: tuple[str, ...] = ()
+
+    @property
+    def router_url(self) -> str | None:
+        """The URL agent-router is given: ``endpoint_url`` when set, else the ready worker's."""
+        return self.spec.endpoint_url or self.worker_url
+
+
+@dataclass(frozen=True)
+class GroupQuery:
+    """A worker group's id and its GPU offer query."""
+
+    id: int
+    search_params: str | None
+
+
+@dataclass(frozen=True)
+class WorkerUpdate:
+    """Where an ``update_worker`` run stands."""
+
+    endpoint_id: int
+    endpoint_name: str
+    before: WorkerSettings
+    wanted: WorkerSettings
+    changes: tuple[Change, ...]
+    groups: tuple[GroupQuery, ...]
+    dry_run: bool
+    applied: tuple[str, ...] = ()
+
+
+# --- recommendations that act -------------------------------------------------------------------
+
+
+class Opportunity(StrEnum):
+    """The reviews' worker opportunities, in the guide's words."""
+
+    MANY_COLD_STARTS = "many cold starts: increase timeout"
+    KEEP_WARM = "cold_start_rate > 0.2: keep worker warm (min_workers=1)"
+    LOW_USAGE = "low usage: reduce max_workers"
+    NOT_SCALING_DOWN = "worker not scaling down: reduce timeout"
+
+
+def recommended_changes(opportunity: Opportunity, current: WorkerSettings) -> WorkerSettings:
+    """The settings that act on an opportunity, from a worker's current ones (unknown: the guide's)."""
+    idle = current.idle_timeout if current.idle_timeout is not None else GUIDE_SETTINGS.idle_timeout or 300
+    low = current.min_workers if current.min_workers is not None else GUIDE_SETTINGS.min_workers or 0
+    high = current.max_workers if current.max_workers is not None else GUIDE_SETTINGS.max_workers or 3
+    if opportunity is Opportunity.MANY_COLD_STARTS:
+        # "Increase idle timeout from 5 min to 10 min"; beyond that, double it, up to 30 min.
+        return WorkerSettings(idle_timeout=min(max(600, idle * 2), 1800))
+    if opportunity is Opportunity.KEEP_WARM:
+        return WorkerSettings(min_workers=max(low, 1), max_workers=max(high, 1))
+    if opportunity is Opportunity.LOW_USAGE:
+        return WorkerSettings(max_workers=max(high - 1, low, 1))
+    return WorkerSettings(idle_timeout=max(idle // 2, 60))
+
+
+def update_worker_run_config(endpoint: str | int, changes: WorkerSettings | Mapping[str, Any]) -> dict[str, Any]:
+    """A ready ``update_worker`` run config: the endpoint and the guide's settings to change.
+
+    ``changes`` is a :class:`WorkerSettings` or a mapping of guide names (idle_timeout, min_workers,
+    max_workers, gpu_type); unknown names and invalid values are refused with the reason.
+    """
+    given = changes.given() if isinstance(changes, WorkerSettings) else dict(changes)
+    unknown = sorted(set(given) - set(SETTING_NAMES))
+    if unknown:
+        raise ValueError(f"update_worker has no setting {', '.join(unknown)}; known: {', '.join(SETTING_NAMES)}")
+    settings = WorkerSettings(**given)
+    problems = settings_problems(settings)
+    if problems:
+        raise ValueError("; ".join(problems))
+    if not str(endpoint).strip():
+        raise ValueError("endpoint (name or id) must be given")
+    return {"endpoint": str(endpoint), **settings.given()}
+
+
+def run_config_yaml(run_config: Mapping[str, Any]) -> str:
+    """A run config as the YAML the Launchpad shows."""
+    return yaml.safe_dump(dict(run_config), sort_keys=False, default_flow_style=False)
+
+
+def launchpad_path(job: str, run_config: Mapping[str, Any], location: str = DEFAULT_LOCATION) -> str:
+    """The Dagster UI path that opens ``job``'s Launchpad filled with ``run_config`` (prefix the UI's URL)."""
+    return f"/locations/{location}/jobs/{job}/playground/setup?config={quote(run_config_yaml(run_config), safe='')}"

@@ -1,0 +1,166 @@
+"""What operators read about deployments and worker updates: plans, results, and how to finish or undo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from vast_pipelines.policy.deploy import (
+    UPDATE_JOB,
+    Deployment,
+    WorkerUpdate,
+    launchpad_path,
+    run_config_yaml,
+    update_worker_run_config,
+)
+from vast_pipelines.policy.worker_settings import SETTING_NAMES, VAST_FIELDS, WorkerSettings
+
+_UNITS = {"idle_timeout": " s"}
+
+
+def setting_text(name: str, value: Any) -> str:
+    """One setting for people: ``300 s``, ``3``, ``RTX_4090``; unknown when Vast.ai did not say."""
+    return "unknown" if value is None else f"{value}{_UNITS.get(name, '')}"
+
+
+def settings_table(before: WorkerSettings, after: WorkerSettings | None = None) -> str:
+    """A Markdown table of the guide's settings, their Vast.ai field, and before → after when given."""
+    head = "| setting | Vast.ai field | current |" if after is None else "| setting | Vast.ai field | before | after |"
+    rule = "|---|---|---|" if after is None else "|---|---|---|---|"
+    rows = [head, rule]
+    for name in SETTING_NAMES:
+        old = setting_text(name, getattr(before, name))
+        if after is None:
+            rows.append(f"| {name} | {VAST_FIELDS[name]} | {old} |")
+        else:
+            new = setting_text(name, getattr(after, name))
+            rows.append(f"| {name} | {VAST_FIELDS[name]} | {old} | {'**' + new + '**' if new != old else new} |")
+    return "\n".join(rows)
+
+
+def bullet_list(lines: Iterable[str]) -> str:
+    """Markdown bullets."""
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def what_exists(d: Deployment, env_file: str | None) -> list[str]:
+    """What a deployment has left on Vast.ai and in the router, one line each."""
+    lines = []
+    if d.endpoint_id is None:
+        lines.append("Vast.ai: nothing was created.")
+    else:
+        made = "created by this run" if d.endpoint_created else "already there, reused"
+        lines.append(f"Vast.ai endpoint {d.spec.endpoint_name} (id {d.endpoint_id}, {made}).")
+        for group_id in d.group_ids:
+            made = "created by this run" if group_id in d.groups_created else "already there, reused"
+            lines.append(f"Vast.ai worker group {group_id} of that endpoint ({made}).")
+        lines.append(
+            f"Its workers are billed while they run; with min_workers={d.spec.settings.min_workers} it scales "
+            f"down after idle_timeout={d.spec.settings.idle_timeout} s without requests."
+        )
+    where = env_file or "AGENT_ROUTER_ENV_FILE"
+    if d.router_written:
+        backup = f" (previous file kept at {d.router_backup})" if d.router_backup else ""
+        lines.append(f"agent-router .env {where}: {d.spec.router_env_key}={d.router_url} written{backup}.")
+    elif d.router_set:
+        lines.append(f"agent-router .env {where}: {d.spec.router_env_key}={d.router_url} already, unchanged.")
+    else:
+        lines.append(f"agent-router .env {where}: unchanged ({d.spec.router_env_key} not written by this run).")
+    lines.append("agent-router: restarted." if d.restarted else "agent-router: not restarted by this run.")
+    return lines
+
+
+def undo_steps(d: Deployment, api_url: str, env_file: str | None) -> list[str]:
+    """The commands that remove what this run created or changed (nothing it merely reused)."""
+    host = api_url.rstrip("/")
+    steps = []
+    for group_id in d.groups_created:
+        steps.append(f"`vastai delete workergroup {group_id}` (DELETE {host}/api/v0/workergroups/{group_id}/)")
+    if d.endpoint_created and d.endpoint_id is not None:
+        steps.append(f"`vastai delete endpoint {d.endpoint_id}` (DELETE {host}/api/v0/endptjobs/{d.endpoint_id}/)")
+    if d.router_written:
+        if d.router_backup:
+            steps.append(f"`cp {d.router_backup} {env_file}` to put the agent-router .env back, then restart it")
+        else:
+            steps.append(f"remove {d.spec.router_env_key} from {env_file}, then restart agent-router")
+    return steps
+
+
+def leftover_text(d: Deployment, step: str, error: str, *, api_url: str, env_file: str | None) -> str:
+    """Why a deployment stopped, what exists now, and how to finish or undo it."""
+    undo = undo_steps(d, api_url, env_file)
+    lines = [
+        f"deploy_model stopped at {step} for {d.spec.model_name} → endpoint {d.spec.endpoint_name}: {error}",
+        "",
+        "What exists now:",
+        bullet_list(what_exists(d, env_file)),
+        "",
+        "To finish: fix the cause above, then launch deploy_model again with the same config; it reuses the "
+        "endpoint and worker group instead of creating twins, and repeats only the steps still to do.",
+    ]
+    if undo:
+        lines += ["", "To undo instead:", bullet_list(undo)]
+    return "\n".join(lines)
+
+
+def deployed_message(d: Deployment, env_file: str | None) -> str:
+    """The #platform-updates message of a finished deployment."""
+    s = d.spec
+    source = f"template {s.template_hash}" if s.template_hash else f"image {s.image}"
+    reused = " (existing endpoint reused)" if not d.endpoint_created else ""
+    lines = [
+        f"🚀 Deployed {s.model_name} on Vast.ai: endpoint {s.endpoint_name} (id {d.endpoint_id}){reused}",
+        f"• {source}; gpu_type {s.settings.gpu_type}, min_workers {s.settings.min_workers}, "
+        f"max_workers {s.settings.max_workers}, idle_timeout {s.settings.idle_timeout} s",
+        f"• agent-router: {s.router_env_key}={d.router_url} in {env_file or 'AGENT_ROUTER_ENV_FILE'}"
+        + (" (restarted)" if d.restarted else " (not restarted: restart agent-router by hand)"),
+        f"• Verified: {d.router_url}/v1/models lists {', '.join(d.models)}",
+    ]
+    lines += [f"⚠️ {note}" for note in d.notes]
+    return "\n".join(lines)
+
+
+def dry_run_report(d: Deployment) -> str:
+    """The plan of a dry run: every call and change it would make, in order."""
+    lines = [
+        f"DRY RUN (VAST_EMERGENCY_ACTIONS is not 'apply'): deploy_model would deploy {d.spec.model_name} "
+        f"as endpoint {d.spec.endpoint_name}; nothing was changed.",
+        "",
+        bullet_list(d.plan),
+    ]
+    if d.notes:
+        lines += ["", bullet_list(f"⚠️ {note}" for note in d.notes)]
+    lines += ["", "Set VAST_EMERGENCY_ACTIONS=apply to deploy."]
+    return "\n".join(lines)
+
+
+def update_summary(u: WorkerUpdate, after: WorkerSettings | None = None) -> str:
+    """One line per change: ``idle_timeout 300 s → 600 s``, or that nothing changes."""
+    if not u.changes:
+        return f"{u.endpoint_name} (id {u.endpoint_id}): already as asked, nothing to change."
+    shown = after or u.wanted
+    parts = [
+        f"{c.name} {setting_text(c.name, c.before)} → {setting_text(c.name, getattr(shown, c.name))}" for c in u.changes
+    ]
+    return f"{u.endpoint_name} (id {u.endpoint_id}): " + "; ".join(parts)
+
+
+def updated_message(u: WorkerUpdate, after: WorkerSettings) -> str:
+    """The #platform-updates message of an applied worker update."""
+    return f"🔧 update_worker {update_summary(u, after)}"
+
+
+def known_endpoints(endpoints: Iterable[tuple[str, int]]) -> str:
+    """``llama-3-8b (id 101), qwen (id 102)``, or that the account has none."""
+    found = [f"{name} (id {endpoint_id})" for name, endpoint_id in endpoints]
+    return ", ".join(found) if found else "none (the account has no serverless endpoints)"
+
+
+def update_worker_recommendation(endpoint: str | int, changes: WorkerSettings, base_url: str = "") -> str:
+    """Markdown for a report: a link that opens ``update_worker``'s Launchpad filled in, and the same YAML.
+
+    ``base_url`` is the Dagster UI's address; without it the link is relative (it works inside the UI).
+    """
+    config = update_worker_run_config(endpoint, changes)
+    link = base_url.rstrip("/") + launchpad_path(UPDATE_JOB, config)
+    return f"[Open {UPDATE_JOB} with this config]({link})\n\n```yaml\n{run_config_yaml(config)}```"
