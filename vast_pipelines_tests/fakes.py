@@ -285,6 +285,8 @@ class VastServer(LoopbackServer):
         self.pattern("PUT", r"/api/v0/workergroups/(\d+)/", self._update_workergroup)
         self.pattern("DELETE", r"/api/v0/workergroups/(\d+)/", self._delete_workergroup)
         self.route("POST", "/get_endpoint_workers/", self._endpoint_workers)
+        self.charges: list[dict[str, Any]] = []
+        self.route("GET", "/api/v0/charges/", lambda call: Reply(200, {"success": True, "results": self.charges}))
         self.route("POST", "/route/", self._route)
 
     def add_endpoint(

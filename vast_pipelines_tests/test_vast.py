@@ -139,3 +139,19 @@ def test_route_to_an_unknown_endpoint_names_it_without_a_call(vast_server):
     with pytest.raises(VastAIError, match="no endpoint named 'nope'"):
         client(vast_server).route("nope")
     assert vast_server.calls_to("/route/") == []
+
+
+def test_daily_charges_are_summed_per_day_for_serverless_only(vast_server):
+    from datetime import date
+
+    vast_server.charges = [
+        {"day": "2026-11-20", "type": "serverless", "amount": 4.25},
+        {"day": "2026-11-20T13:00:00Z", "type": "serverless", "amount": 0.75},
+        {"day": 1795219200, "type": "serverless", "amount": 3.0},  # 2026-11-21 00:00 UTC as epoch seconds
+        {"date": "2026-11-21", "type": "storage", "amount": 9.0},
+        {"start": "2026-11-21", "type": "Serverless GPU", "cost": 2.5},
+    ]
+    charges = client(vast_server).daily_charges(date(2026, 11, 20), date(2026, 11, 22))
+    assert charges == {date(2026, 11, 20): 5.0, date(2026, 11, 21): 5.5}
+    [call] = vast_server.calls_to("/api/v0/charges/")
+    assert call.query["start"] == ["1795132800"] and call.query["end"] == ["1795305600"]

@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
@@ -110,6 +111,7 @@ class VastAIResource(dg.ConfigurableResource):
     workergroups_path: str = "/api/v0/workergroups/"
     endpoint_workers_path: str = "/get_endpoint_workers/"
     route_path: str = "/route/"
+    charges_path: str = "/api/v0/charges/"
 
     _sleep: Callable[[float], None] = PrivateAttr(default=time.sleep)
 
@@ -240,6 +242,29 @@ class VastAIResource(dg.ConfigurableResource):
             "check the name on https://cloud.vast.ai/serverless/"
         )
 
+    def daily_charges(self, start: date, end: date, charge_type: str = "serverless") -> dict[date, float]:
+        """USD billed per UTC day in ``[start, end)`` for ``charge_type`` (``GET /api/v0/charges/``).
+
+        Rows are read leniently (``day``/``date``/``start`` as ISO date or epoch seconds; ``amount``/``cost``/
+        ``total``; ``type``), because the endpoint's row shape is not documented; rows of other types are ignored.
+        """
+        params = {
+            "start": int(datetime.combine(start, datetime.min.time(), UTC).timestamp()),
+            "end": int(datetime.combine(end, datetime.min.time(), UTC).timestamp()),
+        }
+        body = self._call("GET", self.api_url, self.charges_path, params=params)
+        totals: dict[date, float] = {}
+        for row in _results(body):
+            kind = str(row.get("type") or row.get("charge_type") or charge_type).lower()
+            if charge_type not in kind:
+                continue
+            day = _charge_day(row.get("day") or row.get("date") or row.get("start"))
+            amount = row.get("amount", row.get("cost", row.get("total")))
+            if day is None or amount is None or not (start <= day < end):
+                continue
+            totals[day] = totals.get(day, 0.0) + float(amount)
+        return totals
+
     def describe_call(self, method: str, path: str, body: dict[str, Any] | None = None) -> str:
         """The exact call a dry run would make, for logs and reports (no credentials)."""
         host = self.api_url.rstrip("/")
@@ -307,6 +332,18 @@ class VastAIResource(dg.ConfigurableResource):
                 status,
             )
         return body
+
+
+def _charge_day(value: Any) -> date | None:
+    """A charge row's day from an ISO date/datetime string or epoch seconds."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, UTC).date()
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
 
 
 def _int_or_none(value: Any) -> int | None:
