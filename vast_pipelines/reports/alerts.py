@@ -99,11 +99,6 @@ def budget_alert(
         f"crossed {usd(threshold)} ({MEANING[level]})"
     )
     lines = [head, *figures_lines(spend, forecast, now, tz, t)]
-    if forecast.hard_cap_date and spend.month_to_date < t.hard_cap:
-        lines.append(
-            f"• :chart_with_upwards_trend: At this rate the hard cap is reached on "
-            f"{forecast.hard_cap_date:%Y-%m-%d}, before month end."
-        )
     lines += ["What to do:", *(f"• {a}" for a in level_actions(level, apply_actions, t)), f"Source: {source}"]
     subject = (
         f"[vast_pipelines] Vast.ai budget {name}: {usd(spend.month_to_date)} month-to-date crossed {usd(threshold)}"
