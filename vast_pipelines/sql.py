@@ -299,8 +299,8 @@ FROM vast_pipelines.incidents WHERE id = :id
 
 # One probe of an endpoint, then its latest probes (newest first) and its open outage, if any.
 INSERT_PROBE = """
-INSERT INTO vast_pipelines.endpoint_probes (endpoint, online, attempts, failure, detail)
-VALUES (:endpoint, :online, :attempts, :failure, :detail)
+INSERT INTO vast_pipelines.endpoint_probes (checked_at, endpoint, online, attempts, failure, detail)
+VALUES (:checked_at, :endpoint, :online, :attempts, :failure, :detail)
 """
 
 RECENT_PROBES = """

@@ -84,7 +84,8 @@ def holding_reasons(spend: SpendSummary, t: Thresholds = GUIDE) -> tuple[str, ..
 class StepResult:
     """The outcome of one step of the emergency or restore procedure.
 
-    ``planned`` are the exact calls a dry run would have made; ``error`` says what failed and what to fix.
+    ``planned`` are the exact calls a dry run would have made; ``error`` says what failed and what to fix;
+    ``warning`` is what an operator should finish by hand although the step did not fail.
     """
 
     step: str
@@ -94,6 +95,7 @@ class StepResult:
     planned: tuple[str, ...] = ()
     error: str | None = None
     state: dict = field(default_factory=dict)
+    warning: str | None = None
 
 
 def failed(steps: list[StepResult] | tuple[StepResult, ...]) -> list[StepResult]:

@@ -10,11 +10,13 @@ def step_lines(steps: list[StepResult]) -> list[str]:
     """One line per step (✅/❌), its details indented, then the exact calls a dry run would have made."""
     lines = []
     for step in steps:
-        mark = "✅" if step.ok else "❌"
+        mark = "❌" if not step.ok else "⚠️" if step.warning else "✅"
         lines.append(f"{mark} {step.step}: {step.summary}")
         lines += [f"    {detail}" for detail in step.details]
         if step.error:
             lines.append(f"    error: {step.error}")
+        if step.warning:
+            lines.append(f"    warning: {step.warning}")
     planned = [call for step in steps for call in step.planned]
     if planned:
         lines.append("Dry run: nothing was changed. The calls it would have made:")

@@ -465,14 +465,29 @@ class AnalyticsDatabase(dg.ConfigurableResource):
     # --- outages --------------------------------------------------------------------------------
 
     def record_probe(
-        self, *, endpoint: str, online: bool, attempts: int, failure: str | None, detail: str, keep: int
+        self,
+        *,
+        endpoint: str,
+        checked_at: datetime,
+        online: bool,
+        attempts: int,
+        failure: str | None,
+        detail: str,
+        keep: int,
     ) -> tuple[list[tuple[bool, datetime]], int | None]:
         """Keep one check of ``endpoint``; its latest ``keep`` (online, checked_at), newest first, and its open
         outage."""
         with self.begin() as conn:
             conn.execute(
                 sa.text(sql.INSERT_PROBE),
-                {"endpoint": endpoint, "online": online, "attempts": attempts, "failure": failure, "detail": detail},
+                {
+                    "checked_at": checked_at,
+                    "endpoint": endpoint,
+                    "online": online,
+                    "attempts": attempts,
+                    "failure": failure,
+                    "detail": detail,
+                },
             )
             recent = [
                 (row.online, row.checked_at)

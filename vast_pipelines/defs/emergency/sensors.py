@@ -49,7 +49,8 @@ def runaway_cost_sensor(
     if not triggers:
         return dg.SensorResult(skip_reason=f"{status}: no new emergency.", cursor=json.dumps({"fired": sorted(fired)}))
     # The hard cap outranks a runaway day: one run answers both when they arrive together.
-    first = next((t for t in triggers if t.reason is Reason.HARD_CAP), triggers[0])
+    triggers.sort(key=lambda t: t.reason is not Reason.HARD_CAP)
+    first = triggers[0]
     context.log.warning(f"Starting emergency_shutdown: {'; '.join(t.summary for t in triggers)}")
     request = dg.RunRequest(
         run_key=first.run_key,

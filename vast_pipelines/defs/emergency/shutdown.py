@@ -131,7 +131,7 @@ def list_platform_endpoints(
 def shut_down(vast: VastAIResource, emergency: Emergency, listing: StepResult) -> StepResult:
     """Stop (endpoint_state ``stopped``) or delete each endpoint; already stopped or gone is success."""
     if "endpoints" not in listing.state:
-        return StepResult(STOP_STEP, False, "not attempted: the endpoints could not be listed", error=listing.error)
+        return StepResult(STOP_STEP, False, "not attempted: the endpoints could not be listed (see above)")
     delete = emergency.shutdown is ShutdownMode.DELETE
     details, planned, errors, after = [], [], [], []
     for endpoint in listing.state["endpoints"]:

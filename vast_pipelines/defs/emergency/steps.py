@@ -27,7 +27,7 @@ def attempt(context: dg.OpExecutionContext, step: str, action: Callable[[], Step
         result = StepResult(step, False, "failed", error=str(exc))
     except Exception as exc:  # a bug or an unexpected answer must not hide the steps after it
         result = StepResult(step, False, "failed unexpectedly", error=f"{type(exc).__name__}: {exc}")
-    log = context.log.info if result.ok else context.log.error
+    log = context.log.error if not result.ok else context.log.warning if result.warning else context.log.info
     log("\n".join(step_lines([result])))
     return result
 
@@ -41,6 +41,8 @@ def step_output(result: StepResult) -> dg.Output:
         metadata["dry_run_calls"] = dg.MetadataValue.md("\n".join(f"- `{call}`" for call in result.planned))
     if result.error:
         metadata["error"] = result.error
+    if result.warning:
+        metadata["warning"] = result.warning
     return dg.Output(result, metadata=metadata)
 
 
@@ -89,7 +91,7 @@ def restart_after(router: AgentRouterResource, procedure: Procedure, switch: Ste
         return StepResult(step, True, "no restart needed: USE_VASTAI already had the right value")
     result = router.restart()
     if not result.ran:
-        return StepResult(step, False, "agent-router was not restarted", error=result.output)
+        return StepResult(step, True, "agent-router was not restarted", warning=result.output)
     details = (result.output[-500:],) if result.output else ()
     return StepResult(step, True, f"restarted agent-router: `{router.restart_command}`", details=details)
 

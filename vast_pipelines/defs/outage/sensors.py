@@ -83,6 +83,7 @@ def endpoint_down_sensor(
     status, gathered = check_with_context(endpoints, tailscale, vast)
     recent, open_id = database.record_probe(
         endpoint=status.name,
+        checked_at=clock.now(),
         online=status.online,
         attempts=status.attempts,
         failure=status.failure.value if status.failure else None,
