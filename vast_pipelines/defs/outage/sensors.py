@@ -23,7 +23,7 @@ from vast_pipelines.resources.vast import VastAIResource
 
 # Tailscale and Vast.ai are asked during the cold-start wait; the tick waits at most this long more for them,
 # so it stays inside Dagster's 60 s sensor timeout.
-CONTEXT_WAIT_SECONDS = 15.0
+CONTEXT_WAIT_SECONDS = 5.0
 
 
 def outage_context(tailscale: TailscaleResource, vast: VastAIResource) -> dict[str, Any]:
