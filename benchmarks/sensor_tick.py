@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from vast_pipelines import sql
 from vast_pipelines.policy.periods import periods_at
-from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
+from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine, spend_parameters
 from vast_pipelines.resources.embedded import embedded_server_url
 
 DATABASE = "bench_sensor_tick"
@@ -82,18 +82,7 @@ def main() -> None:
             f"({args.ticks} ticks)"
         )
         with database.begin() as conn:
-            plan = conn.execute(
-                sa.text("EXPLAIN " + sql.SPEND_SUMMARY),
-                {
-                    "now": periods.now,
-                    "rolling_start": periods.rolling_24h_start,
-                    "previous_day_start": periods.previous_day_start,
-                    "today_start": periods.today_start,
-                    "month_start": periods.month_start,
-                    "last_7_start": periods.last_7_days_start,
-                    "earliest": periods.earliest,
-                },
-            ).scalars()
+            plan = conn.execute(sa.text("EXPLAIN " + sql.SPEND_SUMMARY), spend_parameters(periods)).scalars()
             print("plan:", " | ".join(line.strip() for line in plan))
         dispose_engine(url)
 

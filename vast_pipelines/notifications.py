@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
+from vast_pipelines.reports.alerts import Message
 from vast_pipelines.resources.database import AnalyticsDatabase, OutboxMessage, OutboxRow
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.slack import Delivery, SlackResource
@@ -80,16 +82,7 @@ def send(
     database: AnalyticsDatabase, slack: SlackResource | None, email: EmailResource | None, message: OutboxMessage
 ) -> Sent:
     """Queue ``message``, then try to deliver it once; a duplicate ``dedupe_key`` is not sent again."""
-    outbox_id = database.enqueue_notification(
-        transport=message.transport,
-        destination=message.destination,
-        kind=message.kind,
-        subject=message.subject,
-        body=message.body,
-        attachment_name=message.attachment_name,
-        attachment=message.attachment,
-        dedupe_key=message.dedupe_key,
-    )
+    outbox_id = database.enqueue_notification(**dataclasses.asdict(message))
     if outbox_id is None:
         return Sent(None, None)
     return Sent(outbox_id, deliver_and_mark(database, slack, email, outbox_id, message, attempts=0))
@@ -175,9 +168,8 @@ def redeliver_due(
 def alert_messages(
     slack: SlackResource,
     email: EmailResource,
+    message: Message,
     *,
-    subject: str,
-    text: str,
     kind: str,
     dedupe_key: str,
     extra_channels: tuple[str, ...] = (),
@@ -187,11 +179,14 @@ def alert_messages(
     Each copy has its own dedupe key, so a retried step or a second code server never sends one twice.
     """
     channels = dict.fromkeys((slack.alerts_channel, *extra_channels))
-    messages = [
-        OutboxMessage("slack", channel, kind, text, dedupe_key=f"{dedupe_key}:slack:{channel}") for channel in channels
+    copies = [
+        OutboxMessage("slack", channel, kind, message.text, dedupe_key=f"{dedupe_key}:slack:{channel}")
+        for channel in channels
     ]
-    messages.append(OutboxMessage("email", email.to, kind, text, subject=subject, dedupe_key=f"{dedupe_key}:email"))
-    return messages
+    copies.append(
+        OutboxMessage("email", email.to, kind, message.text, subject=message.subject, dedupe_key=f"{dedupe_key}:email")
+    )
+    return copies
 
 
 def send_all(
@@ -210,3 +205,19 @@ def delivery_summary(sent: list[Sent], messages: list[OutboxMessage]) -> list[st
         waiting = "" if item.status in ("delivered", "duplicate") else ", kept in the outbox for retry"
         lines.append(f"{where}: {item.status}{waiting}{note}")
     return lines
+
+
+def send_alert(
+    database: AnalyticsDatabase,
+    slack: SlackResource,
+    email: EmailResource,
+    message: Message,
+    *,
+    kind: str,
+    dedupe_key: str,
+    extra_channels: tuple[str, ...] = (),
+) -> list[str]:
+    """Queue ``message`` for the alert channels (see ``alert_messages``) and try each copy once; one line per
+    copy on how it went."""
+    copies = alert_messages(slack, email, message, kind=kind, dedupe_key=dedupe_key, extra_channels=extra_channels)
+    return delivery_summary(send_all(database, slack, email, copies), copies)

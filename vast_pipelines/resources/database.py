@@ -232,18 +232,9 @@ class AnalyticsDatabase(dg.ConfigurableResource):
         if key not in _COST_TABLE_CHECKED:
             self.check_cost_table()
             _COST_TABLE_CHECKED.add(key)
-        params = {
-            "now": periods.now,
-            "rolling_start": periods.rolling_24h_start,
-            "previous_day_start": periods.previous_day_start,
-            "today_start": periods.today_start,
-            "month_start": periods.month_start,
-            "last_7_start": periods.last_7_days_start,
-            "earliest": periods.earliest,
-        }
         try:
             with self.begin() as conn:
-                row = conn.execute(sa.text(sql.SPEND_SUMMARY), params).mappings().one()
+                row = conn.execute(sa.text(sql.SPEND_SUMMARY), spend_parameters(periods)).mappings().one()
         except sa.exc.ProgrammingError:
             _COST_TABLE_CHECKED.discard(key)
             self.check_cost_table()
@@ -510,6 +501,19 @@ class AnalyticsDatabase(dg.ConfigurableResource):
             row = conn.execute(sa.text(sql.CLOSE_OUTAGE), {"endpoint": endpoint, "state": _json(state)}).mappings()
             found = row.first()
         return dict(found) if found else None
+
+
+def spend_parameters(periods: Periods) -> dict[str, datetime]:
+    """The bound parameters of ``sql.SPEND_SUMMARY`` for ``periods``."""
+    return {
+        "now": periods.now,
+        "rolling_start": periods.rolling_24h_start,
+        "previous_day_start": periods.previous_day_start,
+        "today_start": periods.today_start,
+        "month_start": periods.month_start,
+        "last_7_start": periods.last_7_days_start,
+        "earliest": periods.earliest,
+    }
 
 
 def _enqueue(conn: Connection, **fields: Any) -> int | None:

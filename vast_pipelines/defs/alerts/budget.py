@@ -68,8 +68,7 @@ def budget_alert_sensor(
             messages += alert_messages(
                 slack,
                 email,
-                subject=alert.subject,
-                text=alert.text,
+                alert,
                 kind=f"budget_{plan.level.value}",
                 dedupe_key=f"budget:{month:%Y-%m}:{plan.level.value}",
             )
@@ -80,8 +79,7 @@ def budget_alert_sensor(
             messages += alert_messages(
                 slack,
                 email,
-                subject=alert.subject,
-                text=alert.text,
+                alert,
                 kind="budget_forecast",
                 dedupe_key=f"budget:{month:%Y-%m}:forecast",
             )

@@ -4,8 +4,15 @@ import dagster as dg
 from pydantic import Field
 
 from vast_pipelines import clock
-from vast_pipelines.defs.emergency.steps import EMERGENCY_TAG, attempt, finish, router_ops, step_output
-from vast_pipelines.notifications import alert_messages, delivery_summary, send_all
+from vast_pipelines.defs.emergency.steps import (
+    EMERGENCY_TAG,
+    NOTIFY_STEP,
+    attempt,
+    finish,
+    notify_step,
+    router_ops,
+    step_output,
+)
 from vast_pipelines.policy.emergency import StepResult, failed, holding_reasons
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.reports.emergency import restore_message
@@ -20,7 +27,6 @@ from vast_pipelines.resources.vast import VastAIResource
 RESUME_STEP = "Resume the endpoints"
 VERIFY_STEP = "Verify vLLM /v1/models answers"
 CLOSE_STEP = "Close the incident"
-NOTIFY_STEP = "Notify on-call"
 
 
 @dataclass(frozen=True)
@@ -185,54 +191,32 @@ def close_incident(
 def notify_restore(
     context: dg.OpExecutionContext,
     restore: Restore,
-    resumed: StepResult,
-    switch: StepResult,
-    restart: StepResult,
-    verified: StepResult,
-    closed: StepResult,
+    steps: list[StepResult],
     database: AnalyticsDatabase,
     slack: SlackResource,
     email: EmailResource,
 ) -> dg.Output[StepResult]:
     """Restore step 6: tell #platform-alerts and platform-ops what came back."""
-    steps = [resumed, switch, restart, verified, closed]
+    run_id = context.run.run_id
 
     def notify() -> StepResult:
         message = restore_message(
             steps=steps,
             apply_actions=restore.apply,
-            closed=closed.state.get("closed", []),
+            closed=next((s.state["closed"] for s in steps if "closed" in s.state), []),
             forced_over=restore.forced_over,
             mention=slack.oncall_mention,
-            run_id=context.run.run_id,
+            run_id=run_id,
         )
-        messages = alert_messages(
-            slack,
-            email,
-            subject=message.subject,
-            text=message.text,
-            kind="restore_service",
-            dedupe_key=f"restore:{context.run.run_id}",
-        )
-        sent = send_all(database, slack, email, messages)
-        return StepResult(
-            NOTIFY_STEP, True, f"{slack.alerts_channel} and email", details=tuple(delivery_summary(sent, messages))
-        )
+        return notify_step(database, slack, email, message, kind="restore_service", dedupe_key=f"restore:{run_id}")
 
     return step_output(attempt(context, NOTIFY_STEP, notify))
 
 
 @dg.op
-def restore_outcome(
-    resumed: StepResult,
-    switch: StepResult,
-    restart: StepResult,
-    verified: StepResult,
-    closed: StepResult,
-    notify: StepResult,
-) -> dg.Output:
+def restore_outcome(steps: list[StepResult]) -> dg.Output:
     """The run fails here, after on-call was told, if any step failed."""
-    return finish([resumed, switch, restart, verified, closed, notify], "Restore")
+    return finish(steps, "Restore")
 
 
 @dg.job(
@@ -249,5 +233,5 @@ def restore_service():
     restart = restore_restart_router(restore, switch)
     verified = verify_models(restore, restart)
     closed = close_incident(restore, resumed, switch, restart, verified)
-    notify = notify_restore(restore, resumed, switch, restart, verified, closed)
-    restore_outcome(resumed, switch, restart, verified, closed, notify)
+    notify = notify_restore(restore, [resumed, switch, restart, verified, closed])
+    restore_outcome([resumed, switch, restart, verified, closed, notify])

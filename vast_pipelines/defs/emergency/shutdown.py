@@ -4,8 +4,16 @@ import dagster as dg
 from pydantic import Field
 
 from vast_pipelines import clock
-from vast_pipelines.defs.emergency.steps import EMERGENCY_TAG, attempt, finish, router_ops, step_output
-from vast_pipelines.notifications import alert_messages, delivery_summary, send_all
+from vast_pipelines.defs.emergency.steps import (
+    EMERGENCY_TAG,
+    NOTIFY_STEP,
+    attempt,
+    finish,
+    incident_id,
+    notify_step,
+    router_ops,
+    step_output,
+)
 from vast_pipelines.policy.emergency import (
     Reason,
     ShutdownMode,
@@ -27,7 +35,6 @@ from vast_pipelines.resources.vast import VastAIResource
 LIST_STEP = "List the platform's endpoints"
 STOP_STEP = "Shut down the endpoints"
 INCIDENT_STEP = "Record the incident"
-NOTIFY_STEP = "Notify on-call"
 
 
 @dataclass(frozen=True)
@@ -227,17 +234,13 @@ def record_incident(
 def notify_oncall(
     context: dg.OpExecutionContext,
     emergency: Emergency,
-    listing: StepResult,
-    stop: StepResult,
-    switch: StepResult,
-    restart: StepResult,
-    incident: StepResult,
+    steps: list[StepResult],
     database: AnalyticsDatabase,
     slack: SlackResource,
     email: EmailResource,
 ) -> dg.Output[StepResult]:
     """Step 5, "Notify team": #platform-alerts tagging on-call, and email, saying what was done and what failed."""
-    steps = [listing, stop, switch, restart, incident]
+    run_id = context.run.run_id
 
     def notify() -> StepResult:
         message = emergency_message(
@@ -245,37 +248,19 @@ def notify_oncall(
             figures=emergency.spend_line,
             steps=steps,
             apply_actions=emergency.apply,
-            incident_id=incident.state.get("incident_id"),
+            incident_id=incident_id(steps),
             mention=slack.oncall_mention,
-            run_id=context.run.run_id,
+            run_id=run_id,
         )
-        messages = alert_messages(
-            slack,
-            email,
-            subject=message.subject,
-            text=message.text,
-            kind="emergency_shutdown",
-            dedupe_key=f"emergency:{context.run.run_id}",
-        )
-        sent = send_all(database, slack, email, messages)
-        return StepResult(
-            NOTIFY_STEP, True, f"{slack.alerts_channel} and email", details=tuple(delivery_summary(sent, messages))
-        )
+        return notify_step(database, slack, email, message, kind="emergency_shutdown", dedupe_key=f"emergency:{run_id}")
 
     return step_output(attempt(context, NOTIFY_STEP, notify))
 
 
 @dg.op
-def shutdown_outcome(
-    listing: StepResult,
-    stop: StepResult,
-    switch: StepResult,
-    restart: StepResult,
-    incident: StepResult,
-    notify: StepResult,
-) -> dg.Output:
+def shutdown_outcome(steps: list[StepResult]) -> dg.Output:
     """The run fails here, after on-call was told, if any step failed; it succeeds otherwise."""
-    return finish([listing, stop, switch, restart, incident, notify], "Emergency shutdown")
+    return finish(steps, "Emergency shutdown")
 
 
 @dg.job(
@@ -292,5 +277,5 @@ def emergency_shutdown():
     switch = emergency_switch_router(emergency, after=stop)
     restart = emergency_restart_router(emergency, switch)
     incident = record_incident(emergency, listing, stop, switch, restart)
-    notify = notify_oncall(emergency, listing, stop, switch, restart, incident)
-    shutdown_outcome(listing, stop, switch, restart, incident, notify)
+    notify = notify_oncall(emergency, [listing, stop, switch, restart, incident])
+    shutdown_outcome([listing, stop, switch, restart, incident, notify])

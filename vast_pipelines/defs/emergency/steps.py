@@ -5,12 +5,18 @@ from typing import Protocol
 
 import dagster as dg
 
+from vast_pipelines.notifications import send_alert
 from vast_pipelines.policy.emergency import StepResult, failed
+from vast_pipelines.reports.alerts import Message
 from vast_pipelines.reports.emergency import step_lines
+from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines.resources.router import AgentRouterResource
+from vast_pipelines.resources.slack import SlackResource
 
 EMERGENCY_TAG = "vast_pipelines/emergency"
+NOTIFY_STEP = "Notify on-call"
 
 
 class Procedure(Protocol):
@@ -57,6 +63,25 @@ def finish(steps: list[StepResult], what: str) -> dg.Output:
             metadata={"failed_steps": len(failures), "steps": report},
         )
     return dg.Output(None, metadata={"failed_steps": 0, "steps": report})
+
+
+def notify_step(
+    database: AnalyticsDatabase,
+    slack: SlackResource,
+    email: EmailResource,
+    message: Message,
+    *,
+    kind: str,
+    dedupe_key: str,
+) -> StepResult:
+    """Tell #platform-alerts and platform-ops through the outbox; a delivery that fails waits there for retry."""
+    lines = send_alert(database, slack, email, message, kind=kind, dedupe_key=dedupe_key)
+    return StepResult(NOTIFY_STEP, True, f"{slack.alerts_channel} and email", details=tuple(lines))
+
+
+def incident_id(steps: list[StepResult]) -> int | None:
+    """The incident a step recorded, if one did."""
+    return next((s.state["incident_id"] for s in steps if "incident_id" in s.state), None)
 
 
 def switch_router(router: AgentRouterResource, procedure: Procedure, step: str, value: str) -> StepResult:

@@ -8,10 +8,9 @@ import dagster as dg
 
 from vast_pipelines import clock
 from vast_pipelines.defs.health.assets import vast_summary
-from vast_pipelines.notifications import alert_messages, send_all
+from vast_pipelines.notifications import send_alert
 from vast_pipelines.policy.health import EndpointStatus
 from vast_pipelines.policy.outage import OutageAction, down_since, outage_action
-from vast_pipelines.reports.alerts import Message
 from vast_pipelines.reports.outage import outage_opened, outage_recovered
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
@@ -134,7 +133,15 @@ def announce_outage(
         incident_id=incident_id,
         mention=slack.oncall_mention,
     )
-    notify(database, slack, email, message, kind="service_down", dedupe_key=f"outage:{incident_id}:open")
+    send_alert(
+        database,
+        slack,
+        email,
+        message,
+        kind="service_down",
+        dedupe_key=f"outage:{incident_id}:open",
+        extra_channels=(slack.incidents_channel,),
+    )
     return f"opened outage #{incident_id}"
 
 
@@ -151,27 +158,13 @@ def announce_recovery(
     since_text = (closed["figures"] or {}).get("down_since")
     since = datetime.fromisoformat(since_text) if since_text else closed["opened_at"]
     message = outage_recovered(status, incident_id=closed["id"], since=since, now=now, tz=tz)
-    notify(database, slack, email, message, kind="service_recovered", dedupe_key=f"outage:{closed['id']}:recovered")
-    return f"closed outage #{closed['id']}"
-
-
-def notify(
-    database: AnalyticsDatabase,
-    slack: SlackResource,
-    email: EmailResource,
-    message: Message,
-    *,
-    kind: str,
-    dedupe_key: str,
-) -> None:
-    """#incidents and #platform-alerts, and email, through the outbox."""
-    messages = alert_messages(
+    send_alert(
+        database,
         slack,
         email,
-        subject=message.subject,
-        text=message.text,
-        kind=kind,
-        dedupe_key=dedupe_key,
+        message,
+        kind="service_recovered",
+        dedupe_key=f"outage:{closed['id']}:recovered",
         extra_channels=(slack.incidents_channel,),
     )
-    send_all(database, slack, email, messages)
+    return f"closed outage #{closed['id']}"
