@@ -244,10 +244,6 @@ ON CONFLICT (month, level) DO NOTHING
 RETURNING level
 """
 
-ALERT_LEVELS_CLAIMED = """
-SELECT level FROM vast_pipelines.alert_state WHERE month = :month
-"""
-
 # Leases due messages (pushes their next attempt past the lease) so two sensors never send one twice.
 OUTBOX_LEASE = """
 UPDATE vast_pipelines.notification_outbox
@@ -289,12 +285,6 @@ UPDATE vast_pipelines.incidents
 SET status = 'resolved', closed_at = now(), restore_run_id = :run_id, restored_state = CAST(:restored AS jsonb)
 WHERE id = ANY (CAST(:ids AS bigint[])) AND status = 'open'
 RETURNING id
-"""
-
-INCIDENT_BY_ID = """
-SELECT id, kind, subject, status, mode, opened_at, closed_at, run_id, restore_run_id, summary, figures,
-       before_state, after_state, restored_state, failures
-FROM vast_pipelines.incidents WHERE id = :id
 """
 
 # One probe of an endpoint, then its latest probes (newest first) and its open outage, if any.

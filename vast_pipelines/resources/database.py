@@ -362,11 +362,6 @@ class AnalyticsDatabase(dg.ConfigurableResource):
 
     # --- budget alerts --------------------------------------------------------------------------
 
-    def claimed_alert_keys(self, month: date) -> set[str]:
-        """The alert levels already claimed for ``month`` (its first day)."""
-        with self.begin() as conn:
-            return set(conn.execute(sa.text(sql.ALERT_LEVELS_CLAIMED), {"month": month}).scalars())
-
     def claim_alerts(
         self,
         *,
@@ -447,11 +442,6 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                     sa.text(sql.CLOSE_INCIDENTS), {"ids": list(ids), "run_id": run_id, "restored": _json(restored)}
                 ).scalars()
             )
-
-    def incident(self, incident_id: int) -> dict[str, Any]:
-        """One incident row as a dict."""
-        with self.begin() as conn:
-            return dict(conn.execute(sa.text(sql.INCIDENT_BY_ID), {"id": incident_id}).mappings().one())
 
     # --- outages --------------------------------------------------------------------------------
 

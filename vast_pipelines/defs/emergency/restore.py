@@ -150,10 +150,8 @@ def verify(endpoints: InferenceEndpoints) -> StepResult:
     )
 
 
-@dg.op
-def verify_models(
-    context: dg.OpExecutionContext, restore: Restore, restart: StepResult, endpoints: InferenceEndpoints
-) -> dg.Output[StepResult]:
+@dg.op(ins={"after": dg.In(dg.Nothing)})
+def verify_models(context: dg.OpExecutionContext, endpoints: InferenceEndpoints) -> dg.Output[StepResult]:
     """Restore step 4: GET vLLM `/v1/models` answers (a cold start gets the guide's 30 s and one retry)."""
     return step_output(attempt(context, VERIFY_STEP, lambda: verify(endpoints)))
 
@@ -231,7 +229,7 @@ def restore_service():
     resumed = resume_endpoints(restore)
     switch = restore_switch_router(restore, after=resumed)
     restart = restore_restart_router(restore, switch)
-    verified = verify_models(restore, restart)
+    verified = verify_models(after=restart)
     closed = close_incident(restore, resumed, switch, restart, verified)
     notify = notify_restore(restore, [resumed, switch, restart, verified, closed])
     restore_outcome([resumed, switch, restart, verified, closed, notify])
