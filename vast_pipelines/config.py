@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 
 from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.endpoints import InferenceEndpoints
 from vast_pipelines.resources.router import AgentRouterResource
 from vast_pipelines.resources.settings import RunbookSettings, load_timezone
@@ -39,6 +40,7 @@ ENVIRONMENT: dict[str, tuple[type[dg.ConfigurableResource], dict[str, str]]] = {
             "oncall_mention": "SLACK_ONCALL_MENTION",
         },
     ),
+    "email": (EmailResource, {"smtp_url": "SMTP_URL", "to": "ALERT_EMAIL_TO", "sender": "ALERT_EMAIL_FROM"}),
     "tailscale": (TailscaleResource, {}),
     "router": (
         AgentRouterResource,
@@ -50,6 +52,7 @@ ENVIRONMENT: dict[str, tuple[type[dg.ConfigurableResource], dict[str, str]]] = {
             "timezone": "VAST_PIPELINES_TIMEZONE",
             "thresholds": "VAST_PIPELINES_THRESHOLDS",
             "emergency_actions": "VAST_EMERGENCY_ACTIONS",
+            "emergency_shutdown": "VAST_EMERGENCY_SHUTDOWN",
         },
     ),
 }

@@ -76,6 +76,56 @@ MIGRATIONS: tuple[str, ...] = (
     )
     """,
     "CREATE INDEX IF NOT EXISTS worker_changes_at ON vast_pipelines.worker_changes (at)",
+    # --- Budget alerts, emergencies and outages (issue 4) ------------------------------------------
+    # One row per (month, level) ever crossed: the claim that makes an alert go out exactly once,
+    # whichever code server or tick gets there first. Levels skipped over are claimed unnotified.
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.alert_state (
+        month date NOT NULL,
+        level text NOT NULL,
+        claimed_at timestamptz NOT NULL DEFAULT now(),
+        month_to_date double precision NOT NULL,
+        notified boolean NOT NULL,
+        PRIMARY KEY (month, level)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.incidents (
+        id bigserial PRIMARY KEY,
+        kind text NOT NULL CHECK (kind IN ('runaway', 'hard_cap', 'manual', 'service_down')),
+        subject text NOT NULL,
+        status text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved')),
+        mode text,
+        opened_at timestamptz NOT NULL DEFAULT now(),
+        closed_at timestamptz,
+        run_id text UNIQUE,
+        restore_run_id text,
+        summary text NOT NULL,
+        figures jsonb,
+        before_state jsonb,
+        after_state jsonb,
+        restored_state jsonb,
+        failures jsonb
+    )
+    """,
+    # At most one open outage per endpoint: the claim that opens (and announces) it once.
+    """
+    CREATE UNIQUE INDEX IF NOT EXISTS incidents_one_open_outage
+        ON vast_pipelines.incidents (subject) WHERE kind = 'service_down' AND status = 'open'
+    """,
+    "CREATE INDEX IF NOT EXISTS incidents_open ON vast_pipelines.incidents (opened_at) WHERE status = 'open'",
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.endpoint_probes (
+        id bigserial PRIMARY KEY,
+        checked_at timestamptz NOT NULL DEFAULT now(),
+        endpoint text NOT NULL,
+        online boolean NOT NULL,
+        attempts integer NOT NULL,
+        failure text,
+        detail text
+    )
+    """,
+    "CREATE INDEX IF NOT EXISTS endpoint_probes_recent ON vast_pipelines.endpoint_probes (endpoint, id DESC)",
 )
 
 EMBEDDED_MIGRATIONS: tuple[str, ...] = (
@@ -206,4 +256,88 @@ VALUES (:run_id, :job, :step, :target, CAST(:before AS jsonb), CAST(:after AS js
 WORKER_CHANGES_OF_RUN = """
 SELECT step, target, before, after, outcome, detail
 FROM vast_pipelines.worker_changes WHERE run_id = :run_id ORDER BY id
+"""
+
+# --- Budget alerts, emergencies and outages (issue 4) ----------------------------------------------
+
+# Claims every level crossed this month in one statement; RETURNING says which this caller won.
+CLAIM_ALERT_LEVELS = """
+INSERT INTO vast_pipelines.alert_state (month, level, month_to_date, notified)
+SELECT :month, level, :month_to_date, level = ANY (CAST(:notify AS text[]))
+FROM unnest(CAST(:levels AS text[])) WITH ORDINALITY AS claimed(level, position)
+ORDER BY position
+ON CONFLICT (month, level) DO NOTHING
+RETURNING level
+"""
+
+# Leases due messages (pushes their next attempt past the lease) so two sensors never send one twice.
+OUTBOX_LEASE = """
+UPDATE vast_pipelines.notification_outbox
+SET next_attempt_at = now() + make_interval(secs => :lease_seconds)
+WHERE id = ANY (CAST(:ids AS bigint[]))
+"""
+
+OUTBOX_BACKLOG = """
+SELECT
+    COUNT(*) AS undelivered,
+    COUNT(*) FILTER (WHERE status = 'pending') AS pending,
+    COUNT(*) FILTER (WHERE status = 'failed') AS failed,
+    COUNT(*) FILTER (WHERE status = 'not_configured') AS not_configured,
+    MIN(created_at) AS oldest
+FROM vast_pipelines.notification_outbox
+WHERE status <> 'delivered'
+"""
+
+INSERT_INCIDENT = """
+INSERT INTO vast_pipelines.incidents
+    (kind, subject, status, mode, run_id, summary, figures, before_state, after_state, failures)
+VALUES (:kind, :subject, 'open', :mode, :run_id, :summary, CAST(:figures AS jsonb), CAST(:before AS jsonb),
+        CAST(:after AS jsonb), CAST(:failures AS jsonb))
+ON CONFLICT (run_id) DO UPDATE
+SET summary = EXCLUDED.summary, figures = EXCLUDED.figures, before_state = EXCLUDED.before_state,
+    after_state = EXCLUDED.after_state, failures = EXCLUDED.failures
+RETURNING id
+"""
+
+OPEN_EMERGENCY_INCIDENTS = """
+SELECT id, kind, mode, opened_at, summary, figures, before_state, after_state, failures
+FROM vast_pipelines.incidents
+WHERE status = 'open' AND kind <> 'service_down' AND (CAST(:id AS bigint) IS NULL OR id = :id)
+ORDER BY id
+"""
+
+CLOSE_INCIDENTS = """
+UPDATE vast_pipelines.incidents
+SET status = 'resolved', closed_at = now(), restore_run_id = :run_id, restored_state = CAST(:restored AS jsonb)
+WHERE id = ANY (CAST(:ids AS bigint[])) AND status = 'open'
+RETURNING id
+"""
+
+# One probe of an endpoint, then its latest probes (newest first) and its open outage, if any.
+INSERT_PROBE = """
+INSERT INTO vast_pipelines.endpoint_probes (checked_at, endpoint, online, attempts, failure, detail)
+VALUES (:checked_at, :endpoint, :online, :attempts, :failure, :detail)
+"""
+
+RECENT_PROBES = """
+SELECT online, checked_at FROM vast_pipelines.endpoint_probes WHERE endpoint = :endpoint ORDER BY id DESC LIMIT :limit
+"""
+
+OPEN_OUTAGE = """
+SELECT id, opened_at FROM vast_pipelines.incidents
+WHERE kind = 'service_down' AND subject = :endpoint AND status = 'open'
+"""
+
+OPEN_OUTAGE_INSERT = """
+INSERT INTO vast_pipelines.incidents (kind, subject, status, summary, figures, before_state)
+VALUES ('service_down', :endpoint, 'open', :summary, CAST(:figures AS jsonb), CAST(:context AS jsonb))
+ON CONFLICT (subject) WHERE kind = 'service_down' AND status = 'open' DO NOTHING
+RETURNING id
+"""
+
+CLOSE_OUTAGE = """
+UPDATE vast_pipelines.incidents
+SET status = 'resolved', closed_at = now(), after_state = CAST(:state AS jsonb)
+WHERE kind = 'service_down' AND subject = :endpoint AND status = 'open'
+RETURNING id, opened_at, figures
 """

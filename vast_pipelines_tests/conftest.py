@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import dagster as dg
 import psycopg
 import pytest
 import sqlalchemy as sa
 from psycopg import sql as pgsql
 from sqlalchemy.engine import make_url
 
-from vast_pipelines import sql
+from vast_pipelines import clock, sql
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
+from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.embedded import embedded_server_url, stop_embedded_server
 from vast_pipelines.resources.endpoints import InferenceEndpoints
 from vast_pipelines.resources.router import AgentRouterResource
@@ -27,7 +31,7 @@ from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.tailscale import TailscaleResource
 from vast_pipelines.resources.vast import VastAIResource
-from vast_pipelines_tests.fakes import SlackServer, VastServer, ollama_server, vllm_server
+from vast_pipelines_tests.fakes import SlackServer, SmtpServer, VastServer, ollama_server, vllm_server
 
 # Recognisable fake secrets: tests assert they never show up anywhere.
 VAST_KEY = "vast-key-SECRET-4f1c9e"
@@ -47,6 +51,9 @@ def _no_outside_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
         "SLACK_BOT_TOKEN",
         "SLACK_API_URL",
         "SMTP_URL",
+        "ALERT_EMAIL_TO",
+        "ALERT_EMAIL_FROM",
+        "VAST_EMERGENCY_SHUTDOWN",
         "AGENT_ROUTER_ENV_FILE",
         "AGENT_ROUTER_RESTART_COMMAND",
         "VAST_ENDPOINTS",
@@ -96,6 +103,16 @@ def database(fresh_database_url: str) -> AnalyticsDatabase:
     return AnalyticsDatabase(url=fresh_database_url, connect_attempts=1)
 
 
+@pytest.fixture
+def at(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
+    """Pin the pipelines' clock (``vast_pipelines.clock.now``) to a moment: sensors and jobs then run as of it."""
+
+    def pin(moment: datetime) -> None:
+        monkeypatch.setattr(clock, "now", lambda: moment)
+
+    return pin
+
+
 def insert_costs(database: AnalyticsDatabase, rows: list[tuple[datetime, str | None, object, object, object]]) -> None:
     """Write ``(timestamp, model, cost, duration, cold_start)`` rows as agent-router would."""
     with database.begin() as conn:
@@ -108,6 +125,21 @@ def insert_costs(database: AnalyticsDatabase, rows: list[tuple[datetime, str | N
                 for t, m, c, d, s in rows
             ],
         )
+
+
+@functools.cache
+def code_location() -> dg.Definitions:
+    """The code location's definitions, loaded once per test session."""
+    from vast_pipelines.definitions import defs
+
+    return defs()
+
+
+def evaluate_sensor(name: str, resources: dict, instance: dg.DagsterInstance, cursor: str | None = None) -> Any:
+    """One tick of the code location's sensor ``name``, as the daemon evaluates it (run requests, skip
+    message, cursor and asset events of the tick)."""
+    sensor = code_location().resolve_sensor_def(name)
+    return sensor.evaluate_tick(dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor))
 
 
 def closed_port_url() -> str:
@@ -151,6 +183,12 @@ def vast_server() -> Iterator[VastServer]:
 
 
 @pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
 def tailscale_cli(tmp_path: Path) -> Path:
     """A stand-in ``tailscale`` CLI printing a status where vastai-gpu is online and active."""
     script = tmp_path / "tailscale"
@@ -169,13 +207,16 @@ def make_resources(
     vllm_url: str | None = None,
     ollama_url: str | None = None,
     vast: VastServer | None = None,
+    vast_endpoints: str | None = None,
     slack: SlackServer | None = None,
+    smtp: SmtpServer | None = None,
     tailscale: Path | None = None,
     timezone: str = "UTC",
     cold_start_wait_seconds: float = 0.0,
     router_env: Path | None = None,
     restart_command: str | None = None,
     actions: str = "dry-run",
+    shutdown: str = "stop",
     thresholds: str | None = None,
 ) -> dict:
     """The resources of a run, every outside system on loopback (or a closed port when not given)."""
@@ -192,6 +233,7 @@ def make_resources(
             api_url=vast.url if vast else dead,
             autoscaler_url=vast.url if vast else dead,
             api_key=VAST_KEY if vast else None,
+            endpoint_names=vast_endpoints,
             first_backoff_seconds=0.01,
             max_attempts=2,
         ),
@@ -201,9 +243,12 @@ def make_resources(
             rate_limit_retries=1,
             server_error_retries=0,
         ),
+        "email": EmailResource(smtp_url=smtp.url if smtp else None),
         "tailscale": TailscaleResource(binary=str(tailscale) if tailscale else "tailscale-not-installed"),
         "router": AgentRouterResource(
             env_file=str(router_env) if router_env else None, restart_command=restart_command
         ),
-        "settings": RunbookSettings(timezone=timezone, emergency_actions=actions, thresholds=thresholds),
+        "settings": RunbookSettings(
+            timezone=timezone, emergency_actions=actions, emergency_shutdown=shutdown, thresholds=thresholds
+        ),
     }

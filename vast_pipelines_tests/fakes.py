@@ -1,19 +1,28 @@
 """Loopback HTTP servers that speak the vLLM, Ollama, Vast.ai and Slack wire protocols and record calls.
 
-They stand in for outside systems only; our own clients (httpx, slack_sdk) talk to them for real.
+They stand in for outside systems only; our own clients (httpx, slack_sdk, smtplib) talk to them for real.
+``SmtpServer`` is a real SMTP server (aiosmtpd) on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 @dataclass
@@ -410,3 +419,73 @@ class VastServer(LoopbackServer):
                 {"url": self.worker_url, "reqnum": polls, "signature": "sig-not-a-secret", "request_idx": idx},
             )
         return Reply(200, {"status": "no ready workers", "request_idx": idx})
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpServer:
+    """An SMTP server (aiosmtpd) on 127.0.0.1 that records messages.
+
+    ``user``/``password`` require a login; ``tls`` (an ``ssl.SSLContext``) offers STARTTLS, or with
+    ``implicit_tls`` speaks TLS from the first byte (smtps). Set ``refuse`` to an SMTP reply such as
+    ``"451 4.3.0 try again later"`` to turn messages away.
+    """
+
+    def __init__(
+        self,
+        user: str | None = None,
+        password: str | None = None,
+        tls: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
+    ):
+        self.user, self.password = user, password
+        self.messages: list[EmailMessage] = []
+        self.refuse: str | None = None
+        self.logins: list[str] = []
+        self.port = free_port()
+        self.scheme = "smtps" if implicit_tls else "smtp+starttls" if tls else "smtp"
+        kwargs: dict[str, Any] = {}
+        if user:
+            # aiosmtpd counts only STARTTLS as TLS; an smtps connection is encrypted from the start.
+            kwargs.update(authenticator=self._authenticate, auth_require_tls=tls is not None and not implicit_tls)
+        if tls and implicit_tls:
+            kwargs["ssl_context"] = tls
+        elif tls:
+            kwargs.update(tls_context=tls, require_starttls=True)
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, **kwargs)
+        self._controller.start()
+
+    @property
+    def url(self) -> str:
+        """SMTP_URL for this server (with the login, URL-quoted, when one is required)."""
+        login = f"{quote(self.user, safe='')}:{quote(self.password or '', safe='')}@" if self.user else ""
+        return f"{self.scheme}://{login}127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def __enter__(self) -> SmtpServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login.decode(), auth_data.password.decode()) == (
+            self.user,
+            self.password,
+        )
+        if ok:
+            self.logins.append(self.user or "")
+        return AuthResult(success=ok, handled=False)
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        if self.refuse:
+            return self.refuse
+        self.messages.append(message_from_bytes(envelope.content, policy=default_policy))
+        return "250 OK"

@@ -42,7 +42,8 @@ def _daemon_progress(storage_url: str) -> tuple[int, set[str]]:
             conn.execute("SELECT count(*) FROM daemon_heartbeats").fetchone()[0] if "daemon_heartbeats" in tables else 0
         )
         bodies = conn.execute("SELECT tick_body FROM job_ticks").fetchall() if "job_ticks" in tables else []
-    return heartbeats, {json.loads(body)["instigator_name"] for (body,) in bodies}
+    # TickData keeps its old storage name for instigator_name.
+    return heartbeats, {json.loads(body)["job_name"] for (body,) in bodies}
 
 
 def test_daemon_ticks_against_postgres_storage(embedded_home, fresh_database_url, tmp_path):

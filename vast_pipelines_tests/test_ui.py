@@ -132,7 +132,7 @@ def test_operator_launches_the_health_check_from_dagster_dev(dagster_dev, slack_
         pytest.skip("Chromium is not installed (apt-get install chromium): UI rendering not checked")
     ARTIFACTS.mkdir(exist_ok=True)
     base = f"http://127.0.0.1:{dagster_dev}"
-    graph = _render(f"{base}/asset-groups/health", ARTIFACTS / "asset-graph.png")
+    graph = _render(f"{base}/locations/vast_pipelines.definitions/asset-groups/health", ARTIFACTS / "asset-graph.png")
     for name in ("endpoint_health", "yesterday_spend", "health_check_report"):
         assert name in graph
     checks = _render(f"{base}/assets/endpoint_health?view=checks", ARTIFACTS / "endpoint-health-checks.png")

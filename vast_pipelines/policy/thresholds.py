@@ -31,6 +31,8 @@ class Thresholds:
     investigate_p95: float = 20.0
     # "If cold_start_rate > 0.2: keep worker warm".
     cold_start_rate: float = 0.2
+    # "Service Down": failed checks in a row (each after the cold-start retry) before an outage opens.
+    outage_checks: float = 2
 
 
 GUIDE = Thresholds()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +50,36 @@ class OutboxRow:
     attempts: int = 0
 
 
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A notification to store in the outbox before its first delivery attempt."""
+
+    transport: str
+    destination: str
+    kind: str
+    body: str
+    subject: str | None = None
+    dedupe_key: str | None = None
+    attachment_name: str | None = None
+    attachment: bytes | None = None
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    """Undelivered notifications by status, and how old the oldest is."""
+
+    undelivered: int
+    pending: int
+    failed: int
+    not_configured: int
+    oldest: datetime | None
+
+
 # Engines (and their pools) live as long as the process: sensors tick every minute in the same
 # code server, and a new pool per tick would be a new connection per tick.
 _ENGINES: dict[str, Engine] = {}
 _MIGRATED: set[str] = set()
+_COST_TABLE_CHECKED: set[str] = set()
 _LOCK = threading.Lock()
 
 
@@ -196,19 +223,22 @@ class AnalyticsDatabase(dg.ConfigurableResource):
             )
 
     def spend_summary(self, periods: Periods) -> SpendSummary:
-        """Rolling 24 h, previous day, today, month-to-date and last-7-days spend in one scan."""
-        self.check_cost_table()
-        params = {
-            "now": periods.now,
-            "rolling_start": periods.rolling_24h_start,
-            "previous_day_start": periods.previous_day_start,
-            "today_start": periods.today_start,
-            "month_start": periods.month_start,
-            "last_7_start": periods.last_7_days_start,
-            "earliest": periods.earliest,
-        }
-        with self.begin() as conn:
-            row = conn.execute(sa.text(sql.SPEND_SUMMARY), params).mappings().one()
+        """Rolling 24 h, previous day, today, month-to-date and last-7-days spend in one scan.
+
+        The table's columns are checked once per process (sensors call this every minute); a query that
+        fails on a missing table or column is explained by checking again.
+        """
+        key = self.url or f"embedded:{Path(self.home).expanduser().resolve()}"
+        if key not in _COST_TABLE_CHECKED:
+            self.check_cost_table()
+            _COST_TABLE_CHECKED.add(key)
+        try:
+            with self.begin() as conn:
+                row = conn.execute(sa.text(sql.SPEND_SUMMARY), spend_parameters(periods)).mappings().one()
+        except sa.exc.ProgrammingError:
+            _COST_TABLE_CHECKED.discard(key)
+            self.check_cost_table()
+            raise
         return SpendSummary(
             rolling_24h_cost=_money(row["rolling_24h_cost"]),
             rolling_24h_requests=row["rolling_24h_requests"],
@@ -305,19 +335,17 @@ class AnalyticsDatabase(dg.ConfigurableResource):
     ) -> int | None:
         """Store a notification before any delivery attempt; None if ``dedupe_key`` was already queued."""
         with self.begin() as conn:
-            return conn.execute(
-                sa.text(sql.OUTBOX_INSERT),
-                {
-                    "transport": transport,
-                    "destination": destination,
-                    "kind": kind,
-                    "subject": subject,
-                    "body": body,
-                    "attachment_name": attachment_name,
-                    "attachment": attachment,
-                    "dedupe_key": dedupe_key,
-                },
-            ).scalar_one_or_none()
+            return _enqueue(
+                conn,
+                transport=transport,
+                destination=destination,
+                kind=kind,
+                subject=subject,
+                body=body,
+                attachment_name=attachment_name,
+                attachment=attachment,
+                dedupe_key=dedupe_key,
+            )
 
     def mark_notification(
         self,
@@ -346,6 +374,185 @@ class AnalyticsDatabase(dg.ConfigurableResource):
         with self.begin() as conn:
             return dict(conn.execute(sa.text(sql.OUTBOX_BY_ID), {"id": notification_id}).mappings().one())
 
+    def claim_due_notifications(self, *, limit: int, lease_seconds: float) -> list[OutboxRow]:
+        """Undelivered messages whose retry time has come, leased so no other caller sends them meanwhile."""
+        with self.begin() as conn:
+            rows = conn.execute(sa.text(sql.OUTBOX_DUE), {"limit": limit}).mappings().all()
+            if rows:
+                conn.execute(
+                    sa.text(sql.OUTBOX_LEASE), {"ids": [r["id"] for r in rows], "lease_seconds": lease_seconds}
+                )
+        return [_outbox_row(row) for row in rows]
+
+    def outbox_backlog(self) -> OutboxBacklog:
+        """Undelivered notifications by status."""
+        with self.begin() as conn:
+            row = conn.execute(sa.text(sql.OUTBOX_BACKLOG)).mappings().one()
+        return OutboxBacklog(**row)
+
+    # --- budget alerts --------------------------------------------------------------------------
+
+    def claim_alerts(
+        self,
+        *,
+        month: date,
+        month_to_date: float,
+        keys: Sequence[str],
+        notify: Sequence[str],
+        compose: Callable[[set[str]], list[OutboxMessage]],
+    ) -> tuple[set[str], list[OutboxRow]]:
+        """Claim alert ``keys`` for ``month``; the messages for what this caller won are queued in the same
+        transaction, so a claimed alert is never lost and a lost race never sends."""
+        with self.begin() as conn:
+            claimed = set(
+                conn.execute(
+                    sa.text(sql.CLAIM_ALERT_LEVELS),
+                    {"month": month, "month_to_date": month_to_date, "levels": list(keys), "notify": list(notify)},
+                ).scalars()
+            )
+            rows = []
+            for message in compose(claimed) if claimed else []:
+                outbox_id = _enqueue(conn, **dataclasses.asdict(message))
+                if outbox_id is not None:
+                    rows.append(
+                        OutboxRow(
+                            outbox_id,
+                            message.transport,
+                            message.destination,
+                            message.kind,
+                            message.subject,
+                            message.body,
+                        )
+                    )
+        return claimed, rows
+
+    # --- incidents ------------------------------------------------------------------------------
+
+    def record_incident(
+        self,
+        *,
+        kind: str,
+        subject: str,
+        mode: str,
+        run_id: str,
+        summary: str,
+        figures: dict[str, Any],
+        before: Any,
+        after: Any,
+        failures: list[Any],
+    ) -> int:
+        """Open (or, re-executing the same run, update) the incident of an emergency run."""
+        with self.begin() as conn:
+            return conn.execute(
+                sa.text(sql.INSERT_INCIDENT),
+                {
+                    "kind": kind,
+                    "subject": subject,
+                    "mode": mode,
+                    "run_id": run_id,
+                    "summary": summary,
+                    "figures": _json(figures),
+                    "before": _json(before),
+                    "after": _json(after),
+                    "failures": _json(failures),
+                },
+            ).scalar_one()
+
+    def open_emergency_incidents(self, incident_id: int | None = None) -> list[dict[str, Any]]:
+        """Open runaway/hard-cap/manual incidents (or just ``incident_id`` if it is open), oldest first."""
+        with self.begin() as conn:
+            rows = conn.execute(sa.text(sql.OPEN_EMERGENCY_INCIDENTS), {"id": incident_id}).mappings().all()
+        return [dict(row) for row in rows]
+
+    def close_incidents(self, ids: Sequence[int], *, run_id: str, restored: Any) -> list[int]:
+        """Resolve the open incidents among ``ids``, recording the restore run and the state it left."""
+        with self.begin() as conn:
+            return list(
+                conn.execute(
+                    sa.text(sql.CLOSE_INCIDENTS), {"ids": list(ids), "run_id": run_id, "restored": _json(restored)}
+                ).scalars()
+            )
+
+    # --- outages --------------------------------------------------------------------------------
+
+    def record_probe(
+        self,
+        *,
+        endpoint: str,
+        checked_at: datetime,
+        online: bool,
+        attempts: int,
+        failure: str | None,
+        detail: str,
+        keep: int,
+    ) -> tuple[list[tuple[bool, datetime]], int | None]:
+        """Keep one check of ``endpoint``; its latest ``keep`` (online, checked_at), newest first, and its open
+        outage."""
+        with self.begin() as conn:
+            conn.execute(
+                sa.text(sql.INSERT_PROBE),
+                {
+                    "checked_at": checked_at,
+                    "endpoint": endpoint,
+                    "online": online,
+                    "attempts": attempts,
+                    "failure": failure,
+                    "detail": detail,
+                },
+            )
+            recent = [
+                (row.online, row.checked_at)
+                for row in conn.execute(sa.text(sql.RECENT_PROBES), {"endpoint": endpoint, "limit": keep})
+            ]
+            outage = conn.execute(sa.text(sql.OPEN_OUTAGE), {"endpoint": endpoint}).first()
+        return recent, outage.id if outage else None
+
+    def open_outage(self, *, endpoint: str, summary: str, figures: dict[str, Any], context: Any) -> int | None:
+        """Open the outage of ``endpoint``; None if one is already open (someone else announced it)."""
+        with self.begin() as conn:
+            return conn.execute(
+                sa.text(sql.OPEN_OUTAGE_INSERT),
+                {"endpoint": endpoint, "summary": summary, "figures": _json(figures), "context": _json(context)},
+            ).scalar_one_or_none()
+
+    def close_outage(self, *, endpoint: str, state: Any) -> dict[str, Any] | None:
+        """Resolve the open outage of ``endpoint``: its id, opened_at and figures, or None if none was open."""
+        with self.begin() as conn:
+            row = conn.execute(sa.text(sql.CLOSE_OUTAGE), {"endpoint": endpoint, "state": _json(state)}).mappings()
+            found = row.first()
+        return dict(found) if found else None
+
+
+def spend_parameters(periods: Periods) -> dict[str, datetime]:
+    """The bound parameters of ``sql.SPEND_SUMMARY`` for ``periods``."""
+    return {
+        "now": periods.now,
+        "rolling_start": periods.rolling_24h_start,
+        "previous_day_start": periods.previous_day_start,
+        "today_start": periods.today_start,
+        "month_start": periods.month_start,
+        "last_7_start": periods.last_7_days_start,
+        "earliest": periods.earliest,
+    }
+
+
+def _enqueue(conn: Connection, **fields: Any) -> int | None:
+    return conn.execute(sa.text(sql.OUTBOX_INSERT), fields).scalar_one_or_none()
+
+
+def _outbox_row(row: Any) -> OutboxRow:
+    return OutboxRow(
+        id=row["id"],
+        transport=row["transport"],
+        destination=row["destination"],
+        kind=row["kind"],
+        subject=row["subject"],
+        body=row["body"],
+        attachment_name=row["attachment_name"],
+        attachment=bytes(row["attachment"]) if row["attachment"] is not None else None,
+        attempts=row["attempts"],
+    )
+
 
 def _json(value: Any) -> str:
     return json.dumps(value, default=str)
@@ -369,5 +576,6 @@ def dispose_engine(url: str) -> None:
     with _LOCK:
         engine = _ENGINES.pop(url, None)
         _MIGRATED.discard(url)
+        _COST_TABLE_CHECKED.discard(url)
     if engine is not None:
         engine.dispose()

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import dagster as dg
 from pydantic import Field
 
+from vast_pipelines.policy.emergency import ShutdownMode
 from vast_pipelines.policy.thresholds import GUIDE, Thresholds
 from vast_pipelines.resources.errors import OperatorError
 
@@ -57,6 +58,22 @@ class RunbookSettings(dg.ConfigurableResource):
         description="VAST_EMERGENCY_ACTIONS: 'apply' lets jobs change Vast.ai and the router; 'dry-run' only "
         "logs and reports the exact calls they would make.",
     )
+
+    emergency_shutdown: str = Field(
+        default="stop",
+        description="VAST_EMERGENCY_SHUTDOWN: 'stop' sets the endpoints' endpoint_state to stopped (restore_service "
+        "undoes it); 'delete' deletes them, as the guide does.",
+    )
+
+    @property
+    def shutdown_mode(self) -> ShutdownMode:
+        """How the emergency job shuts endpoints down (``VAST_EMERGENCY_SHUTDOWN``)."""
+        try:
+            return ShutdownMode(self.emergency_shutdown.strip().lower())
+        except ValueError:
+            raise OperatorError(
+                f"VAST_EMERGENCY_SHUTDOWN={self.emergency_shutdown!r}: use 'stop' or 'delete'"
+            ) from None
 
     @property
     def apply_actions(self) -> bool:

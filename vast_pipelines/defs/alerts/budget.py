@@ -1,0 +1,118 @@
+import json
+from datetime import date
+
+import dagster as dg
+
+from vast_pipelines import clock
+from vast_pipelines.notifications import alert_messages, deliver_queued
+from vast_pipelines.policy.alerts import BudgetDecision, alerts_to_send, budget_decision, next_level
+from vast_pipelines.policy.periods import periods_at
+from vast_pipelines.policy.spend import SpendSummary, forecast_month_end, usd
+from vast_pipelines.policy.thresholds import Thresholds
+from vast_pipelines.reports.alerts import budget_alert, forecast_alert
+from vast_pipelines.resources.database import AnalyticsDatabase, OutboxMessage
+from vast_pipelines.resources.email import EmailResource
+from vast_pipelines.resources.settings import RunbookSettings
+from vast_pipelines.resources.slack import SlackResource
+
+
+def known_claims(cursor: str | None, month: date) -> set[str]:
+    """Alert keys already claimed this month, as the last tick saw them (a cache; the database decides)."""
+    try:
+        state = json.loads(cursor or "{}")
+    except ValueError:
+        return set()
+    return set(state.get("claimed", [])) if state.get("month") == month.isoformat() else set()
+
+
+@dg.sensor(
+    name="budget_alert_sensor",
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="The guide's Cost Alerts: month-to-date spend crossing $50 info, $100 warning, $150 critical, "
+    "$200 emergency sends one alert per level per month to #platform-alerts and platform-ops by email, "
+    "and a forecast reaching the hard cap before month end warns ahead.",
+)
+def budget_alert_sensor(
+    context: dg.SensorEvaluationContext,
+    database: AnalyticsDatabase,
+    slack: SlackResource,
+    email: EmailResource,
+    settings: RunbookSettings,
+) -> dg.SensorResult:
+    """One indexed query per tick; a level is claimed in the database before its alert is queued, so a
+    re-evaluated tick, a restarted daemon or a second code server never alerts twice."""
+    tz, limits = settings.tz(), settings.limits()
+    periods = periods_at(clock.now(), tz)
+    month = periods.month_start.date()
+    spend = database.spend_summary(periods)
+    forecast = forecast_month_end(spend.month_to_date, spend.last_7_days_cost, periods, limits)
+    decision = budget_decision(spend, forecast, month.isoformat(), limits)
+    known = known_claims(context.cursor, month)
+
+    def compose(claimed: set[str]) -> list[OutboxMessage]:
+        plan = alerts_to_send(decision, claimed)
+        messages = []
+        if plan.level:
+            alert = budget_alert(
+                plan.level,
+                spend,
+                forecast,
+                now=periods.now,
+                tz=tz,
+                mention=slack.oncall_mention,
+                apply_actions=settings.apply_actions,
+                source=database.label,
+                t=limits,
+            )
+            messages += alert_messages(
+                slack,
+                email,
+                alert,
+                kind=f"budget_{plan.level.value}",
+                dedupe_key=f"budget:{month:%Y-%m}:{plan.level.value}",
+            )
+        if plan.forecast:
+            alert = forecast_alert(
+                spend, forecast, now=periods.now, tz=tz, mention=slack.oncall_mention, source=database.label, t=limits
+            )
+            messages += alert_messages(
+                slack,
+                email,
+                alert,
+                kind="budget_forecast",
+                dedupe_key=f"budget:{month:%Y-%m}:forecast",
+            )
+        return messages
+
+    new_keys = [key for key in decision.keys if key not in known]
+    if new_keys:
+        claimed, rows = database.claim_alerts(
+            month=month,
+            month_to_date=spend.month_to_date,
+            keys=decision.keys,
+            notify=decision.notify_keys(),
+            compose=compose,
+        )
+        deliveries = deliver_queued(database, slack, email, rows)
+        for row, delivery in zip(rows, deliveries, strict=True):
+            context.log.info(f"{row.kind} to {row.destination}: {delivery.status} {delivery.error or ''}".strip())
+        sent = sorted({row.kind for row in rows})
+        status = f"Sent {', '.join(sent)}. " if sent else ""
+        if claimed and not sent:
+            status = f"Claimed {', '.join(sorted(claimed))} without a message (a higher level is alerted). "
+    else:
+        status = ""
+    cursor = json.dumps({"month": month.isoformat(), "claimed": sorted(known | set(decision.keys))})
+    return dg.SensorResult(skip_reason=status + spend_status(decision, spend, limits), cursor=cursor)
+
+
+def spend_status(decision: BudgetDecision, spend: SpendSummary, limits: Thresholds) -> str:
+    """The tick's one-line summary in the UI; no logged requests is said as such, never as $0.00."""
+    if spend.month_requests == 0:
+        return "No cost rows logged this month: nothing to compare with the budget (is agent-router logging?)."
+    ahead = next_level(spend.month_to_date, limits)
+    upcoming = f"next: {ahead[0].value} at {usd(ahead[1])}" if ahead else "every level crossed"
+    crossed = ", ".join(level.value for level in decision.crossed) or "none"
+    forecast = "; forecast reaches the hard cap this month" if decision.forecast_warning else ""
+    return f"Month-to-date {usd(spend.month_to_date)}; levels crossed: {crossed}; {upcoming}{forecast}."

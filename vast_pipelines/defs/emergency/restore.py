@@ -1,0 +1,235 @@
+from dataclasses import dataclass
+
+import dagster as dg
+from pydantic import Field
+
+from vast_pipelines import clock
+from vast_pipelines.defs.emergency.steps import (
+    EMERGENCY_TAG,
+    NOTIFY_STEP,
+    attempt,
+    finish,
+    notify_step,
+    router_ops,
+    step_output,
+)
+from vast_pipelines.policy.emergency import StepResult, failed, holding_reasons
+from vast_pipelines.policy.periods import periods_at
+from vast_pipelines.reports.emergency import restore_message
+from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.resources.email import EmailResource
+from vast_pipelines.resources.endpoints import InferenceEndpoints
+from vast_pipelines.resources.errors import OperatorError
+from vast_pipelines.resources.settings import RunbookSettings
+from vast_pipelines.resources.slack import SlackResource
+from vast_pipelines.resources.vast import VastAIResource
+
+RESUME_STEP = "Resume the endpoints"
+VERIFY_STEP = "Verify vLLM /v1/models answers"
+CLOSE_STEP = "Close the incident"
+
+
+@dataclass(frozen=True)
+class Restore:
+    """What the way back works from: the open incidents and what the emergency left behind."""
+
+    apply: bool
+    incidents: tuple[int, ...]
+    stopped_before: tuple[int, ...]
+    deleted: tuple[str, ...]
+    forced_over: tuple[str, ...]
+
+
+class RestoreConfig(dg.Config):
+    """An operator launches the way back; it is refused while the emergency's reason still holds."""
+
+    force: bool = Field(default=False, description="Restore even while the runaway or hard-cap reason still holds.")
+    incident_id: int | None = Field(default=None, description="Close only this incident; unset: every open one.")
+
+
+@dg.op
+def check_restore_allowed(
+    context: dg.OpExecutionContext, config: RestoreConfig, database: AnalyticsDatabase, settings: RunbookSettings
+) -> dg.Output[Restore]:
+    """Refuse while today's spend is over the runaway limit or the month is at the hard cap, unless forced."""
+    tz, limits = settings.tz(), settings.limits()
+    spend = database.spend_summary(periods_at(clock.now(), tz))
+    holding = holding_reasons(spend, limits)
+    if holding and not config.force:
+        raise dg.Failure(
+            description=f"Restore refused: {'; '.join(holding)}. Wait until it no longer holds (a new day for "
+            "runaway costs, a new month for the hard cap), or launch restore_service with config force: true.",
+            metadata={"today_spend": spend.today_cost, "month_to_date": spend.month_to_date},
+        )
+    incidents = database.open_emergency_incidents(config.incident_id)
+    if config.incident_id is not None and not incidents:
+        raise dg.Failure(description=f"Incident #{config.incident_id} is not an open emergency incident.")
+    stopped_before, deleted = set(), set()
+    for incident in incidents:
+        for endpoint in (incident["before_state"] or {}).get("endpoints") or []:
+            if endpoint.get("state") == "stopped":
+                stopped_before.add(endpoint["id"])
+        for endpoint in (incident["after_state"] or {}).get("endpoints") or []:
+            if endpoint.get("state") == "deleted":
+                deleted.add(endpoint["name"])
+    restore = Restore(
+        apply=settings.apply_actions,
+        incidents=tuple(i["id"] for i in incidents),
+        stopped_before=tuple(sorted(stopped_before)),
+        deleted=tuple(sorted(deleted)),
+        forced_over=holding,
+    )
+    if holding:
+        context.log.warning(f"Forced restore although: {'; '.join(holding)}")
+    return dg.Output(
+        restore,
+        metadata={
+            "today_spend": spend.today_cost,
+            "month_to_date": spend.month_to_date,
+            "open_incidents": ", ".join(f"#{i}" for i in restore.incidents) or "none",
+            "forced_over": "; ".join(holding) or "nothing (no reason holds)",
+            "mode": "apply" if restore.apply else "dry-run",
+        },
+    )
+
+
+def resume(vast: VastAIResource, restore: Restore) -> StepResult:
+    """endpoint_state ``active`` for the platform's stopped endpoints, except those stopped before the emergency."""
+    details, planned, errors = [], [], []
+    if restore.deleted:
+        errors.append(f"deleted by the emergency: {', '.join(restore.deleted)}; redeploy with the deploy_model job")
+    for endpoint in vast.platform_endpoints():
+        name = f"{endpoint.name} (id {endpoint.id})"
+        if endpoint.state != "stopped":
+            details.append(f"{name}: already {endpoint.state}")
+        elif endpoint.id in restore.stopped_before:
+            details.append(f"{name}: left stopped (it was stopped before the emergency)")
+        elif not restore.apply:
+            planned.append(
+                vast.describe_call("PUT", f"{vast.endpoints_path}{endpoint.id}/", {"endpoint_state": "active"})
+            )
+        else:
+            try:
+                vast.set_endpoint_state(endpoint.id, "active")
+                details.append(f"{name}: active")
+            except OperatorError as exc:
+                errors.append(f"{name}: {exc}")
+    summary = f"would resume {len(planned)} endpoint(s)" if planned else f"{len(details)} endpoint(s) checked"
+    return StepResult(
+        RESUME_STEP,
+        not errors,
+        summary,
+        tuple(details),
+        tuple(planned),
+        "; ".join(errors) or None,
+        {"resumed": details},
+    )
+
+
+@dg.op
+def resume_endpoints(context: dg.OpExecutionContext, restore: Restore, vast: VastAIResource) -> dg.Output[StepResult]:
+    """Restore step 1: endpoint_state `active` for the endpoints the emergency stopped."""
+    return step_output(attempt(context, RESUME_STEP, lambda: resume(vast, restore)))
+
+
+restore_switch_router, restore_restart_router = router_ops(
+    "restore_",
+    "true",
+    "Restore step 2: USE_VASTAI=true in AGENT_ROUTER_ENV_FILE, atomically, with a backup.",
+)
+
+
+def verify(endpoints: InferenceEndpoints) -> StepResult:
+    """vLLM answers `/health` and lists models on `/v1/models` (after the cold-start wait and one retry)."""
+    status = endpoints.check_vllm()
+    if status.online:
+        return StepResult(VERIFY_STEP, True, f"vLLM answers: {', '.join(status.models) or 'no models listed'}")
+    reason = status.failure.value if status.failure else "unknown"
+    return StepResult(
+        VERIFY_STEP, False, "vLLM does not answer", details=status.actions, error=f"{reason}: {status.detail}"
+    )
+
+
+@dg.op(ins={"after": dg.In(dg.Nothing)})
+def verify_models(context: dg.OpExecutionContext, endpoints: InferenceEndpoints) -> dg.Output[StepResult]:
+    """Restore step 4: GET vLLM `/v1/models` answers (a cold start gets the guide's 30 s and one retry)."""
+    return step_output(attempt(context, VERIFY_STEP, lambda: verify(endpoints)))
+
+
+@dg.op
+def close_incident(
+    context: dg.OpExecutionContext,
+    restore: Restore,
+    resumed: StepResult,
+    switch: StepResult,
+    restart: StepResult,
+    verified: StepResult,
+    database: AnalyticsDatabase,
+) -> dg.Output[StepResult]:
+    """Restore step 5: resolve the open incidents, once every step before succeeded."""
+    steps = [resumed, switch, restart, verified]
+
+    def close() -> StepResult:
+        if failed(steps):
+            return StepResult(CLOSE_STEP, True, "left open: the service is not verified back", state={"closed": []})
+        if not restore.incidents:
+            return StepResult(CLOSE_STEP, True, "no open incident", state={"closed": []})
+        restored = {
+            "USE_VASTAI": switch.state.get("after"),
+            "resumed": resumed.state.get("resumed"),
+            "vllm": verified.summary,
+        }
+        closed = database.close_incidents(restore.incidents, run_id=context.run.run_id, restored=restored)
+        return StepResult(CLOSE_STEP, True, f"closed {', '.join(f'#{i}' for i in closed)}", state={"closed": closed})
+
+    return step_output(attempt(context, CLOSE_STEP, close))
+
+
+@dg.op
+def notify_restore(
+    context: dg.OpExecutionContext,
+    restore: Restore,
+    steps: list[StepResult],
+    database: AnalyticsDatabase,
+    slack: SlackResource,
+    email: EmailResource,
+) -> dg.Output[StepResult]:
+    """Restore step 6: tell #platform-alerts and platform-ops what came back."""
+    run_id = context.run.run_id
+
+    def notify() -> StepResult:
+        message = restore_message(
+            steps=steps,
+            apply_actions=restore.apply,
+            closed=next((s.state["closed"] for s in steps if "closed" in s.state), []),
+            forced_over=restore.forced_over,
+            mention=slack.oncall_mention,
+            run_id=run_id,
+        )
+        return notify_step(database, slack, email, message, kind="restore_service", dedupe_key=f"restore:{run_id}")
+
+    return step_output(attempt(context, NOTIFY_STEP, notify))
+
+
+@dg.op
+def restore_outcome(steps: list[StepResult]) -> dg.Output:
+    """The run fails here, after on-call was told, if any step failed."""
+    return finish(steps, "Restore")
+
+
+@dg.job(
+    name="restore_service",
+    tags={EMERGENCY_TAG: "true"},
+    description="The way back from an emergency shutdown: endpoint_state active, USE_VASTAI=true, restart "
+    "agent-router, verify vLLM /v1/models answers, close the incident, notify. Refused while the reason still "
+    "holds unless launched with force: true.",
+)
+def restore_service():
+    restore = check_restore_allowed()
+    resumed = resume_endpoints(restore)
+    switch = restore_switch_router(restore, after=resumed)
+    restart = restore_restart_router(restore, switch)
+    verified = verify_models(after=restart)
+    closed = close_incident(restore, resumed, switch, restart, verified)
+    notify = notify_restore(restore, [resumed, switch, restart, verified, closed])
+    restore_outcome([resumed, switch, restart, verified, closed, notify])

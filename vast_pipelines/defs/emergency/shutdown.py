@@ -1,0 +1,281 @@
+from dataclasses import dataclass, field
+
+import dagster as dg
+from pydantic import Field
+
+from vast_pipelines import clock
+from vast_pipelines.defs.emergency.steps import (
+    EMERGENCY_TAG,
+    NOTIFY_STEP,
+    attempt,
+    finish,
+    incident_id,
+    notify_step,
+    router_ops,
+    step_output,
+)
+from vast_pipelines.policy.emergency import (
+    Reason,
+    ShutdownMode,
+    StepResult,
+    describe_reason,
+    failed,
+    still_holds,
+)
+from vast_pipelines.policy.periods import periods_at
+from vast_pipelines.policy.spend import usd
+from vast_pipelines.reports.emergency import emergency_message
+from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.resources.email import EmailResource
+from vast_pipelines.resources.errors import OperatorError
+from vast_pipelines.resources.settings import RunbookSettings
+from vast_pipelines.resources.slack import SlackResource
+from vast_pipelines.resources.vast import VastAIResource
+
+LIST_STEP = "List the platform's endpoints"
+STOP_STEP = "Shut down the endpoints"
+INCIDENT_STEP = "Record the incident"
+
+
+@dataclass(frozen=True)
+class Emergency:
+    """What the re-check found, carried to every step: the reason, the figures, and what may be changed."""
+
+    reason: Reason
+    summary: str
+    apply: bool
+    shutdown: ShutdownMode
+    figures: dict = field(default_factory=dict)
+
+    @property
+    def spend_line(self) -> str:
+        return f"today {usd(self.figures['today_spend'])}, month-to-date {usd(self.figures['month_to_date'])}"
+
+
+class EmergencyConfig(dg.Config):
+    """Set by `runaway_cost_sensor`; an operator launching the job by hand keeps the defaults."""
+
+    reason: str = Field(default="manual", description="runaway | hard_cap | manual")
+    trigger_spend: float | None = Field(default=None, description="USD figure that triggered the run (for the record)")
+    shutdown: str | None = Field(default=None, description="stop | delete; unset: VAST_EMERGENCY_SHUTDOWN (stop)")
+
+
+@dg.op(
+    out={
+        "emergency": dg.Out(is_required=False, description="The spend still exceeds: go on."),
+        "stood_down": dg.Out(is_required=False, description="The spend no longer exceeds: nothing else runs."),
+    }
+)
+def check_current_spend(
+    context: dg.OpExecutionContext, config: EmergencyConfig, database: AnalyticsDatabase, settings: RunbookSettings
+):
+    """Runaway Costs step 1, "Check current spend": the shutdown goes on only if its reason still holds now."""
+    try:
+        reason = Reason(config.reason)
+        shutdown = ShutdownMode(config.shutdown) if config.shutdown else settings.shutdown_mode
+    except ValueError:
+        raise dg.Failure(
+            f"Config reason={config.reason!r}, shutdown={config.shutdown!r}: reason is runaway, hard_cap or manual; "
+            "shutdown is stop or delete."
+        ) from None
+    tz, limits = settings.tz(), settings.limits()
+    spend = database.spend_summary(periods_at(clock.now(), tz))
+    if reason is Reason.RUNAWAY:
+        summary = describe_reason(reason, spend.today_cost, limits.runaway_daily)
+    else:
+        summary = describe_reason(reason, spend.month_to_date, limits.hard_cap)
+    figures = {
+        "today_spend": spend.today_cost,
+        "month_to_date": spend.month_to_date,
+        "today_requests": spend.today_requests,
+        "null_cost_rows": spend.month_null_cost_rows,
+        "runaway_daily": limits.runaway_daily,
+        "hard_cap": limits.hard_cap,
+        **({"trigger_spend": config.trigger_spend} if config.trigger_spend is not None else {}),
+    }
+    metadata = {**figures, "reason": summary, "mode": "apply" if settings.apply_actions else "dry-run"}
+    if not still_holds(reason, spend, limits):
+        text = (
+            f"Stood down: the spend no longer exceeds ({summary}); nothing was stopped or switched. "
+            f"Today {usd(spend.today_cost)} (limit {usd(limits.runaway_daily)}/day), month-to-date "
+            f"{usd(spend.month_to_date)} (hard cap {usd(limits.hard_cap)})."
+        )
+        context.log.warning(text)
+        yield dg.Output(text, output_name="stood_down", metadata={**metadata, "outcome": text})
+        return
+    context.log.warning(f"Emergency shutdown goes on: {summary}")
+    yield dg.Output(
+        Emergency(reason, summary, settings.apply_actions, shutdown, figures),
+        output_name="emergency",
+        metadata=metadata,
+    )
+
+
+def list_endpoints(vast: VastAIResource) -> StepResult:
+    """The platform's endpoints (VAST_ENDPOINTS, or all), and any named one the account does not have."""
+    names = vast.owned_names()
+    endpoints = vast.platform_endpoints()
+    missing = sorted(set(names) - {e.name for e in endpoints})
+    scope = f"named in VAST_ENDPOINTS ({', '.join(names)})" if names else "every endpoint (VAST_ENDPOINTS unset)"
+    return StepResult(
+        LIST_STEP,
+        not missing,
+        f"{len(endpoints)} endpoint(s), {scope}",
+        details=tuple(f"{e.name} (id {e.id}): {e.state}" for e in endpoints),
+        error=f"not on the account: {', '.join(missing)}; check VAST_ENDPOINTS" if missing else None,
+        state={"endpoints": [{"id": e.id, "name": e.name, "state": e.state} for e in endpoints]},
+    )
+
+
+@dg.op
+def list_platform_endpoints(
+    context: dg.OpExecutionContext, emergency: Emergency, vast: VastAIResource
+) -> dg.Output[StepResult]:
+    """Step 2: the platform's serverless endpoints (the guide's "workers") and their state."""
+    return step_output(attempt(context, LIST_STEP, lambda: list_endpoints(vast)))
+
+
+def shut_down(vast: VastAIResource, emergency: Emergency, listing: StepResult) -> StepResult:
+    """Stop (endpoint_state ``stopped``) or delete each endpoint; already stopped or gone is success."""
+    if "endpoints" not in listing.state:
+        return StepResult(STOP_STEP, False, "not attempted: the endpoints could not be listed (see above)")
+    delete = emergency.shutdown is ShutdownMode.DELETE
+    details, planned, errors, after = [], [], [], []
+    for endpoint in listing.state["endpoints"]:
+        name, path = f"{endpoint['name']} (id {endpoint['id']})", f"{vast.endpoints_path}{endpoint['id']}/"
+        if not delete and endpoint["state"] == "stopped":
+            details.append(f"{name}: already stopped")
+            after.append(endpoint)
+            continue
+        if not emergency.apply:
+            body = None if delete else {"endpoint_state": "stopped"}
+            planned.append(vast.describe_call("DELETE" if delete else "PUT", path, body))
+            after.append(endpoint)
+            continue
+        try:
+            if delete:
+                details.append(f"{name}: {'deleted' if vast.delete_endpoint(endpoint['id']) else 'already gone'}")
+            else:
+                vast.set_endpoint_state(endpoint["id"], "stopped")
+                details.append(f"{name}: stopped")
+            after.append({**endpoint, "state": "deleted" if delete else "stopped"})
+        except OperatorError as exc:
+            errors.append(f"{name}: {exc}")
+            after.append(endpoint)
+    verb = "delete" if delete else "stop"
+    if errors:
+        summary = f"{len(errors)} of {len(after)} endpoint(s) could not be {verb}{'d' if delete else 'ped'}"
+    elif planned:
+        summary = f"would {verb} {len(planned)} endpoint(s)"
+    else:
+        summary = f"{len(after)} endpoint(s) {'deleted' if delete else 'stopped'}" if after else "no endpoint to stop"
+    return StepResult(
+        STOP_STEP,
+        not errors,
+        summary,
+        details=tuple(details),
+        planned=tuple(planned),
+        error="; ".join(errors) or None,
+        state={"after": after, "mode": emergency.shutdown.value},
+    )
+
+
+@dg.op
+def stop_endpoints(
+    context: dg.OpExecutionContext, emergency: Emergency, listing: StepResult, vast: VastAIResource
+) -> dg.Output[StepResult]:
+    """Step 3, "Shut down worker": endpoint_state `stopped` (or delete when configured so)."""
+    return step_output(attempt(context, STOP_STEP, lambda: shut_down(vast, emergency, listing)))
+
+
+emergency_switch_router, emergency_restart_router = router_ops(
+    "fallback_",
+    "false",
+    'Step 4, "Enable fallback": USE_VASTAI=false in AGENT_ROUTER_ENV_FILE, atomically (temp file, fsync, rename), '
+    "with a backup; other lines and comments untouched.",
+)
+
+
+@dg.op
+def record_incident(
+    context: dg.OpExecutionContext,
+    emergency: Emergency,
+    listing: StepResult,
+    stop: StepResult,
+    switch: StepResult,
+    restart: StepResult,
+    database: AnalyticsDatabase,
+) -> dg.Output[StepResult]:
+    """Keep the incident in `vast_pipelines.incidents` with the state before and after, and what failed."""
+    steps = [listing, stop, switch, restart]
+
+    def record() -> StepResult:
+        incident_id = database.record_incident(
+            kind=emergency.reason.value,
+            subject="vast.ai spend",
+            mode="apply" if emergency.apply else "dry-run",
+            run_id=context.run.run_id,
+            summary=emergency.summary,
+            figures=emergency.figures,
+            before={"endpoints": listing.state.get("endpoints"), "USE_VASTAI": switch.state.get("before")},
+            after={
+                "endpoints": stop.state.get("after"),
+                "shutdown": stop.state.get("mode"),
+                "USE_VASTAI": switch.state.get("after"),
+            },
+            failures=[{"step": s.step, "error": s.error} for s in failed(steps)],
+        )
+        return StepResult(INCIDENT_STEP, True, f"incident #{incident_id}", state={"incident_id": incident_id})
+
+    return step_output(attempt(context, INCIDENT_STEP, record))
+
+
+@dg.op
+def notify_oncall(
+    context: dg.OpExecutionContext,
+    emergency: Emergency,
+    steps: list[StepResult],
+    database: AnalyticsDatabase,
+    slack: SlackResource,
+    email: EmailResource,
+) -> dg.Output[StepResult]:
+    """Step 5, "Notify team": #platform-alerts tagging on-call, and email, saying what was done and what failed."""
+    run_id = context.run.run_id
+
+    def notify() -> StepResult:
+        message = emergency_message(
+            reason=emergency.summary,
+            figures=emergency.spend_line,
+            steps=steps,
+            apply_actions=emergency.apply,
+            incident_id=incident_id(steps),
+            mention=slack.oncall_mention,
+            run_id=run_id,
+        )
+        return notify_step(database, slack, email, message, kind="emergency_shutdown", dedupe_key=f"emergency:{run_id}")
+
+    return step_output(attempt(context, NOTIFY_STEP, notify))
+
+
+@dg.op
+def shutdown_outcome(steps: list[StepResult]) -> dg.Output:
+    """The run fails here, after on-call was told, if any step failed; it succeeds otherwise."""
+    return finish(steps, "Emergency shutdown")
+
+
+@dg.job(
+    name="emergency_shutdown",
+    tags={EMERGENCY_TAG: "true"},
+    description="The guide's Runaway Costs procedure: re-check spend, stop (or delete) the platform's Vast.ai "
+    "endpoints, USE_VASTAI=false, restart agent-router, record the incident, notify #platform-alerts tagging "
+    "on-call and email. VAST_EMERGENCY_ACTIONS=dry-run (the default) only reports the calls it would make.",
+)
+def emergency_shutdown():
+    emergency, _stood_down = check_current_spend()
+    listing = list_platform_endpoints(emergency)
+    stop = stop_endpoints(emergency, listing)
+    switch = emergency_switch_router(emergency, after=stop)
+    restart = emergency_restart_router(emergency, switch)
+    incident = record_incident(emergency, listing, stop, switch, restart)
+    notify = notify_oncall(emergency, [listing, stop, switch, restart, incident])
+    shutdown_outcome([listing, stop, switch, restart, incident, notify])

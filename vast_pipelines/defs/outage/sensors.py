@@ -1,0 +1,170 @@
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from vast_pipelines import clock
+from vast_pipelines.defs.health.assets import vast_summary
+from vast_pipelines.notifications import send_alert
+from vast_pipelines.policy.health import EndpointStatus
+from vast_pipelines.policy.outage import OutageAction, down_since, outage_action
+from vast_pipelines.reports.outage import outage_opened, outage_recovered
+from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.resources.email import EmailResource
+from vast_pipelines.resources.endpoints import InferenceEndpoints
+from vast_pipelines.resources.settings import RunbookSettings
+from vast_pipelines.resources.slack import SlackResource
+from vast_pipelines.resources.tailscale import TailscaleResource
+from vast_pipelines.resources.vast import VastAIResource
+
+# Tailscale and Vast.ai are asked during the cold-start wait; the tick waits at most this long more for them,
+# so it stays inside Dagster's 60 s sensor timeout.
+CONTEXT_WAIT_SECONDS = 5.0
+
+
+def outage_context(tailscale: TailscaleResource, vast: VastAIResource) -> dict[str, Any]:
+    """Tailscale's view of the GPU host and the Vast.ai workers' status, for the outage message."""
+    peer = tailscale.peer_state()
+    summary = vast_summary(vast)
+    return {"tailscale": f"{peer.state} ({peer.detail})", "vast": list(summary.lines)}
+
+
+def check_with_context(
+    endpoints: InferenceEndpoints, tailscale: TailscaleResource, vast: VastAIResource
+) -> tuple[EndpointStatus, dict[str, Any] | None]:
+    """vLLM after the guide's cold-start retry; when it fails, Tailscale and Vast.ai are asked meanwhile."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outage-context")
+    asked: list[Future] = []
+
+    def wait_while_asking(seconds: float) -> None:
+        asked.append(pool.submit(outage_context, tailscale, vast))
+        time.sleep(seconds)
+
+    try:
+        status = endpoints.check_vllm(sleep=wait_while_asking)
+        if status.online:
+            return status, None
+        if not asked:
+            asked.append(pool.submit(outage_context, tailscale, vast))
+        try:
+            return status, asked[0].result(timeout=CONTEXT_WAIT_SECONDS)
+        except TimeoutError:
+            late = f"no answer within {CONTEXT_WAIT_SECONDS:g}s"
+            return status, {"tailscale": f"unknown ({late})", "vast": [f"not known ({late})"]}
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dg.sensor(
+    name="endpoint_down_sensor",
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="The guide's Service Down: vLLM checked every 5 min (with the cold-start wait and retry); after "
+    "N failed checks in a row (outage_checks, default 2) an incident opens and #incidents and #platform-alerts "
+    "hear it once, with Tailscale and the Vast.ai workers; once more when it answers again.",
+)
+def endpoint_down_sensor(
+    context: dg.SensorEvaluationContext,
+    database: AnalyticsDatabase,
+    endpoints: InferenceEndpoints,
+    tailscale: TailscaleResource,
+    vast: VastAIResource,
+    slack: SlackResource,
+    email: EmailResource,
+    settings: RunbookSettings,
+) -> dg.SkipReason:
+    """Every check is kept in `vast_pipelines.endpoint_probes`; the open outage is a row in
+    `vast_pipelines.incidents`, claimed once, so a long outage is announced once."""
+    tz, limits = settings.tz(), settings.limits()
+    status, gathered = check_with_context(endpoints, tailscale, vast)
+    recent, open_id = database.record_probe(
+        endpoint=status.name,
+        checked_at=clock.now(),
+        online=status.online,
+        attempts=status.attempts,
+        failure=status.failure.value if status.failure else None,
+        detail=status.detail,
+        keep=max(int(limits.outage_checks), 1),
+    )
+    action = outage_action([online for online, _ in recent], int(limits.outage_checks), open_id is not None)
+    line = f"{status.name} {status.label} after {status.attempts} attempt(s) {status.detail}".strip()
+    context.log.info(line)
+    if action is OutageAction.OPEN:
+        since = down_since(recent) or clock.now()
+        checks = max(int(limits.outage_checks), 1)
+        opened = announce_outage(database, slack, email, status, gathered or {}, since, checks, tz)
+        return dg.SkipReason(f"{line}; {opened}")
+    if action is OutageAction.RECOVER:
+        return dg.SkipReason(f"{line}; {announce_recovery(database, slack, email, status, tz)}")
+    if open_id is not None:
+        return dg.SkipReason(f"{line}; outage #{open_id} still open (announced once)")
+    return dg.SkipReason(line)
+
+
+def announce_outage(
+    database: AnalyticsDatabase,
+    slack: SlackResource,
+    email: EmailResource,
+    status: EndpointStatus,
+    gathered: dict[str, Any],
+    since: datetime,
+    checks: int,
+    tz: ZoneInfo,
+) -> str:
+    """Open the outage (once, whoever claims it first) and post it to #incidents and #platform-alerts."""
+    incident_id = database.open_outage(
+        endpoint=status.name,
+        summary=f"{status.name} down: {status.failure.value if status.failure else 'unknown'} ({status.detail})",
+        figures={"down_since": since.isoformat(), "url": status.url, "checks": checks},
+        context=gathered,
+    )
+    if incident_id is None:
+        return "outage already open"
+    message = outage_opened(
+        status,
+        checks=checks,
+        since=since,
+        tz=tz,
+        tailscale=gathered.get("tailscale", "unknown"),
+        vast_lines=tuple(gathered.get("vast", ())),
+        incident_id=incident_id,
+        mention=slack.oncall_mention,
+    )
+    send_alert(
+        database,
+        slack,
+        email,
+        message,
+        kind="service_down",
+        dedupe_key=f"outage:{incident_id}:open",
+        extra_channels=(slack.incidents_channel,),
+    )
+    return f"opened outage #{incident_id}"
+
+
+def announce_recovery(
+    database: AnalyticsDatabase, slack: SlackResource, email: EmailResource, status: EndpointStatus, tz: ZoneInfo
+) -> str:
+    """Close the open outage (once) and say so where it was announced."""
+    closed = database.close_outage(
+        endpoint=status.name, state={"models": list(status.models), "latency_ms": status.latency_ms}
+    )
+    if closed is None:
+        return "outage already closed"
+    now = clock.now()
+    since_text = (closed["figures"] or {}).get("down_since")
+    since = datetime.fromisoformat(since_text) if since_text else closed["opened_at"]
+    message = outage_recovered(status, incident_id=closed["id"], since=since, now=now, tz=tz)
+    send_alert(
+        database,
+        slack,
+        email,
+        message,
+        kind="service_recovered",
+        dedupe_key=f"outage:{closed['id']}:recovered",
+        extra_channels=(slack.incidents_channel,),
+    )
+    return f"closed outage #{closed['id']}"

@@ -1,0 +1,104 @@
+"""The guide's "Cost Alerts": which thresholds month-to-date spend has crossed, and what to send."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from vast_pipelines.policy.spend import Forecast, SpendSummary
+from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+
+
+class AlertLevel(StrEnum):
+    """The Grafana alert levels of the guide, lowest first."""
+
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    EMERGENCY = "emergency"
+
+
+# Not a level of the guide: the month-end forecast reaches the hard cap before the month is over.
+FORECAST_KEY = "forecast_hard_cap"
+
+# The guide's words for each level, and what an operator does about it.
+MEANING = {
+    AlertLevel.INFO: "on track",
+    AlertLevel.WARNING: "review usage",
+    AlertLevel.CRITICAL: "optimize now",
+    AlertLevel.EMERGENCY: "hard cap, fallback to CPU",
+}
+
+
+def level_thresholds(t: Thresholds = GUIDE) -> tuple[tuple[AlertLevel, float], ...]:
+    """(level, USD month-to-date) pairs, lowest first."""
+    return (
+        (AlertLevel.INFO, t.alert_info),
+        (AlertLevel.WARNING, t.alert_warning),
+        (AlertLevel.CRITICAL, t.alert_critical),
+        (AlertLevel.EMERGENCY, t.alert_emergency),
+    )
+
+
+def crossed_levels(month_to_date: float, t: Thresholds = GUIDE) -> tuple[AlertLevel, ...]:
+    """Every level whose threshold month-to-date spend has reached, lowest first."""
+    return tuple(level for level, threshold in level_thresholds(t) if month_to_date >= threshold)
+
+
+def next_level(month_to_date: float, t: Thresholds = GUIDE) -> tuple[AlertLevel, float] | None:
+    """The next level still ahead this month, or None once every level is crossed."""
+    ahead = [(level, threshold) for level, threshold in level_thresholds(t) if month_to_date < threshold]
+    return ahead[0] if ahead else None
+
+
+@dataclass(frozen=True)
+class BudgetDecision:
+    """What this month's spend calls for: the levels crossed and whether the forecast warns ahead."""
+
+    month: str
+    crossed: tuple[AlertLevel, ...]
+    forecast_warning: bool
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The alert-state keys to claim, lowest level first, the forecast last."""
+        return tuple(level.value for level in self.crossed) + ((FORECAST_KEY,) if self.forecast_warning else ())
+
+    @property
+    def highest(self) -> AlertLevel | None:
+        """The highest level crossed, or None."""
+        return self.crossed[-1] if self.crossed else None
+
+    def notify_keys(self) -> tuple[str, ...]:
+        """The keys that get a message when claimed: the highest level, and the forecast warning."""
+        keys = (self.highest.value,) if self.highest else ()
+        return keys + ((FORECAST_KEY,) if self.forecast_warning else ())
+
+
+def budget_decision(spend: SpendSummary, forecast: Forecast, month: str, t: Thresholds = GUIDE) -> BudgetDecision:
+    """Levels crossed by month-to-date spend; a forecast reaching the hard cap before month end warns ahead.
+
+    No logged requests means no alert and no forecast: silence is not a $0.00 that passes the budget.
+    """
+    if spend.month_requests == 0:
+        return BudgetDecision(month, (), False)
+    warn_ahead = forecast.hard_cap_date is not None and spend.month_to_date < t.hard_cap
+    return BudgetDecision(month, crossed_levels(spend.month_to_date, t), warn_ahead)
+
+
+@dataclass(frozen=True)
+class AlertPlan:
+    """The messages to send after a claim: at most one level alert, and the forecast if not folded in."""
+
+    level: AlertLevel | None
+    forecast: bool
+
+
+def alerts_to_send(decision: BudgetDecision, claimed: set[str]) -> AlertPlan:
+    """Of the keys this caller claimed, what to send: a jump over several levels sends the highest once.
+
+    The forecast warning rides along in a level alert sent in the same tick instead of a second message.
+    """
+    level = decision.highest if decision.highest and decision.highest.value in claimed else None
+    forecast = FORECAST_KEY in claimed and level is None
+    return AlertPlan(level, forecast)

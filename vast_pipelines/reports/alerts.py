@@ -1,0 +1,134 @@
+"""Budget alert messages: the figures, the guide's meaning of the level, and what to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from vast_pipelines.policy.alerts import MEANING, AlertLevel, level_thresholds
+from vast_pipelines.policy.spend import Forecast, SpendSummary, usd
+from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+
+ICON = {
+    AlertLevel.INFO: ":information_source:",
+    AlertLevel.WARNING: ":warning:",
+    AlertLevel.CRITICAL: ":red_circle:",
+    AlertLevel.EMERGENCY: ":rotating_light:",
+}
+
+# The guide's "Symptom: High Costs" fixes: what "optimize now" means.
+OPTIMIZE = (
+    "Many cold starts: increase the idle timeout from 5 to 10 min (the `update_worker` job).",
+    "Large model running: route simpler queries to the 7B model instead of the 70B.",
+    "No batching: implement batching (about 80 % savings); add caching (about 50 %).",
+    "Worker not scaling down: reduce the idle timeout or look for stuck requests.",
+)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A Slack text and the email subject that goes with it."""
+
+    subject: str
+    text: str
+
+
+def level_actions(level: AlertLevel, apply_actions: bool, t: Thresholds = GUIDE) -> tuple[str, ...]:
+    """What the guide asks an operator to do at ``level``."""
+    if level is AlertLevel.INFO:
+        return (f"On track: nothing to do. The budget target is <{usd(t.budget_target)}/month.",)
+    if level is AlertLevel.WARNING:
+        return (
+            "Review usage: run the guide's High Costs quick check (today's top cost drivers by model: requests, "
+            "total_cost, avg_duration_sec) and the last 7 days' daily costs.",
+            f"Budget target <{usd(t.budget_target)}/month; {usd(t.budget_alert)} is over budget.",
+        )
+    if level is AlertLevel.CRITICAL:
+        return ("Optimize now:", *OPTIMIZE)
+    mode = (
+        "VAST_EMERGENCY_ACTIONS=apply: it acts by itself."
+        if apply_actions
+        else "VAST_EMERGENCY_ACTIONS=dry-run: it only reports, so do these steps by hand now."
+    )
+    return (
+        f"Hard cap {usd(t.hard_cap)}: fall back to CPU. `runaway_cost_sensor` starts `emergency_shutdown` "
+        "(stop the platform's Vast.ai endpoints, set USE_VASTAI=false in agent-router's .env, restart "
+        f"agent-router); {mode}",
+        "Then investigate the root cause (stuck requests, request patterns) before `restore_service`.",
+    )
+
+
+def figures_lines(spend: SpendSummary, forecast: Forecast, now: datetime, tz: ZoneInfo, t: Thresholds) -> list[str]:
+    """Month-to-date, today, forecast and budget lines shared by every budget message."""
+    cap = (
+        f"hard cap {usd(t.hard_cap)} reached on {forecast.hard_cap_date:%Y-%m-%d} at this rate"
+        if forecast.hard_cap_date
+        else f"hard cap {usd(t.hard_cap)} not reached this month at this rate"
+    )
+    lines = [
+        f"• Month-to-date ({now.astimezone(tz):%B %Y}): {usd(spend.month_to_date)} over "
+        f"{spend.month_requests:,} requests; today so far {usd(spend.today_cost)}",
+        f"• Forecast month end: {usd(forecast.month_end)} at the 7-day run rate of "
+        f"{usd(forecast.daily_run_rate)}/day; {cap}",
+        f"• Budget: target <{usd(t.budget_target)}, alert {usd(t.budget_alert)}, hard cap {usd(t.hard_cap)}",
+    ]
+    if spend.month_null_cost_rows:
+        lines.append(f"• {spend.month_null_cost_rows:,} request(s) this month have no cost (NULL): not counted")
+    return lines
+
+
+def budget_alert(
+    level: AlertLevel,
+    spend: SpendSummary,
+    forecast: Forecast,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    mention: str,
+    apply_actions: bool,
+    source: str,
+    t: Thresholds = GUIDE,
+) -> Message:
+    """The one message for ``level`` this month (a jump over several levels sends only the highest)."""
+    threshold = dict(level_thresholds(t))[level]
+    name = level.value.upper()
+    tag = f"{mention} " if level in (AlertLevel.CRITICAL, AlertLevel.EMERGENCY) else ""
+    head = (
+        f"{ICON[level]} {tag}*Vast.ai budget {name}*: month-to-date spend {usd(spend.month_to_date)} "
+        f"crossed {usd(threshold)} ({MEANING[level]})"
+    )
+    lines = [head, *figures_lines(spend, forecast, now, tz, t)]
+    lines += ["What to do:", *(f"• {a}" for a in level_actions(level, apply_actions, t)), f"Source: {source}"]
+    subject = (
+        f"[vast_pipelines] Vast.ai budget {name}: {usd(spend.month_to_date)} month-to-date crossed {usd(threshold)}"
+    )
+    return Message(subject, "\n".join(lines))
+
+
+def forecast_alert(
+    spend: SpendSummary,
+    forecast: Forecast,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    mention: str,
+    source: str,
+    t: Thresholds = GUIDE,
+) -> Message:
+    """The warning ahead: at the current run rate the hard cap is reached before the month ends."""
+    when = f"{forecast.hard_cap_date:%Y-%m-%d}" if forecast.hard_cap_date else "before month end"
+    head = (
+        f":chart_with_upwards_trend: {mention} *Vast.ai budget forecast*: at the 7-day run rate of "
+        f"{usd(forecast.daily_run_rate)}/day the hard cap {usd(t.hard_cap)} is reached on {when}, "
+        f"before month end (forecast {usd(forecast.month_end)})"
+    )
+    lines = [
+        head,
+        *figures_lines(spend, forecast, now, tz, t),
+        "What to do before the cap stops the platform:",
+        *(f"• {a}" for a in OPTIMIZE),
+        f"Source: {source}",
+    ]
+    subject = f"[vast_pipelines] Vast.ai forecast: hard cap {usd(t.hard_cap)} reached on {when}"
+    return Message(subject, "\n".join(lines))
