@@ -77,7 +77,8 @@ class OutboxBacklog:
 
 # Engines (and their pools) live as long as the process: sensors tick every minute in the same
 # code server, and a new pool per tick would be a new connection per tick.
-_ENGINES: dict[str, Engine] = {}
+# Keyed by URL and connection options: two resources on one database with different timeouts get two pools.
+_ENGINES: dict[tuple[str, int, int], Engine] = {}
 _MIGRATED: set[str] = set()
 _COST_TABLE_CHECKED: set[str] = set()
 _LOCK = threading.Lock()
@@ -126,9 +127,6 @@ class AnalyticsDatabase(dg.ConfigurableResource):
             return f"{EMBEDDED_LABEL} ({Path(self.home).expanduser().resolve() / 'pgdata'})"
         return display_url(self.url or "")
 
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._engine = self._connect()
-
     @property
     def engine(self) -> Engine:
         """The migrated engine, connecting on first use."""
@@ -159,7 +157,8 @@ class AnalyticsDatabase(dg.ConfigurableResource):
     def _connect(self) -> Engine:
         raw_url = self._resolved_url()
         with _LOCK:
-            engine = _ENGINES.get(raw_url)
+            key = (raw_url, self.connect_timeout_seconds, self.statement_timeout_seconds)
+            engine = _ENGINES.get(key)
             if engine is None:
                 engine = sa.create_engine(
                     to_sqlalchemy_url(raw_url),
@@ -172,7 +171,7 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                         "options": f"-c statement_timeout={self.statement_timeout_seconds * 1000}",
                     },
                 )
-                _ENGINES[raw_url] = engine
+                _ENGINES[key] = engine
         self._wait_until_reachable(engine)
         if raw_url not in _MIGRATED:
             migrate(engine, embedded=self.is_embedded)
@@ -574,8 +573,8 @@ def migrate(engine: Engine, *, embedded: bool) -> None:
 def dispose_engine(url: str) -> None:
     """Close the pooled connections to ``url`` (before dropping a database, or at shutdown)."""
     with _LOCK:
-        engine = _ENGINES.pop(url, None)
+        engines = [_ENGINES.pop(key) for key in list(_ENGINES) if key[0] == url]
         _MIGRATED.discard(url)
         _COST_TABLE_CHECKED.discard(url)
-    if engine is not None:
+    for engine in engines:
         engine.dispose()

@@ -83,6 +83,12 @@ def set_value(text: str, key: str, value: str) -> str:
     return "".join(lines)
 
 
+def _read(path: Path) -> str:
+    """The file's text with its own line endings (CRLF stays CRLF)."""
+    with open(path, newline="") as handle:
+        return handle.read()
+
+
 class AgentRouterResource(dg.ConfigurableResource):
     """The agent-router's ``.env`` (``USE_VASTAI``, ``VLLM_ENDPOINT_*``) and its restart command."""
 
@@ -102,7 +108,7 @@ class AgentRouterResource(dg.ConfigurableResource):
         """The current value of ``key`` in the router's ``.env``."""
         path = self._path()
         try:
-            return read_value(path.read_text(), key)
+            return read_value(_read(path), key)
         except OSError as exc:
             raise RouterFileError(f"Cannot read AGENT_ROUTER_ENV_FILE {path}: {exc.strerror or exc}") from None
 
@@ -115,7 +121,7 @@ class AgentRouterResource(dg.ConfigurableResource):
         """Set ``key=value`` atomically: temp file in the same folder, fsync, rename; a backup is kept."""
         path = self._path()
         try:
-            text = path.read_text()
+            text = _read(path)
         except OSError as exc:
             raise RouterFileError(f"Cannot read AGENT_ROUTER_ENV_FILE {path}: {exc.strerror or exc}") from None
         before = read_value(text, key)

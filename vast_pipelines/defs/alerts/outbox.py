@@ -3,6 +3,7 @@ import json
 import dagster as dg
 
 from vast_pipelines import clock
+from vast_pipelines.defs.guards import skip_when_unavailable
 from vast_pipelines.notifications import redeliver_due
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
@@ -27,6 +28,7 @@ notification_outbox = dg.AssetSpec(
     description="Retries undelivered Slack messages and emails from the outbox (back-off 1 min doubling to 1 h) "
     "until delivered, so a Slack or SMTP outage delays alerts but loses none.",
 )
+@skip_when_unavailable
 def notification_outbox_sensor(
     context: dg.SensorEvaluationContext, database: AnalyticsDatabase, slack: SlackResource, email: EmailResource
 ) -> dg.SensorResult:
