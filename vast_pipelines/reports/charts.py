@@ -72,23 +72,23 @@ def monthly_chart(review: Review, rows_by_model: dict[str, list[float]], zone: s
     for i, (model, costs) in enumerate(rows_by_model.items()):
         ax.bar(x, costs, bottom=bottom, label=model, color=_MODEL_COLOURS[i % len(_MODEL_COLOURS)], zorder=2)
         bottom = [b + c for b, c in zip(bottom, costs, strict=True)]
-    ax.set_xlabel(f"{review.first:%B %Y}")
     ax.set_ylabel("USD per day")
     ax.set_xticks(x[::2] if len(x) > 16 else x)
     ax.grid(axis="y", alpha=0.3, zorder=0)
     running = ax.twinx()
     cumulative = list(accumulate(_cost(d) for d in review.days))
-    running.plot(x, cumulative, color="#212121", linewidth=1.6, label="month to date")
+    running.plot(x, cumulative, color="#212121", linewidth=1.6)
     for amount, colour, name in (
         (t.budget_target, _BAND_COLOURS["excellent"], "target"),
         (t.budget_alert, _BAND_COLOURS["moderate"], "alert"),
         (t.hard_cap, _BAND_COLOURS["high"], "hard cap"),
     ):
         running.axhline(amount, color=colour, linestyle="--", linewidth=1)
-        running.annotate(f"{name} ${amount:,.0f}", (x[0], amount), fontsize=7, va="bottom", color=colour)
-    running.set_ylabel("USD month to date")
+        running.annotate(f"{name} ${amount:,.0f}", (x[-1], amount), fontsize=7, ha="right", va="bottom", color=colour)
+    running.set_ylabel("USD month to date (line)")
     running.set_ylim(0, max([*cumulative, t.hard_cap]) * 1.1)
-    ax.legend(loc="upper left", fontsize=8)
+    if rows_by_model:
+        ax.legend(loc="upper left", bbox_to_anchor=(0, -0.12), ncol=6, fontsize=8, frameon=False)
     ax.set_title(f"Cost by model, {review.first:%B %Y} ({zone})")
     return _png(fig)
 

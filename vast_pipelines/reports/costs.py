@@ -155,7 +155,7 @@ def weekly_report(review: Review, zone: str, source: str, t: Thresholds = GUIDE)
         ]
     lines += _section("Concerns", [f"⚠️ {c}" for c in review.concerns], "none")
     lines += _section("Optimization opportunities", [recommendation_line(r) for r in review.recommendations], "none")
-    lines.append(f"Source: {source} (daily cost history)")
+    lines.append(f"Source: {source}, via vast_pipelines.daily_cost_history")
     return "\n".join(lines)
 
 
@@ -186,7 +186,7 @@ def monthly_report(review: Review, zone: str, source: str, t: Thresholds = GUIDE
     if review.recommendations:
         lines.append("Optimization plan (each alone; savings do not add up):")
         lines += [recommendation_line(r) for r in review.recommendations]
-    lines.append(f"Source: {source} (daily cost history)")
+    lines.append(f"Source: {source}, via vast_pipelines.daily_cost_history")
     return "\n".join(lines)
 
 
