@@ -13,7 +13,6 @@ from pydantic import Field
 from vast_pipelines.defs.costs.history import GROUP, load_history, other_zone_days
 from vast_pipelines.defs.costs.partitions import CostPartitions
 from vast_pipelines.notifications import Sent, send_slack
-from vast_pipelines.policy.costs import HistoryRow
 from vast_pipelines.policy.reviews import (
     Review,
     monthly_history_range,
@@ -25,7 +24,7 @@ from vast_pipelines.policy.thresholds import Thresholds
 from vast_pipelines.reports.charts import model_series, monthly_chart, weekly_chart
 from vast_pipelines.reports.costs import guide_day_row, monthly_report, weekly_report
 from vast_pipelines.reports.health import as_markdown
-from vast_pipelines.resources.cost_history import save_report
+from vast_pipelines.resources.cost_history import CostHistory, save_report
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
@@ -54,47 +53,51 @@ class ReviewRun:
     rolled_up_now: list[date]
 
 
-def weekly_review_run(
+_KINDS = {
+    "weekly": (weekly_history_range, weekly_review, weekly_report),
+    "monthly": (monthly_history_range, monthly_review, monthly_report),
+}
+
+
+def review_figures(
+    kind: str,
     database: AnalyticsDatabase,
-    week_start: date,
+    first: date,
+    partitions: CostPartitions,
+    limits: Thresholds,
+    run_id: str | None = None,
+    log: logging.Logger | dg.DagsterLogManager | None = None,
+) -> tuple[Review, CostHistory, list[date]]:
+    """The ``weekly`` or ``monthly`` review of the period starting ``first``, from the cost history.
+
+    Returns the review, the history it read and the days rolled up now because they were missing.
+    """
+    history_range, build, _ = _KINDS[kind]
+    history, rolled = load_history(database, *history_range(first), partitions, run_id, log)
+    zone = partitions.timezone
+    review = build(history.rows, set(history.days), first, ZoneInfo(zone), limits, other_zone_days(history, zone))
+    return review, history, rolled
+
+
+def review_run(
+    kind: str,
+    database: AnalyticsDatabase,
+    first: date,
     partitions: CostPartitions,
     limits: Thresholds,
     run_id: str | None = None,
     log: logging.Logger | dg.DagsterLogManager | None = None,
 ) -> ReviewRun:
-    """The Weekly Review of the week starting ``week_start``, from the cost history."""
-    first, end = weekly_history_range(week_start)
-    history, rolled = load_history(database, first, end, partitions, run_id, log)
-    tz = ZoneInfo(partitions.timezone)
-    review = weekly_review(
-        history.rows, set(history.days), week_start, tz, limits, other_zone_days(history, partitions.timezone)
-    )
-    text = weekly_report(review, partitions.timezone, database.label, limits)
-    return ReviewRun(review, text, weekly_chart(review, partitions.timezone, limits), rolled)
-
-
-def monthly_review_run(
-    database: AnalyticsDatabase,
-    month_start: date,
-    partitions: CostPartitions,
-    limits: Thresholds,
-    run_id: str | None = None,
-    log: logging.Logger | dg.DagsterLogManager | None = None,
-) -> ReviewRun:
-    """The Monthly Review of the month starting ``month_start``, from the cost history."""
-    first, end = monthly_history_range(month_start)
-    history, rolled = load_history(database, first, end, partitions, run_id, log)
-    tz = ZoneInfo(partitions.timezone)
-    review = monthly_review(
-        history.rows, set(history.days), month_start, tz, limits, other_zone_days(history, partitions.timezone)
-    )
-    text = monthly_report(review, partitions.timezone, database.label, limits)
-    chart = monthly_chart(review, model_series(review, _in(history.rows, review)), partitions.timezone, limits)
+    """The review with its text and chart."""
+    review, history, rolled = review_figures(kind, database, first, partitions, limits, run_id, log)
+    zone = partitions.timezone
+    text = _KINDS[kind][2](review, zone, database.label, limits)
+    if kind == "weekly":
+        chart = weekly_chart(review, zone, limits)
+    else:
+        in_period = [r for r in history.rows if review.first <= r.day < review.end]
+        chart = monthly_chart(review, model_series(review, in_period), zone, limits)
     return ReviewRun(review, text, chart, rolled)
-
-
-def _in(rows: list[HistoryRow], review: Review) -> list[HistoryRow]:
-    return [r for r in rows if review.first <= r.day < review.end]
 
 
 def should_post(config: ReviewConfig, partition_key: str, latest_key: str | None) -> bool:
@@ -217,7 +220,7 @@ def build_review_assets(partitions: CostPartitions) -> list[dg.AssetsDefinition]
         `vast_pipelines.weekly_cost_report` and posted to #platform-updates with a cost chart."""
         limits = settings.limits()
         week = date.fromisoformat(context.partition_key)
-        run = weekly_review_run(database, week, partitions, limits, context.run.run_id, context.log)
+        run = review_run("weekly", database, week, partitions, limits, context.run.run_id, context.log)
         review = run.review
         verdict = "no data" if not review.totals.has_cost else f"{len(review.concerns)} concern(s)"
         sent = keep_and_post(context, database, slack, config, run, "weekly_cost_report", partitions.timezone, verdict)
@@ -267,7 +270,7 @@ def build_review_assets(partitions: CostPartitions) -> list[dg.AssetsDefinition]
         with a chart."""
         limits = settings.limits()
         month = date.fromisoformat(context.partition_key)
-        run = monthly_review_run(database, month, partitions, limits, context.run.run_id, context.log)
+        run = review_run("monthly", database, month, partitions, limits, context.run.run_id, context.log)
         review = run.review
         assert review.budget is not None
         verdict = review.budget.value
