@@ -369,6 +369,16 @@ FROM vast_ai_costs
 WHERE "timestamp" >= :start AND "timestamp" <= :now
 """
 
+# The demo replaces its synthetic traffic: the history and reports of the old traffic go with it.
+RESET_DEMO_COST_HISTORY = """
+TRUNCATE vast_pipelines.daily_cost_history, vast_pipelines.daily_cost_history_days,
+    vast_pipelines.weekly_cost_report, vast_pipelines.cost_reports
+"""
+
+COST_REPORT_TEXT = """
+SELECT report_markdown FROM vast_pipelines.cost_reports WHERE report = :report AND period_start = :period_start
+"""
+
 # The operations guide's queries exactly as it writes them (the benchmark and the tests compare our figures
 # with what these return on the same data).
 GUIDE_QUERIES: dict[str, str] = {

@@ -184,6 +184,14 @@ def test_weekly_review_forecasts_the_month_from_the_history():
     assert review.forecast.month_to_date == pytest.approx(140.0) and review.forecast.month_end == pytest.approx(300.0)
     assert review.forecast.hard_cap_date == date(2026, 6, 21)
     assert review.previous is not None and review.previous.cost == Decimal("70")
+    assert review.hard_cap_reached_on is None and any("hit on 2026-06-21" in c for c in review.concerns)
+
+
+def test_weekly_review_says_when_the_cap_was_already_reached():
+    rows = [HistoryRow(date(2026, 6, 1) + timedelta(days=i), "m", totals("30")) for i in range(14)]
+    review = weekly_review(rows, {r.day for r in rows}, date(2026, 6, 8), UTC)
+    assert review.hard_cap_reached_on == date(2026, 6, 7)  # $210 by the end of 7 June
+    assert "The $200 hard cap was reached on 2026-06-07" in review.concerns
 
 
 def test_monthly_review_names_when_target_and_cap_were_reached():

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from vast_pipelines.definitions import defs
 from vast_pipelines.policy.costs import round_money
 from vast_pipelines_tests.conftest import SLACK_TOKEN, insert_costs, make_resources
-from vast_pipelines_tests.cost_runs import guide_between, local, post, run_partition
+from vast_pipelines_tests.cost_runs import days, guide_between, local, post, run_partition
 from vast_pipelines_tests.test_health_check import checks, metadata
 
 BERLIN = "Europe/Berlin"
@@ -73,6 +73,10 @@ def test_weekly_report_equals_the_guides_sql_across_a_month_boundary_and_posts_i
     assert meta["weekly_cost"] == pytest.approx(1.10 + 2.345 + 12.0 + 0.5 + 0.75)
     assert meta["requests"] == 6 and meta["cost_per_request"] == pytest.approx(16.695 / 6)
     assert meta["days_rolled_up_now"] == 14  # the week, the week before and the month so far
+    rolled = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey("daily_cost_history")]
+    assert sorted(e.partition for e in rolled) == days("2026-06-22", 14)  # the UI's history shows them
+    [wednesday] = [e for e in rolled if e.partition == "2026-07-01"]
+    assert wednesday.materialization.metadata["daily_cost"].value == pytest.approx(12.5)
     assert meta["days"].records[0].data["day"] == "2026-07-05"  # newest first, as the guide orders
     actions = {r["action"] for r in meta["recommendations"]}
     assert {"implement_batching", "add_caching", "increase_idle_timeout", "reduce_max_workers"} <= actions

@@ -317,7 +317,9 @@ def weekly_review(
     models = model_costs(rows, week_start, end)
     periods = periods_at(local_midnight(end, tz), tz)
     month_first = periods.month_start.date()
-    month_to_date = sum_days(daily_costs(rows, rolled_up, month_first, end)).cost or Decimal(0)
+    month_days = daily_costs(rows, rolled_up, month_first, end)
+    month_to_date = sum_days(month_days).cost or Decimal(0)
+    cap_reached_on = first_day_reaching(month_days, t.hard_cap)
     forecast = (
         forecast_month_end(float(month_to_date), float(totals.cost or 0), periods, t) if totals.has_cost else None
     )
@@ -325,7 +327,9 @@ def weekly_review(
     high = [d for d in days if d.has_data and float(d.totals.cost or 0) >= t.daily_moderate_below]
     if high:
         concerns.insert(0, f"High daily cost (≥ ${t.daily_moderate_below:,.0f}) on {_dates([d.day for d in high])}")
-    if forecast and forecast.hard_cap_date:
+    if cap_reached_on:
+        concerns.append(f"The ${t.hard_cap:,.0f} hard cap was reached on {cap_reached_on:%Y-%m-%d}")
+    elif forecast and forecast.hard_cap_date:
         concerns.append(f"At this rate the ${t.hard_cap:,.0f} hard cap is hit on {forecast.hard_cap_date:%Y-%m-%d}")
     elif forecast and forecast.month_end > t.budget_alert:
         concerns.append(
@@ -343,6 +347,7 @@ def weekly_review(
         recommendations=weekly_opportunities(days, totals, t),
         concerns=concerns,
         forecast=forecast,
+        hard_cap_reached_on=cap_reached_on,
     )
 
 

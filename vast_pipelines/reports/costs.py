@@ -137,11 +137,12 @@ def weekly_report(review: Review, zone: str, source: str, t: Thresholds = GUIDE)
     lines.append(day_table(review.days))
     if review.forecast is not None:
         f = review.forecast
-        cap = (
-            f"the {usd(t.hard_cap)} hard cap is hit on {f.hard_cap_date:%Y-%m-%d}"
-            if f.hard_cap_date
-            else f"the {usd(t.hard_cap)} hard cap is not reached this month"
-        )
+        if review.hard_cap_reached_on:
+            cap = f"the {usd(t.hard_cap)} hard cap was reached on {review.hard_cap_reached_on:%Y-%m-%d}"
+        elif f.hard_cap_date:
+            cap = f"the {usd(t.hard_cap)} hard cap is hit on {f.hard_cap_date:%Y-%m-%d}"
+        else:
+            cap = f"the {usd(t.hard_cap)} hard cap is not reached this month"
         lines.append(
             f"Forecast for {review.end:%B %Y} as of the week's end: {usd(f.month_end)} "
             f"(month-to-date {usd(f.month_to_date)} + {usd(f.daily_run_rate)}/day × {f.days_left:.0f} days); {cap}"

@@ -9,7 +9,8 @@ import dagster as dg
 from vast_pipelines.defs.costs.partitions import CostPartitions
 from vast_pipelines.policy.costs import daily_costs, days_between, model_costs
 from vast_pipelines.policy.periods import local_midnight
-from vast_pipelines.policy.spend import daily_verdict
+from vast_pipelines.policy.spend import DailyVerdict, daily_verdict
+from vast_pipelines.policy.thresholds import Thresholds
 from vast_pipelines.reports.costs import history_day_report
 from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.resources.cost_history import CostHistory, read_history, refresh_day
@@ -64,6 +65,55 @@ def other_zone_days(history: CostHistory, zone: str) -> list[date]:
     return sorted(d for d, info in history.days.items() if info.timezone != zone)
 
 
+def day_metadata(
+    history: CostHistory, day: date, zone: str, limits: Thresholds
+) -> tuple[dict[str, object], DailyVerdict, dict[str, float]]:
+    """One day's materialization metadata (the SPEC's numeric keys), its verdict, and its money figures.
+
+    A day without a cost has no ``daily_cost`` or ``cost_per_request`` at all: no data is not $0.00.
+    """
+    end = day + timedelta(days=1)
+    [one] = daily_costs(history.rows, history.days, day, end)
+    totals = one.totals
+    models = model_costs(history.rows, day, end)
+    verdict = daily_verdict(float(totals.cost) if totals.cost is not None else None, totals.requests, limits)
+    money = (
+        {"daily_cost": float(totals.cost or 0), "cost_per_request": float(totals.cost_per_request or 0)}
+        if totals.has_cost
+        else {}
+    )
+    text = history_day_report(day, totals, models, zone, limits)
+    metadata = {
+        **money,
+        "requests": totals.requests,
+        "cold_start_requests": totals.cold_start_requests,
+        "null_cost_requests": totals.null_cost_requests,
+        "null_duration_requests": totals.null_duration_requests,
+        "models": len(models),
+        "daily_verdict": verdict.value,
+        "timezone": zone,
+        "report": dg.MetadataValue.md(as_markdown(text)),
+    }
+    return metadata, verdict, money
+
+
+def record_rolled_up_days(
+    context: dg.AssetExecutionContext, history: CostHistory, days: list[date], zone: str, limits: Thresholds
+) -> None:
+    """Record days a report rolled up itself as materializations of their ``daily_cost_history``
+    partitions, so the UI's history shows them as it would after a backfill."""
+    for day in days:
+        metadata, _, _ = day_metadata(history, day, zone, limits)
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key="daily_cost_history",
+                partition=str(day),
+                description=f"Rolled up by {context.asset_key.to_user_string()} (the day was missing)",
+                metadata=metadata,
+            )
+        )
+
+
 def build_daily_cost_history(partitions: CostPartitions) -> dg.AssetsDefinition:
     """The ``daily_cost_history`` asset on ``partitions.daily``."""
 
@@ -91,34 +141,17 @@ def build_daily_cost_history(partitions: CostPartitions) -> dg.AssetsDefinition:
         day = date.fromisoformat(context.partition_key)
         requests = roll_up(database, day, partitions.timezone, context.run.run_id)
         history = read_history(database, day, day + timedelta(days=1))
-        [today] = daily_costs(history.rows, history.days, day, day + timedelta(days=1))
-        totals = today.totals
-        models = model_costs(history.rows, day, day + timedelta(days=1))
-        text = history_day_report(day, totals, models, partitions.timezone, limits)
-        context.log.info(f"daily_cost_history {day}: {requests:,} requests rolled up\n{text}")
-        verdict = daily_verdict(float(totals.cost) if totals.cost is not None else None, totals.requests, limits)
-        money = (
-            {"daily_cost": float(totals.cost or 0), "cost_per_request": float(totals.cost_per_request or 0)}
-            if totals.has_cost
-            else {}
-        )
+        metadata, verdict, money = day_metadata(history, day, partitions.timezone, limits)
+        context.log.info(f"daily_cost_history {day}: {requests:,} requests rolled up")
         return dg.MaterializeResult(
-            metadata={
-                **money,
-                "requests": totals.requests,
-                "cold_start_requests": totals.cold_start_requests,
-                "null_cost_requests": totals.null_cost_requests,
-                "null_duration_requests": totals.null_duration_requests,
-                "models": len(models),
-                "daily_verdict": verdict.value,
-                "timezone": partitions.timezone,
-                "report": dg.MetadataValue.md(as_markdown(text)),
-            },
+            metadata=metadata,
             check_results=[
                 dg.AssetCheckResult(
                     check_name=DAILY_COST_BAND_CHECK,
-                    passed=verdict.value == "excellent",
-                    severity=dg.AssetCheckSeverity.ERROR if verdict.value == "high" else dg.AssetCheckSeverity.WARN,
+                    passed=verdict is DailyVerdict.EXCELLENT,
+                    severity=dg.AssetCheckSeverity.ERROR
+                    if verdict is DailyVerdict.HIGH
+                    else dg.AssetCheckSeverity.WARN,
                     metadata={"verdict": verdict.value, **money},
                 )
             ],

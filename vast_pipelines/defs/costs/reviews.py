@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from pydantic import Field
 
-from vast_pipelines.defs.costs.history import GROUP, load_history, other_zone_days
+from vast_pipelines.defs.costs.history import GROUP, load_history, other_zone_days, record_rolled_up_days
 from vast_pipelines.defs.costs.partitions import CostPartitions
 from vast_pipelines.notifications import Sent, send_slack
 from vast_pipelines.policy.reviews import (
@@ -50,6 +50,7 @@ class ReviewRun:
     review: Review
     text: str
     chart: bytes
+    history: CostHistory
     rolled_up_now: list[date]
 
 
@@ -97,7 +98,7 @@ def review_run(
     else:
         in_period = [r for r in history.rows if review.first <= r.day < review.end]
         chart = monthly_chart(review, model_series(review, in_period), zone, limits)
-    return ReviewRun(review, text, chart, rolled)
+    return ReviewRun(review, text, chart, history, rolled)
 
 
 def should_post(config: ReviewConfig, partition_key: str, latest_key: str | None) -> bool:
@@ -221,6 +222,7 @@ def build_review_assets(partitions: CostPartitions) -> list[dg.AssetsDefinition]
         limits = settings.limits()
         week = date.fromisoformat(context.partition_key)
         run = review_run("weekly", database, week, partitions, limits, context.run.run_id, context.log)
+        record_rolled_up_days(context, run.history, run.rolled_up_now, partitions.timezone, limits)
         review = run.review
         verdict = "no data" if not review.totals.has_cost else f"{len(review.concerns)} concern(s)"
         sent = keep_and_post(context, database, slack, config, run, "weekly_cost_report", partitions.timezone, verdict)
@@ -271,6 +273,7 @@ def build_review_assets(partitions: CostPartitions) -> list[dg.AssetsDefinition]
         limits = settings.limits()
         month = date.fromisoformat(context.partition_key)
         run = review_run("monthly", database, month, partitions, limits, context.run.run_id, context.log)
+        record_rolled_up_days(context, run.history, run.rolled_up_now, partitions.timezone, limits)
         review = run.review
         assert review.budget is not None
         verdict = review.budget.value
