@@ -40,7 +40,7 @@ from vast_pipelines.defs.costs.partitions import cost_partitions
 from vast_pipelines.defs.costs.reviews import review_figures, review_run
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.thresholds import GUIDE
-from vast_pipelines.resources.cost_history import latency_summary, read_history, refresh_day, top_cost_drivers
+from vast_pipelines.resources.cost_history import latency_summary, read_history, top_cost_drivers
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
 from vast_pipelines.resources.embedded import embedded_server_url
 
@@ -252,17 +252,13 @@ def measure_all(database: AnalyticsDatabase, partitions, repeat: int) -> list[Ro
     add(
         "one day: rollup vs guide's daily query",
         guide(database, "current_month", between=day_window),
-        lambda: refresh_day(
-            database, day=DAY, window_start=day_window[0], window_end=day_window[1], timezone=ZONE, run_id="bench"
-        ),
+        lambda: roll_up(database, DAY, ZONE, "benchmark"),
         "ours writes the day's rollup",
     )
     add(
         "one day: rollup vs Yesterday's Spend",
         guide(database, "yesterdays_spend", between=day_window),
-        lambda: refresh_day(
-            database, day=DAY, window_start=day_window[0], window_end=day_window[1], timezone=ZONE, run_id="bench"
-        ),
+        lambda: roll_up(database, DAY, ZONE, "benchmark"),
         "guide: that day's sum",
     )
     today = periods_at(END, ZoneInfo(ZONE))

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from vast_pipelines.defs.costs.checks import band_check
 from vast_pipelines.defs.costs.partitions import CostPartitions
 from vast_pipelines.policy.costs import daily_costs, days_between, model_costs
 from vast_pipelines.policy.periods import local_midnight
@@ -146,14 +147,7 @@ def build_daily_cost_history(partitions: CostPartitions) -> dg.AssetsDefinition:
         return dg.MaterializeResult(
             metadata=metadata,
             check_results=[
-                dg.AssetCheckResult(
-                    check_name=DAILY_COST_BAND_CHECK,
-                    passed=verdict is DailyVerdict.EXCELLENT,
-                    severity=dg.AssetCheckSeverity.ERROR
-                    if verdict is DailyVerdict.HIGH
-                    else dg.AssetCheckSeverity.WARN,
-                    metadata={"verdict": verdict.value, **money},
-                )
+                band_check(DAILY_COST_BAND_CHECK, verdict.value, good="excellent", bad="high", metadata=money)
             ],
         )
 

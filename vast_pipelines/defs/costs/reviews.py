@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from pydantic import Field
 
+from vast_pipelines.defs.costs.checks import band_check
 from vast_pipelines.defs.costs.history import GROUP, load_history, other_zone_days, record_rolled_up_days
 from vast_pipelines.defs.costs.partitions import CostPartitions
 from vast_pipelines.notifications import Sent, send_slack
@@ -293,12 +294,7 @@ def build_review_assets(partitions: CostPartitions) -> list[dg.AssetsDefinition]
                 **_common_metadata(run, sent),
             },
             check_results=[
-                dg.AssetCheckResult(
-                    check_name=MONTHLY_BUDGET_CHECK,
-                    passed=verdict == "on target",
-                    severity=dg.AssetCheckSeverity.ERROR if verdict == "over budget" else dg.AssetCheckSeverity.WARN,
-                    metadata={"budget_verdict": verdict, **money},
-                )
+                band_check(MONTHLY_BUDGET_CHECK, verdict, good="on target", bad="over budget", metadata=money)
             ],
         )
 

@@ -2,11 +2,12 @@
 refreshed by the daily health check."""
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import dagster as dg
 
+from vast_pipelines.defs.costs.checks import band_check
 from vast_pipelines.policy.costs import CostTotals
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.troubleshooting import cost_driver_hints, latency_fixes, latency_verdict
@@ -18,6 +19,31 @@ from vast_pipelines.resources.settings import RunbookSettings
 
 GROUP = "troubleshooting"
 LATENCY_BAND_CHECK = "latency_band"
+
+
+def _keep_today(
+    context: dg.AssetExecutionContext,
+    database: AnalyticsDatabase,
+    today: date,
+    zone: str,
+    totals: CostTotals,
+    verdict: str,
+    figures: dict,
+    text: str,
+) -> None:
+    """Keep today's latest run of this asset in ``vast_pipelines.cost_reports``."""
+    save_report(
+        database,
+        report=context.asset_key.to_user_string(),
+        period_start=today,
+        period_end=today + timedelta(days=1),
+        timezone=zone,
+        run_id=context.run.run_id,
+        totals=totals,
+        verdict=verdict,
+        figures=figures,
+        markdown=text,
+    )
 
 
 def _float(value: object) -> float | None:
@@ -39,18 +65,8 @@ def top_cost_drivers_asset(
     text = cost_drivers_report(drivers, hints, today, tz.key)
     costs = [d.total_cost for d in drivers if d.total_cost is not None]
     totals = CostTotals(requests=sum(d.requests for d in drivers), cost=sum(costs, Decimal(0)) if costs else None)
-    save_report(
-        database,
-        report="top_cost_drivers",
-        period_start=today,
-        period_end=today + timedelta(days=1),
-        timezone=tz.key,
-        run_id=context.run.run_id,
-        totals=totals,
-        verdict=f"{len(hints)} cause(s) indicated",
-        figures={"drivers": [dataclasses.asdict(d) for d in drivers], "hints": hints},
-        markdown=text,
-    )
+    figures = {"drivers": [dataclasses.asdict(d) for d in drivers], "hints": hints}
+    _keep_today(context, database, today, tz.key, totals, f"{len(hints)} cause(s) indicated", figures, text)
     table = dg.MetadataValue.table(
         records=[
             dg.TableRecord(
@@ -114,18 +130,8 @@ def latency_percentiles_asset(
     fixes = latency_fixes(summary, limits)
     text = latency_report(summary, verdict, fixes)
     today = now.astimezone(tz).date()
-    save_report(
-        database,
-        report="latency_percentiles",
-        period_start=today,
-        period_end=today + timedelta(days=1),
-        timezone=tz.key,
-        run_id=context.run.run_id,
-        totals=CostTotals(requests=summary.requests),
-        verdict=verdict.value,
-        figures={"summary": dataclasses.asdict(summary), "fixes": [dataclasses.asdict(f) for f in fixes]},
-        markdown=text,
-    )
+    figures = {"summary": dataclasses.asdict(summary), "fixes": [dataclasses.asdict(f) for f in fixes]}
+    _keep_today(context, database, today, tz.key, CostTotals(requests=summary.requests), verdict.value, figures, text)
     p = summary.overall
     numbers = {
         key: value
@@ -149,12 +155,5 @@ def latency_percentiles_asset(
             "fixes": dg.MetadataValue.json([dataclasses.asdict(f) for f in fixes]),
             "report": dg.MetadataValue.md(as_markdown(text)),
         },
-        check_results=[
-            dg.AssetCheckResult(
-                check_name=LATENCY_BAND_CHECK,
-                passed=verdict.value == "good",
-                severity=dg.AssetCheckSeverity.ERROR if verdict.value == "investigate" else dg.AssetCheckSeverity.WARN,
-                metadata={"verdict": verdict.value, **numbers},
-            )
-        ],
+        check_results=[band_check(LATENCY_BAND_CHECK, verdict.value, good="good", bad="investigate", metadata=numbers)],
     )
