@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from typing import Any
 
 import dagster as dg
@@ -10,6 +11,7 @@ import dagster as dg
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.endpoints import InferenceEndpoints
+from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines.resources.router import AgentRouterResource
 from vast_pipelines.resources.settings import RunbookSettings, load_timezone
 from vast_pipelines.resources.slack import SlackResource
@@ -88,3 +90,20 @@ def schedule_timezone() -> str:
     name = os.environ.get("VAST_PIPELINES_TIMEZONE") or "UTC"
     load_timezone(name)
     return name
+
+
+# The first day of the cost history's partitions: the year before the guide's last update (2026-01-28),
+# so a year of monthly reviews can be backfilled; older data needs VAST_PIPELINES_HISTORY_START.
+DEFAULT_HISTORY_START = "2025-01-01"
+
+
+def history_start() -> str:
+    """VAST_PIPELINES_HISTORY_START (YYYY-MM-DD) for the cost partitions (read when the code location loads)."""
+    value = (os.environ.get("VAST_PIPELINES_HISTORY_START") or DEFAULT_HISTORY_START).strip()
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise OperatorError(
+            f"VAST_PIPELINES_HISTORY_START={value!r} is not a date: use YYYY-MM-DD, e.g. {DEFAULT_HISTORY_START}"
+        ) from None
+    return value

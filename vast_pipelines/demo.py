@@ -1,4 +1,4 @@
-"""``vast-pipelines-demo``: the morning health check on the embedded demo database.
+"""``vast-pipelines-demo``: the morning health check and the last weekly review on the embedded demo database.
 
 Fills the embedded PostgreSQL with labelled synthetic traffic, then runs the real jobs in process and
 prints what an operator would read. Every endpoint the user has not configured points at a loopback
@@ -18,6 +18,7 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy as sa
 
+from vast_pipelines import sql
 from vast_pipelines.config import build_resources, unset_variables
 from vast_pipelines.demo_traffic import DEMO_NOTE, demo_rows
 from vast_pipelines.resources.database import AnalyticsDatabase
@@ -45,6 +46,7 @@ def fill_demo_traffic(database: AnalyticsDatabase, now: datetime, days: int, see
     try:
         with raw.cursor() as cur:
             cur.execute("TRUNCATE vast_ai_costs")
+            cur.execute(sql.RESET_DEMO_COST_HISTORY)
             cur.execute("DELETE FROM vast_pipelines.demo_traffic")
             with cur.copy('COPY vast_ai_costs ("timestamp", model, cost, duration, cold_start) FROM STDIN') as copy:
                 for row in rows:
@@ -76,7 +78,7 @@ def demo_resources() -> dict[str, dg.ConfigurableResource]:
 
 
 def run_demo(days: int = 75, seed: int = 7, out=sys.stdout) -> int:
-    """Fill the demo database, run the health check, print the report; returns a process exit code."""
+    """Fill the demo database, run the health check and the last weekly review, print both; returns an exit code."""
     from vast_pipelines.definitions import defs
 
     if os.environ.get("TIMESCALE_URL"):
@@ -111,6 +113,26 @@ def run_demo(days: int = 75, seed: int = 7, out=sys.stdout) -> int:
             sa.text("SELECT report_markdown FROM vast_pipelines.health_checks WHERE run_id = :r"), {"r": result.run_id}
         ).scalar_one()
     print("", report, "", sep="\n", file=out)
+
+    weekly = defs().resolve_job_def("weekly_cost_report_job")
+    week = weekly.partitions_def.get_last_partition_key()
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = weekly.execute_in_process(
+            instance=instance,
+            resources=resources,
+            partition_key=week,
+            raise_on_error=False,
+            # The review of synthetic traffic is printed here, never posted.
+            run_config={**QUIET, "ops": {"weekly_cost_report": {"config": {"post_to_slack": False}}}},
+        )
+    if not result.success:
+        print(f"FAILED weekly_cost_report {week}: see `dagster dev` for the run's log", file=sys.stderr)
+        return 1
+    with database.begin() as conn:
+        review = conn.execute(
+            sa.text(sql.COST_REPORT_TEXT), {"report": "weekly_cost_report", "period_start": week}
+        ).scalar_one()
+    print(review, "", sep="\n", file=out)
     print(
         f"Demo finished in {time.perf_counter() - started:.1f}s. The embedded database keeps running for the UI: "
         ".venv/bin/dagster dev (stop it with: .venv/bin/vast-pipelines-demo --stop)",

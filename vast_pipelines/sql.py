@@ -126,6 +126,69 @@ MIGRATIONS: tuple[str, ...] = (
     )
     """,
     "CREATE INDEX IF NOT EXISTS endpoint_probes_recent ON vast_pipelines.endpoint_probes (endpoint, id DESC)",
+    # --- Cost history and the weekly/monthly reviews ---------------------------------------------
+    # The rollup: one row per local day and model; the reports read this, never the raw table.
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.daily_cost_history (
+        day date NOT NULL,
+        model text NOT NULL,
+        requests bigint NOT NULL,
+        cost numeric,
+        cold_start_requests bigint NOT NULL,
+        cold_start_cost numeric,
+        cold_start_costed_requests bigint NOT NULL,
+        duration_sum double precision,
+        duration_count bigint NOT NULL,
+        cold_duration_sum double precision,
+        cold_duration_count bigint NOT NULL,
+        null_cost_requests bigint NOT NULL,
+        null_duration_requests bigint NOT NULL,
+        negative_cost_requests bigint NOT NULL,
+        PRIMARY KEY (day, model)
+    )
+    """,
+    # Which days were rolled up (an empty day is a row here and none above), in which time zone.
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.daily_cost_history_days (
+        day date PRIMARY KEY,
+        timezone text NOT NULL,
+        window_start timestamptz NOT NULL,
+        window_end timestamptz NOT NULL,
+        requests bigint NOT NULL,
+        refreshed_at timestamptz NOT NULL DEFAULT now(),
+        run_id text
+    )
+    """,
+    # Every report's figures and text, one row per report and period (re-runs replace it).
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.cost_reports (
+        report text NOT NULL,
+        period_start date NOT NULL,
+        period_end date NOT NULL,
+        timezone text NOT NULL,
+        generated_at timestamptz NOT NULL DEFAULT now(),
+        run_id text,
+        cost numeric,
+        requests bigint NOT NULL,
+        cost_per_request numeric,
+        verdict text NOT NULL,
+        figures jsonb NOT NULL,
+        report_markdown text NOT NULL,
+        PRIMARY KEY (report, period_start)
+    )
+    """,
+    # The Weekly Review's table, in the guide's columns.
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.weekly_cost_report (
+        week_start date NOT NULL,
+        day date NOT NULL,
+        daily_cost numeric,
+        requests bigint NOT NULL,
+        cost_per_request numeric,
+        rolled_up boolean NOT NULL,
+        PRIMARY KEY (week_start, day)
+    )
+    """,
 )
 
 EMBEDDED_MIGRATIONS: tuple[str, ...] = (
@@ -341,3 +404,189 @@ SET status = 'resolved', closed_at = now(), after_state = CAST(:state AS jsonb)
 WHERE kind = 'service_down' AND subject = :endpoint AND status = 'open'
 RETURNING id, opened_at, figures
 """
+
+# --- Cost history and the weekly/monthly reviews ---------------------------------------------------
+
+# Requests with no model are kept under this name in the rollup (its key cannot be NULL).
+NO_MODEL = "(no model)"
+
+# Serialises concurrent rollups of the same day (a schedule tick and a manual re-run); second key: the day.
+COST_HISTORY_LOCK_KEY = 0x7A57_0003
+
+LOCK_COST_HISTORY_DAY = "SELECT pg_advisory_xact_lock(:lock_key, :day_number)"
+
+DELETE_COST_HISTORY_DAY = "DELETE FROM vast_pipelines.daily_cost_history WHERE day = :day"
+
+# One index range scan over the local day [window_start, window_end).
+INSERT_COST_HISTORY_DAY = """
+INSERT INTO vast_pipelines.daily_cost_history (
+    day, model, requests, cost, cold_start_requests, cold_start_cost, cold_start_costed_requests,
+    duration_sum, duration_count, cold_duration_sum, cold_duration_count,
+    null_cost_requests, null_duration_requests, negative_cost_requests
+)
+SELECT
+    CAST(:day AS date),
+    COALESCE(model, :no_model),
+    COUNT(*),
+    SUM(cost),
+    COUNT(*) FILTER (WHERE cold_start),
+    SUM(cost) FILTER (WHERE cold_start),
+    COUNT(cost) FILTER (WHERE cold_start),
+    SUM(duration),
+    COUNT(duration),
+    SUM(duration) FILTER (WHERE cold_start),
+    COUNT(duration) FILTER (WHERE cold_start),
+    COUNT(*) FILTER (WHERE cost IS NULL),
+    COUNT(*) FILTER (WHERE duration IS NULL),
+    COUNT(*) FILTER (WHERE cost < 0)
+FROM vast_ai_costs
+WHERE "timestamp" >= :window_start AND "timestamp" < :window_end
+GROUP BY COALESCE(model, :no_model)
+RETURNING requests
+"""
+
+UPSERT_COST_HISTORY_DAY = """
+INSERT INTO vast_pipelines.daily_cost_history_days (day, timezone, window_start, window_end, requests, run_id)
+VALUES (:day, :timezone, :window_start, :window_end, :requests, :run_id)
+ON CONFLICT (day) DO UPDATE
+SET timezone = EXCLUDED.timezone, window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end,
+    requests = EXCLUDED.requests, refreshed_at = now(), run_id = EXCLUDED.run_id
+"""
+
+COST_HISTORY_ROWS = """
+SELECT day, model, requests, cost, cold_start_requests, cold_start_cost, cold_start_costed_requests,
+       duration_sum, duration_count, cold_duration_sum, cold_duration_count,
+       null_cost_requests, null_duration_requests, negative_cost_requests
+FROM vast_pipelines.daily_cost_history
+WHERE day >= :first AND day < :end
+ORDER BY day, model
+"""
+
+COST_HISTORY_DAYS = """
+SELECT day, timezone, requests, refreshed_at
+FROM vast_pipelines.daily_cost_history_days
+WHERE day >= :first AND day < :end
+ORDER BY day
+"""
+
+UPSERT_COST_REPORT = """
+INSERT INTO vast_pipelines.cost_reports (
+    report, period_start, period_end, timezone, run_id, cost, requests, cost_per_request, verdict, figures,
+    report_markdown
+)
+VALUES (
+    :report, :period_start, :period_end, :timezone, :run_id, :cost, :requests, :cost_per_request, :verdict,
+    CAST(:figures AS jsonb), :report_markdown
+)
+ON CONFLICT (report, period_start) DO UPDATE
+SET period_end = EXCLUDED.period_end, timezone = EXCLUDED.timezone, generated_at = now(),
+    run_id = EXCLUDED.run_id, cost = EXCLUDED.cost, requests = EXCLUDED.requests,
+    cost_per_request = EXCLUDED.cost_per_request, verdict = EXCLUDED.verdict, figures = EXCLUDED.figures,
+    report_markdown = EXCLUDED.report_markdown
+"""
+
+DELETE_WEEKLY_COST_REPORT = "DELETE FROM vast_pipelines.weekly_cost_report WHERE week_start = :week_start"
+
+INSERT_WEEKLY_COST_REPORT = """
+INSERT INTO vast_pipelines.weekly_cost_report (week_start, day, daily_cost, requests, cost_per_request, rolled_up)
+VALUES (:week_start, :day, :daily_cost, :requests, :cost_per_request, :rolled_up)
+"""
+
+# The guide's "Top cost drivers today", split warm/cold; models without a cost sort last, not first.
+TOP_COST_DRIVERS = """
+SELECT
+    COALESCE(model, :no_model) AS model,
+    COUNT(*) AS requests,
+    SUM(cost) AS total_cost,
+    AVG(duration) AS avg_duration_sec,
+    COUNT(*) FILTER (WHERE cold_start) AS cold_start_requests,
+    SUM(cost) FILTER (WHERE cold_start) AS cold_start_cost,
+    AVG(duration) FILTER (WHERE cold_start IS NOT TRUE) AS warm_avg_duration_sec,
+    AVG(duration) FILTER (WHERE cold_start) AS cold_avg_duration_sec,
+    COUNT(*) FILTER (WHERE cost IS NULL) AS null_cost_requests
+FROM vast_ai_costs
+WHERE "timestamp" >= :start AND "timestamp" <= :now
+GROUP BY COALESCE(model, :no_model)
+ORDER BY total_cost DESC NULLS LAST, requests DESC
+"""
+
+# The guide's "Latency percentiles" over the last 24 h, plus the same for warm and for cold requests
+# (one sort each: the array form of percentile_cont).
+LATENCY_PERCENTILES = """
+SELECT
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY duration) AS p50_sec,
+    percentile_cont(0.95) WITHIN GROUP (ORDER BY duration) AS p95_sec,
+    percentile_cont(0.99) WITHIN GROUP (ORDER BY duration) AS p99_sec,
+    AVG(CASE WHEN cold_start THEN 1 ELSE 0 END) AS cold_start_rate,
+    percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration) FILTER (WHERE cold_start IS NOT TRUE)
+        AS warm,
+    percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration) FILTER (WHERE cold_start) AS cold,
+    COUNT(*) AS requests,
+    COUNT(duration) AS timed_requests,
+    COUNT(*) FILTER (WHERE cold_start) AS cold_start_requests
+FROM vast_ai_costs
+WHERE "timestamp" >= :start AND "timestamp" <= :now
+"""
+
+# The demo replaces its synthetic traffic: the history and reports of the old traffic go with it.
+RESET_DEMO_COST_HISTORY = """
+TRUNCATE vast_pipelines.daily_cost_history, vast_pipelines.daily_cost_history_days,
+    vast_pipelines.weekly_cost_report, vast_pipelines.cost_reports
+"""
+
+COST_REPORT_TEXT = """
+SELECT report_markdown FROM vast_pipelines.cost_reports WHERE report = :report AND period_start = :period_start
+"""
+
+# The operations guide's queries exactly as it writes them (the benchmark and the tests compare our figures
+# with what these return on the same data).
+GUIDE_QUERIES: dict[str, str] = {
+    "yesterdays_spend": (
+        "SELECT '$' || ROUND(COALESCE(SUM(cost), 0)::numeric, 2) FROM vast_ai_costs "
+        "WHERE timestamp >= NOW() - INTERVAL '1 day'"
+    ),
+    "current_month": (
+        "SELECT DATE_TRUNC('day', timestamp)::date as day, ROUND(SUM(cost)::numeric, 2) as daily_cost, "
+        "COUNT(*) as requests FROM vast_ai_costs WHERE timestamp >= DATE_TRUNC('month', NOW()) "
+        "GROUP BY day ORDER BY day DESC"
+    ),
+    "top_cost_drivers": (
+        "SELECT model, COUNT(*) as requests, ROUND(SUM(cost)::numeric, 2) as total_cost, "
+        "ROUND(AVG(duration)::numeric, 2) as avg_duration_sec FROM vast_ai_costs "
+        "WHERE timestamp >= CURRENT_DATE GROUP BY model ORDER BY total_cost DESC"
+    ),
+    "latency_percentiles": (
+        "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration) as p50_sec, "
+        "percentile_cont(0.95) WITHIN GROUP (ORDER BY duration) as p95_sec, "
+        "percentile_cont(0.99) WITHIN GROUP (ORDER BY duration) as p99_sec, "
+        "ROUND(AVG(CASE WHEN cold_start THEN 1 ELSE 0 END)::numeric, 2) as cold_start_rate "
+        "FROM vast_ai_costs WHERE timestamp >= NOW() - INTERVAL '24 hours'"
+    ),
+    "weekly_review": (
+        "SELECT DATE_TRUNC('day', timestamp)::date as day, ROUND(SUM(cost)::numeric, 2) as daily_cost, "
+        "COUNT(*) as requests, ROUND((SUM(cost) / COUNT(*))::numeric, 5) as cost_per_request "
+        "FROM vast_ai_costs WHERE timestamp >= NOW() - INTERVAL '7 days' GROUP BY day ORDER BY day DESC"
+    ),
+    "monthly_review": (
+        "SELECT ROUND(SUM(cost)::numeric, 2) as monthly_cost, COUNT(*) as total_requests, "
+        "ROUND((SUM(cost) / COUNT(*))::numeric, 5) as avg_cost_per_request FROM vast_ai_costs "
+        "WHERE timestamp >= DATE_TRUNC('month', NOW())"
+    ),
+    "runaway_check": "SELECT ROUND(SUM(cost)::numeric, 2) FROM vast_ai_costs WHERE timestamp >= CURRENT_DATE",
+}
+
+
+def guide_query_between(name: str) -> str:
+    """The guide's query with its rolling window pinned to ``[:start, :end)``: same SELECT, same GROUP BY."""
+    head, _, tail = GUIDE_QUERIES[name].partition(" WHERE ")
+    _, grouped, rest = tail.partition(" GROUP BY ")
+    return f"{head} WHERE timestamp >= :start AND timestamp < :end" + (f" GROUP BY {rest}" if grouped else "")
+
+
+def guide_query_at(name: str) -> str:
+    """The guide's query as written, with ``NOW()`` and ``CURRENT_DATE`` bound to ``:now`` and ``:today``."""
+    return (
+        GUIDE_QUERIES[name]
+        .replace("NOW()", "CAST(:now AS timestamptz)")
+        .replace("CURRENT_DATE", "CAST(:today AS date)")
+    )

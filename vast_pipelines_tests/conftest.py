@@ -60,6 +60,7 @@ def _no_outside_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
         "VAST_EMERGENCY_ACTIONS",
         "VAST_PIPELINES_THRESHOLDS",
         "VAST_PIPELINES_TIMEZONE",
+        "VAST_PIPELINES_HISTORY_START",
     ):
         monkeypatch.delenv(var, raising=False)
 

@@ -34,5 +34,19 @@ class Thresholds:
     # "Service Down": failed checks in a row (each after the cold-start retry) before an outage opens.
     outage_checks: float = 2
 
+    # --- Weekly and monthly reviews (cost history) ---
+    # "Increase idle timeout from 5 min to 10 min" (seconds), the guide's fix for many cold starts.
+    suggested_idle_timeout: float = 600.0
+    # "Low usage? → Reduce max_workers": below this many requests per day on average over the week,
+    # suggest this many max workers (the guide deploys with 3). Not in the guide: our defaults.
+    low_usage_requests_per_day: float = 100.0
+    suggested_max_workers: float = 1.0
+    # "Plan optimizations if over budget": share of the month's cost each would save. Batching and
+    # caching are the guide's; a cheaper GPU and quantization are our assumptions (it gives no number).
+    saving_batching: float = 0.8
+    saving_caching: float = 0.5
+    saving_cheaper_gpu: float = 0.3
+    saving_quantization: float = 0.4
+
 
 GUIDE = Thresholds()

@@ -4,8 +4,10 @@ from vast_pipelines.config import schedule_timezone
 
 daily_health_check = dg.define_asset_job(
     "daily_health_check",
-    selection=dg.AssetSelection.groups("health"),
-    description="The guide's Morning Health Check: endpoints, Tailscale, Vast.ai workers and yesterday's spend.",
+    # The troubleshooting checks (top cost drivers, latency percentiles) are refreshed every morning too.
+    selection=dg.AssetSelection.groups("health") | dg.AssetSelection.assets("top_cost_drivers", "latency_percentiles"),
+    description="The guide's Morning Health Check: endpoints, Tailscale, Vast.ai workers, yesterday's spend, "
+    "today's top cost drivers and the last 24 h latency percentiles.",
 )
 
 

@@ -1,0 +1,28 @@
+"""Day, week (Monday to Sunday) and month partitions of the cost history, in the operator's time zone."""
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+
+@dataclass(frozen=True)
+class CostPartitions:
+    """The three partitionings of the cost history, one time zone and start day for all."""
+
+    timezone: str
+    start: str
+    daily: dg.DailyPartitionsDefinition
+    weekly: dg.WeeklyPartitionsDefinition
+    monthly: dg.MonthlyPartitionsDefinition
+
+
+def cost_partitions(timezone: str, start: str) -> CostPartitions:
+    """Partitions from ``start`` (YYYY-MM-DD) in ``timezone``; the last one is the last complete period."""
+    return CostPartitions(
+        timezone=timezone,
+        start=start,
+        daily=dg.DailyPartitionsDefinition(start_date=start, timezone=timezone),
+        # day_offset=1: weeks start on Monday (Dagster's default is Sunday).
+        weekly=dg.WeeklyPartitionsDefinition(start_date=start, timezone=timezone, day_offset=1),
+        monthly=dg.MonthlyPartitionsDefinition(start_date=start, timezone=timezone),
+    )

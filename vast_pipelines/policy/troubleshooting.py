@@ -1,0 +1,133 @@
+"""The guide's "Symptom: Slow Responses" and "Symptom: High Costs": verdicts, causes and fixes (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+from vast_pipelines.policy.reviews import Recommendation
+from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+
+# The guide's "Use faster GPU (RTX 4090 → A6000)", as Vast.ai names the A6000 in search_params.
+FASTER_GPU = "RTX_A6000"
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    """p50/p95/p99 of request duration in seconds (None when no request logged a duration)."""
+
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """The last 24 h of request durations, all requests and split into warm and cold starts."""
+
+    requests: int
+    timed_requests: int
+    cold_start_requests: int
+    cold_start_rate: float | None
+    overall: Percentiles
+    warm: Percentiles
+    cold: Percentiles
+
+
+class LatencyVerdict(StrEnum):
+    """The guide's "Interpretation" of the latency percentiles."""
+
+    GOOD = "good"
+    ACCEPTABLE = "acceptable"
+    SLOW = "slow"
+    INVESTIGATE = "investigate"
+    NO_DATA = "no data"
+
+
+_LATENCY_TEXT = {
+    LatencyVerdict.GOOD: "✅ Good performance",
+    LatencyVerdict.ACCEPTABLE: "⚠️ Acceptable (some cold starts)",
+    LatencyVerdict.SLOW: "⚠️ Slower than acceptable, not yet at the guide's investigate line: watch it",
+    LatencyVerdict.INVESTIGATE: "❌ Investigate (many cold starts or slow GPU)",
+    LatencyVerdict.NO_DATA: "❔ No data: no request with a duration was logged in the last 24 h",
+}
+
+
+def latency_verdict(p: Percentiles, t: Thresholds = GUIDE) -> LatencyVerdict:
+    """Good (p50 < 2 s and p95 < 5 s), acceptable (p50 < 5 s and p95 < 10 s), investigate (p50 > 5 s or
+    p95 > 20 s); what falls between acceptable and investigate (the guide leaves it open) is "slow"."""
+    if p.p50 is None or p.p95 is None:
+        return LatencyVerdict.NO_DATA
+    if p.p50 < t.good_p50 and p.p95 < t.good_p95:
+        return LatencyVerdict.GOOD
+    if p.p50 < t.acceptable_p50 and p.p95 < t.acceptable_p95:
+        return LatencyVerdict.ACCEPTABLE
+    if p.p50 > t.acceptable_p50 or p.p95 > t.investigate_p95:
+        return LatencyVerdict.INVESTIGATE
+    return LatencyVerdict.SLOW
+
+
+def latency_verdict_text(verdict: LatencyVerdict) -> str:
+    """The guide's wording for a latency verdict."""
+    return _LATENCY_TEXT[verdict]
+
+
+def latency_fixes(summary: LatencySummary, t: Thresholds = GUIDE) -> list[Recommendation]:
+    """The guide's "Fixes": keep the worker warm above the cold-start rate; a faster GPU when slow warm."""
+    fixes: list[Recommendation] = []
+    rate = summary.cold_start_rate
+    if rate is not None and rate > t.cold_start_rate:
+        reason = f"cold_start_rate {rate:.2f} > {t.cold_start_rate:.2f} over the last 24 h"
+        fixes.append(
+            Recommendation(
+                "keep_warm", reason + ": increase the idle timeout", "idle_timeout", int(t.suggested_idle_timeout)
+            )
+        )
+        fixes.append(Recommendation("keep_warm", reason + ": or keep one worker always on", "min_workers", 1))
+    warm_p50 = summary.warm.p50
+    if warm_p50 is not None and warm_p50 > t.acceptable_p50:
+        fixes.append(
+            Recommendation(
+                "use_faster_gpu",
+                f"warm requests alone have p50 {warm_p50:.1f} s > {t.acceptable_p50:.0f} s (RTX 4090 → A6000)",
+                "gpu_type",
+                FASTER_GPU,
+            )
+        )
+    return fixes
+
+
+@dataclass(frozen=True)
+class CostDriver:
+    """One row of the guide's "Top cost drivers today", with the warm/cold split."""
+
+    model: str
+    requests: int
+    total_cost: Decimal | None
+    avg_duration_sec: float | None
+    cold_start_requests: int = 0
+    cold_start_cost: Decimal | None = None
+    warm_avg_duration_sec: float | None = None
+    cold_avg_duration_sec: float | None = None
+    null_cost_requests: int = 0
+
+
+def cost_driver_hints(drivers: list[CostDriver], t: Thresholds = GUIDE) -> list[str]:
+    """The guide's "Common Causes & Fixes" that today's figures point at, most expensive model first."""
+    hints: list[str] = []
+    for d in drivers:
+        rate = d.cold_start_requests / d.requests if d.requests else 0.0
+        if rate > t.cold_start_rate:
+            hints.append(
+                f"{d.model}: many cold starts ({rate:.0%}): increase idle timeout from 5 min to "
+                f"{t.suggested_idle_timeout / 60:.0f} min"
+            )
+        if "70b" in d.model.lower() and d.total_cost and float(d.total_cost) > 0:
+            hints.append(f"{d.model}: large model running: route simpler queries to a 7B model")
+    if drivers and drivers[0].total_cost is not None and float(drivers[0].total_cost) >= t.daily_moderate_below:
+        hints.append(
+            f"{drivers[0].model} alone has cost {float(drivers[0].total_cost):,.2f} USD today: "
+            "implement batching; if workers do not scale down, reduce the idle timeout or look for stuck requests"
+        )
+    return hints
