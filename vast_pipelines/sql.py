@@ -220,28 +220,74 @@ FROM information_schema.columns
 WHERE table_name = :table AND table_schema = ANY (current_schemas(false))
 """
 
-# One indexed range scan answers every spend window of the health check.
+# Every spend window of the health check and the budget sensors in one statement that stays cheap at any
+# volume: whole local days come from the rollup (daily_cost_history, rolled up in this time zone) up to the
+# first day it lacks; raw rows are read (an index range on "timestamp") only from that day, or from the start
+# of the rolling 24 h, whichever is earlier: normally yesterday and today.
 SPEND_SUMMARY = """
+WITH needed AS (
+    SELECT CAST(d AS date) AS day
+    FROM generate_series(CAST(:history_first AS date), CAST(:today AS date) - 1, interval '1 day') AS d
+),
+first_gap AS (
+    SELECT COALESCE(MIN(n.day), CAST(:today AS date)) AS day
+    FROM needed n
+    LEFT JOIN vast_pipelines.daily_cost_history_days h ON h.day = n.day AND h.timezone = :tz
+    WHERE h.day IS NULL
+),
+history AS (
+    SELECT
+        SUM(h.cost) FILTER (WHERE h.day = :previous_day) AS previous_day_cost,
+        SUM(h.requests) FILTER (WHERE h.day = :previous_day) AS previous_day_requests,
+        SUM(h.cost) FILTER (WHERE h.day >= :month_first) AS month_cost,
+        SUM(h.requests) FILTER (WHERE h.day >= :month_first) AS month_requests,
+        SUM(h.null_cost_requests) FILTER (WHERE h.day >= :month_first) AS month_null,
+        SUM(h.negative_cost_requests) FILTER (WHERE h.day >= :month_first) AS month_negative,
+        SUM(h.cost) FILTER (WHERE h.day >= :week_first) AS week_cost
+    FROM vast_pipelines.daily_cost_history h
+    WHERE h.day >= :history_first AND h.day < (SELECT day FROM first_gap)
+),
+raw AS (
+    SELECT "timestamp", cost, CAST(("timestamp" AT TIME ZONE :tz) AS date) AS day
+    FROM vast_ai_costs
+    WHERE "timestamp" >= LEAST(
+            CAST(:rolling_start AS timestamptz),
+            (SELECT CAST(day AS timestamp) AT TIME ZONE :tz FROM first_gap)
+        )
+        AND "timestamp" <= :now
+),
+recent AS (
+    SELECT
+        SUM(r.cost) FILTER (WHERE r."timestamp" >= :rolling_start) AS rolling_24h_cost,
+        COUNT(*) FILTER (WHERE r."timestamp" >= :rolling_start) AS rolling_24h_requests,
+        SUM(r.cost) FILTER (WHERE r.day = :today) AS today_cost,
+        COUNT(*) FILTER (WHERE r.day = :today) AS today_requests,
+        -- Days the rollup did not answer (on or after the first gap) only, so nothing is counted twice.
+        SUM(r.cost) FILTER (WHERE r.day = :previous_day AND r.day >= g.day) AS previous_day_cost,
+        COUNT(*) FILTER (WHERE r.day = :previous_day AND r.day >= g.day) AS previous_day_requests,
+        SUM(r.cost) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_cost,
+        COUNT(*) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_requests,
+        COUNT(*) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND r.cost IS NULL) AS month_null,
+        COUNT(*) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND r.cost < 0) AS month_negative,
+        SUM(r.cost) FILTER (WHERE r.day >= :week_first AND r.day < :today AND r.day >= g.day) AS week_cost
+    FROM raw r CROSS JOIN first_gap g
+)
 SELECT
-    SUM(cost) FILTER (WHERE "timestamp" >= :rolling_start AND "timestamp" <= :now) AS rolling_24h_cost,
-    COUNT(*) FILTER (WHERE "timestamp" >= :rolling_start AND "timestamp" <= :now) AS rolling_24h_requests,
-    SUM(cost) FILTER (WHERE "timestamp" >= :previous_day_start AND "timestamp" < :today_start)
-        AS previous_day_cost,
-    COUNT(*) FILTER (WHERE "timestamp" >= :previous_day_start AND "timestamp" < :today_start)
-        AS previous_day_requests,
-    SUM(cost) FILTER (WHERE "timestamp" >= :today_start AND "timestamp" <= :now) AS today_cost,
-    COUNT(*) FILTER (WHERE "timestamp" >= :today_start AND "timestamp" <= :now) AS today_requests,
-    SUM(cost) FILTER (WHERE "timestamp" >= :month_start AND "timestamp" <= :now) AS month_to_date,
-    COUNT(*) FILTER (WHERE "timestamp" >= :month_start AND "timestamp" <= :now) AS month_requests,
-    SUM(cost) FILTER (WHERE "timestamp" >= :last_7_start AND "timestamp" <= :now) AS last_7_days_cost,
-    COUNT(*) FILTER (WHERE "timestamp" >= :month_start AND "timestamp" <= :now AND cost IS NULL)
-        AS month_null_cost_rows,
-    COUNT(*) FILTER (WHERE "timestamp" >= :month_start AND "timestamp" <= :now AND cost < 0)
-        AS month_negative_cost_rows,
-    COUNT(*) FILTER (WHERE "timestamp" > :now) AS future_rows,
-    MAX("timestamp") FILTER (WHERE "timestamp" <= :now) AS latest_request
-FROM vast_ai_costs
-WHERE "timestamp" >= :earliest
+    r.rolling_24h_cost,
+    r.rolling_24h_requests,
+    COALESCE(h.previous_day_cost, 0) + COALESCE(r.previous_day_cost, 0) AS previous_day_cost,
+    COALESCE(h.previous_day_requests, 0) + r.previous_day_requests AS previous_day_requests,
+    r.today_cost,
+    r.today_requests,
+    COALESCE(h.month_cost, 0) + COALESCE(r.month_cost, 0) AS month_to_date,
+    COALESCE(h.month_requests, 0) + r.month_requests AS month_requests,
+    COALESCE(h.week_cost, 0) + COALESCE(r.week_cost, 0) AS last_7_days_cost,
+    COALESCE(h.month_null, 0) + r.month_null AS month_null_cost_rows,
+    COALESCE(h.month_negative, 0) + r.month_negative AS month_negative_cost_rows,
+    (SELECT COUNT(*) FROM vast_ai_costs WHERE "timestamp" > :now) AS future_rows,
+    (SELECT MAX("timestamp") FROM vast_ai_costs WHERE "timestamp" <= :now) AS latest_request,
+    (SELECT day FROM first_gap) AS raw_from_day
+FROM recent r CROSS JOIN history h
 """
 
 # The health check's assets each fill their part of the run's row.

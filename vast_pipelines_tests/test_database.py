@@ -5,6 +5,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from vast_pipelines import sql
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.resources.database import (
     AnalyticsDatabase,
@@ -12,6 +13,7 @@ from vast_pipelines.resources.database import (
     DatabaseUnavailable,
     dispose_engine,
     migrate,
+    spend_parameters,
 )
 from vast_pipelines_tests.conftest import _libpq, insert_costs
 
@@ -115,3 +117,45 @@ def test_embedded_default_starts_its_own_server_and_creates_the_cost_table(embed
     with psycopg.connect(_libpq(url)) as conn:
         assert conn.execute("SELECT current_database()").fetchone()[0] == "analytics"
     assert (embedded_home / "pgdata" / "PG_VERSION").exists()
+
+
+def _rows_between(start: datetime, days: int) -> list[tuple]:
+    rows = []
+    for hour in range(0, days * 24, 5):
+        at = start + timedelta(hours=hour, minutes=17)
+        cost = None if hour % 35 == 0 else (-0.10 if hour % 55 == 0 else round(0.37 + (hour % 7) * 0.11, 2))
+        rows.append((at, "llama-2-7b" if hour % 3 else "llama-3-70b", cost, 1.5, hour % 4 == 0))
+    return rows
+
+
+@pytest.mark.parametrize("rolled_up", ["none", "all", "with a gap", "other timezone"])
+def test_whole_days_from_the_rollup_give_the_same_figures_as_raw_rows(database, rolled_up):
+    """The sensors' spend query reads whole days from daily_cost_history; the figures must not change."""
+    from vast_pipelines.resources.cost_history import refresh_day
+
+    tz = ZoneInfo("America/New_York")
+    now = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
+    periods = periods_at(now, tz)
+    insert_costs(database, _rows_between(datetime(2026, 10, 25, tzinfo=UTC), 27))
+    expected = database.spend_summary(periods)  # nothing rolled up yet: all raw
+
+    today = periods.today_start.date()
+    days = [today - timedelta(days=n) for n in range(1, 27)]
+    skip = {today - timedelta(days=4)} if rolled_up == "with a gap" else set()
+    for day in days if rolled_up != "none" else []:
+        if day in skip:
+            continue
+        zone = ZoneInfo("UTC") if rolled_up == "other timezone" else tz
+        start = datetime.combine(day, datetime.min.time(), zone)
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone)
+        refresh_day(database, day=day, window_start=start, window_end=end, timezone=zone.key, run_id=None)
+    # A late row for a rolled-up day is invisible until that day is rolled up again (the morning schedule).
+    assert database.spend_summary(periods) == expected
+    with database.begin() as conn:
+        raw_from = conn.execute(sa.text(sql.SPEND_SUMMARY), spend_parameters(periods)).mappings().one()["raw_from_day"]
+    assert (
+        raw_from
+        == {"none": days[-1], "all": today, "with a gap": today - timedelta(days=4), "other timezone": days[-1]}[
+            rolled_up
+        ]
+    )

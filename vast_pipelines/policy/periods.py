@@ -18,7 +18,7 @@ class Periods:
     previous_day_start: datetime
     month_start: datetime
     next_month_start: datetime
-    last_7_days_start: datetime
+    last_7_days_start: datetime  # the last 7 complete local days: [this, today_start)
 
     @property
     def earliest(self) -> datetime:
@@ -44,7 +44,7 @@ def periods_at(now: datetime, tz: ZoneInfo) -> Periods:
         previous_day_start=local_midnight(today - timedelta(days=1), tz),
         month_start=local_midnight(first, tz),
         next_month_start=local_midnight(next_first, tz),
-        last_7_days_start=now - timedelta(days=7),
+        last_7_days_start=local_midnight(today - timedelta(days=7), tz),
     )
 
 

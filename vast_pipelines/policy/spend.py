@@ -57,7 +57,7 @@ class Forecast:
 def forecast_month_end(
     month_to_date: float, last_7_days_cost: float, periods: Periods, t: Thresholds = GUIDE
 ) -> Forecast:
-    """Month-to-date plus the last-7-day daily rate over what is left of the month."""
+    """Month-to-date plus the daily rate of the last 7 complete days over what is left of the month."""
     rate = last_7_days_cost / 7.0
     seconds_left = max((periods.next_month_start - periods.now).total_seconds(), 0.0)
     days_left = seconds_left / 86400.0

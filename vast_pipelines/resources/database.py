@@ -240,17 +240,17 @@ class AnalyticsDatabase(dg.ConfigurableResource):
             raise
         return SpendSummary(
             rolling_24h_cost=_money(row["rolling_24h_cost"]),
-            rolling_24h_requests=row["rolling_24h_requests"],
+            rolling_24h_requests=int(row["rolling_24h_requests"]),
             previous_day_cost=_money(row["previous_day_cost"]),
-            previous_day_requests=row["previous_day_requests"],
+            previous_day_requests=int(row["previous_day_requests"]),
             today_cost=_money(row["today_cost"]),
-            today_requests=row["today_requests"],
+            today_requests=int(row["today_requests"]),
             month_to_date=_money(row["month_to_date"]),
-            month_requests=row["month_requests"],
+            month_requests=int(row["month_requests"]),
             last_7_days_cost=_money(row["last_7_days_cost"]),
-            month_null_cost_rows=row["month_null_cost_rows"],
-            month_negative_cost_rows=row["month_negative_cost_rows"],
-            future_rows=row["future_rows"],
+            month_null_cost_rows=int(row["month_null_cost_rows"]),
+            month_negative_cost_rows=int(row["month_negative_cost_rows"]),
+            future_rows=int(row["future_rows"]),
             latest_request=row["latest_request"],
         )
 
@@ -522,16 +522,21 @@ class AnalyticsDatabase(dg.ConfigurableResource):
         return dict(found) if found else None
 
 
-def spend_parameters(periods: Periods) -> dict[str, datetime]:
+def spend_parameters(periods: Periods) -> dict[str, Any]:
     """The bound parameters of ``sql.SPEND_SUMMARY`` for ``periods``."""
+    tz = periods.month_start.tzinfo
+    today = periods.today_start.date()
+    week_first = periods.last_7_days_start.date()
+    month_first = periods.month_start.date()
     return {
         "now": periods.now,
         "rolling_start": periods.rolling_24h_start,
-        "previous_day_start": periods.previous_day_start,
-        "today_start": periods.today_start,
-        "month_start": periods.month_start,
-        "last_7_start": periods.last_7_days_start,
-        "earliest": periods.earliest,
+        "tz": getattr(tz, "key", "UTC"),
+        "today": today,
+        "previous_day": periods.previous_day_start.date(),
+        "month_first": month_first,
+        "week_first": week_first,
+        "history_first": min(month_first, week_first),
     }
 
 
