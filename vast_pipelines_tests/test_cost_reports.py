@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from vast_pipelines.definitions import defs
 from vast_pipelines.policy.costs import round_money
+from vast_pipelines.resources.vast import VastAIResource
 from vast_pipelines_tests.conftest import SLACK_TOKEN, insert_costs, make_resources
 from vast_pipelines_tests.cost_runs import days, guide_between, local, post, run_partition
 from vast_pipelines_tests.test_health_check import checks, metadata
@@ -58,6 +59,7 @@ def test_weekly_report_equals_the_guides_sql_across_a_month_boundary_and_posts_i
         ],
     )
     resources = make_resources(database, timezone=BERLIN, slack=slack_server)
+    resources["vast"] = VastAIResource(endpoint_names="llama-2-7b, llama-3-70b")  # VAST_ENDPOINTS: no call made
     result = run_partition("weekly_cost_report_job", "2026-06-29", resources, post("weekly_cost_report", True))
     assert result.success
 
@@ -90,6 +92,10 @@ def test_weekly_report_equals_the_guides_sql_across_a_month_boundary_and_posts_i
     assert "High daily cost" in text and "set idle_timeout=600" in text and "Forecast for July 2026" in text
     assert "vs the previous week: $3.00" in text
     assert SLACK_TOKEN not in text
+    # The cold-start opportunity comes with a ready update_worker config per platform endpoint.
+    assert "Ready fixes (launch update_worker with this config):" in text
+    assert "endpoint: llama-3-70b" in text and "idle_timeout: 600" in text
+    assert "[Open update_worker with this config](/locations/" in meta["ready_fixes"]
 
     stored = stored_report(database, "weekly_cost_report", date(2026, 6, 29))
     assert stored.report_markdown == text and stored.cost == Decimal("16.695") and stored.timezone == BERLIN

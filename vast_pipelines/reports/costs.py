@@ -9,6 +9,7 @@ from decimal import Decimal
 from tabulate import tabulate
 
 from vast_pipelines.policy.costs import CostTotals, DayCost, round_money
+from vast_pipelines.policy.deploy import run_config_yaml, update_worker_run_config
 from vast_pipelines.policy.reviews import Recommendation, Review, budget_verdict_text
 from vast_pipelines.policy.spend import daily_verdict, daily_verdict_text, usd
 from vast_pipelines.policy.thresholds import GUIDE, Thresholds
@@ -19,6 +20,7 @@ from vast_pipelines.policy.troubleshooting import (
     Percentiles,
     latency_verdict_text,
 )
+from vast_pipelines.policy.worker_settings import SETTING_NAMES, WorkerSettings
 
 NO_DATA = "no data"
 
@@ -252,3 +254,22 @@ def latency_report(summary: LatencySummary, verdict: LatencyVerdict, fixes: list
     ]
     lines += _section("Fixes", [recommendation_line(f) for f in fixes], "none needed")
     return "\n".join(lines)
+
+
+def ready_fixes(recommendations: list[Recommendation], endpoints: list[str]) -> list[tuple[str, WorkerSettings]]:
+    """Each setting recommendation as ``(endpoint, changes)`` for ``update_worker``: one per platform endpoint.
+
+    Without known endpoints (``VAST_ENDPOINTS`` unset) the endpoint is left as ``<endpoint>`` to fill in.
+    """
+    fixes = []
+    for r in recommendations:
+        if r.field in SETTING_NAMES and r.suggested_value is not None:
+            changes = WorkerSettings(**{r.field: r.suggested_value})
+            fixes += [(endpoint, changes) for endpoint in (endpoints or ["<endpoint>"])]
+    return fixes
+
+
+def ready_fixes_text(fixes: list[tuple[str, WorkerSettings]]) -> str:
+    """The fixes as ``update_worker`` run configs (YAML) for Slack."""
+    blocks = [f"```\n{run_config_yaml(update_worker_run_config(e, c))}```" for e, c in fixes]
+    return "\n".join(["Ready fixes (launch update_worker with this config):", *blocks])

@@ -23,12 +23,14 @@ from vast_pipelines.policy.reviews import (
 )
 from vast_pipelines.policy.thresholds import Thresholds
 from vast_pipelines.reports.charts import model_series, monthly_chart, weekly_chart
-from vast_pipelines.reports.costs import guide_day_row, monthly_report, weekly_report
+from vast_pipelines.reports.costs import guide_day_row, monthly_report, ready_fixes, ready_fixes_text, weekly_report
+from vast_pipelines.reports.deploy import update_worker_recommendation
 from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.resources.cost_history import CostHistory, save_report
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
+from vast_pipelines.resources.vast import VastAIResource
 
 MONTHLY_BUDGET_CHECK = "monthly_budget"
 
@@ -215,6 +217,7 @@ def build_review_assets(partitions: CostPartitions) -> list[dg.AssetsDefinition]
         database: AnalyticsDatabase,
         slack: SlackResource,
         settings: RunbookSettings,
+        vast: VastAIResource,
     ) -> dg.MaterializeResult:
         """The guide's Weekly Review of one Monday-to-Sunday week: `day, daily_cost, requests,
         cost_per_request` from the cost history, the month-end forecast and hard-cap date, cold-start
@@ -223,6 +226,9 @@ def build_review_assets(partitions: CostPartitions) -> list[dg.AssetsDefinition]
         limits = settings.limits()
         week = date.fromisoformat(context.partition_key)
         run = review_run("weekly", database, week, partitions, limits, context.run.run_id, context.log)
+        fixes = ready_fixes(run.review.recommendations, vast.owned_names())
+        if fixes:
+            run = dataclasses.replace(run, text=f"{run.text}\n{ready_fixes_text(fixes)}")
         record_rolled_up_days(context, run.history, run.rolled_up_now, partitions.timezone, limits)
         review = run.review
         verdict = "no data" if not review.totals.has_cost else f"{len(review.concerns)} concern(s)"
@@ -242,6 +248,9 @@ def build_review_assets(partitions: CostPartitions) -> list[dg.AssetsDefinition]
                 "days": guide_table(review),
                 "hard_cap_date": str(review.forecast.hard_cap_date or "not this month") if review.forecast else "",
                 **_common_metadata(run, sent),
+                "ready_fixes": dg.MetadataValue.md(
+                    "\n\n".join(update_worker_recommendation(e, c) for e, c in fixes) or "none"
+                ),
             }
         )
 
