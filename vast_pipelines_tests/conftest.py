@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,6 +36,8 @@ from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.tailscale import TailscaleResource
 from vast_pipelines.resources.vast import VastAIResource
 from vast_pipelines_tests.fakes import SlackServer, SmtpServer, VastServer, ollama_server, vllm_server
+
+REPO = Path(__file__).parents[1]
 
 # Recognisable fake secrets: tests assert they never show up anywhere.
 VAST_KEY = "vast-key-SECRET-4f1c9e"
@@ -253,3 +259,45 @@ def make_resources(
             timezone=timezone, emergency_actions=actions, emergency_shutdown=shutdown, thresholds=thresholds
         ),
     }
+
+
+def loopback_environment(
+    *, vllm=None, ollama=None, vast: VastServer | None = None, slack: SlackServer | None = None
+) -> dict[str, str]:
+    """The environment variables that point the code location at loopback servers (a closed port if not given)."""
+    dead = closed_port_url()
+    return {
+        "VLLM_URL": vllm.url if vllm else dead,
+        "OLLAMA_URL": ollama.url if ollama else dead,
+        "VAST_API_URL": vast.url if vast else dead,
+        "VAST_AUTOSCALER_URL": vast.url if vast else dead,
+        **({"VAST_API_KEY": VAST_KEY} if vast else {}),
+        **({"SLACK_BOT_TOKEN": SLACK_TOKEN} if slack else {}),
+        "SLACK_API_URL": slack.api_url if slack else dead + "/api/",
+    }
+
+
+@contextlib.contextmanager
+def dagster_process(command: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
+    """A Dagster command-line process (``dagster dev``, ``dagster-daemon run``) from the venv, stopped afterwards.
+
+    It gets only ``env`` on top of this process's environment minus any outside configuration.
+    """
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("VAST_", "SLACK_", "TIMESCALE", "SMTP_"))}
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / command[0]), *command[1:]],
+            cwd=REPO,
+            env={**base, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield process
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)

@@ -1,20 +1,14 @@
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import dagster as dg
 import psycopg
 import yaml
 
 from vast_pipelines.definitions import defs
-from vast_pipelines_tests.conftest import _libpq, closed_port_url, make_resources
+from vast_pipelines_tests.conftest import REPO, _libpq, dagster_process, loopback_environment, make_resources
 
-REPO = Path(__file__).parents[1]
 PRODUCTION_INSTANCE = REPO / "deploy" / "dagster.postgres.yaml"
 
 
@@ -52,31 +46,17 @@ def test_daemon_ticks_against_postgres_storage(embedded_home, fresh_database_url
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(PRODUCTION_INSTANCE, home / "dagster.yaml")
-    dead = closed_port_url()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("VAST_", "SLACK_", "TIMESCALE"))},
         "DAGSTER_HOME": str(home),
         "DAGSTER_POSTGRES_URL": storage_url.replace("postgresql://", "postgresql+psycopg2://"),
         "VAST_PIPELINES_HOME": str(embedded_home),
-        "VLLM_URL": dead,
-        "OLLAMA_URL": dead,
-        "VAST_API_URL": dead,
-        "VAST_AUTOSCALER_URL": dead,
-        "SLACK_API_URL": dead + "/api/",
+        **loopback_environment(),
     }
     running_sensors = {
         s.name for s in defs().get_repository_def().sensor_defs if s.default_status == dg.DefaultSensorStatus.RUNNING
     }
-    log = (tmp_path / "daemon.log").open("w")
-    daemon = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    command = ["dagster-daemon", "run", "-w", str(REPO / "workspace.yaml")]
+    with dagster_process(command, env, tmp_path / "daemon.log") as daemon:
         deadline = time.monotonic() + 150
         heartbeats, ticked = 0, set()
         while time.monotonic() < deadline:
@@ -85,12 +65,5 @@ def test_daemon_ticks_against_postgres_storage(embedded_home, fresh_database_url
             heartbeats, ticked = _daemon_progress(storage_url)
             if heartbeats >= 3 and running_sensors <= ticked:
                 break
-    finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-        log.close()
     assert heartbeats >= 3, "daemons (scheduler, sensor, run queue, ...) report heartbeats to PostgreSQL"
     assert running_sensors <= ticked, f"sensors that never ticked: {running_sensors - ticked}"

@@ -7,7 +7,14 @@ import sqlalchemy as sa
 from vast_pipelines.config import build_resources
 from vast_pipelines.definitions import defs
 from vast_pipelines.resources.slack import SlackResource
-from vast_pipelines_tests.conftest import SLACK_TOKEN, VAST_KEY, closed_port_url, insert_costs, make_resources
+from vast_pipelines_tests.conftest import (
+    SLACK_TOKEN,
+    VAST_KEY,
+    closed_port_url,
+    insert_costs,
+    loopback_environment,
+    make_resources,
+)
 
 
 def run_health_check(resources: dict) -> dg.ExecuteInProcessResult:
@@ -121,14 +128,8 @@ def test_configuration_from_the_environment_resolves_when_the_run_starts(
     """TIMESCALE_URL and every endpoint given as environment variables, as `dagster dev` would see them."""
     for var, value in {
         "TIMESCALE_URL": fresh_database_url,
-        "VLLM_URL": vllm.url,
-        "OLLAMA_URL": ollama.url,
-        "VAST_API_URL": vast_server.url,
-        "VAST_AUTOSCALER_URL": vast_server.url,
-        "VAST_API_KEY": VAST_KEY,
-        "SLACK_BOT_TOKEN": SLACK_TOKEN,
-        "SLACK_API_URL": slack_server.api_url,
         "SLACK_UPDATES_CHANNEL": "#platform-updates",
+        **loopback_environment(vllm=vllm, ollama=ollama, vast=vast_server, slack=slack_server),
     }.items():
         monkeypatch.setenv(var, value)
     vast_server.add_endpoint("llama-2-7b")

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from vast_pipelines.config import build_resources
 from vast_pipelines.definitions import defs
-from vast_pipelines_tests.conftest import SLACK_TOKEN, VAST_KEY, _libpq, insert_costs
+from vast_pipelines_tests.conftest import SLACK_TOKEN, VAST_KEY, _libpq, insert_costs, loopback_environment
 from vast_pipelines_tests.fakes import SmtpServer
 
 DB_PASSWORD = "db-SECRET-pw-91c3"
@@ -56,13 +56,7 @@ def test_no_secret_reaches_logs_metadata_outbox_slack_email_or_stdout(
     with SmtpServer(user="alerts", password=SMTP_PASSWORD) as smtp:
         for var, value in {
             "TIMESCALE_URL": secret_database_url,
-            "VLLM_URL": vllm.url,
-            "OLLAMA_URL": ollama.url,
-            "VAST_API_URL": vast_server.url,
-            "VAST_AUTOSCALER_URL": vast_server.url,
-            "VAST_API_KEY": VAST_KEY,
-            "SLACK_BOT_TOKEN": SLACK_TOKEN,
-            "SLACK_API_URL": slack_server.api_url,
+            **loopback_environment(vllm=vllm, ollama=ollama, vast=vast_server, slack=slack_server),
             "SMTP_URL": smtp.url,
             "AGENT_ROUTER_ENV_FILE": str(router_env),
             "AGENT_ROUTER_RESTART_COMMAND": "true",

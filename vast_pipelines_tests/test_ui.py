@@ -1,10 +1,7 @@
 """The code location as an operator meets it: `dagster dev` (webserver + daemon), GraphQL, and a browser."""
 
-import os
 import shutil
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,9 +9,8 @@ import httpx
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 
-from vast_pipelines_tests.conftest import SLACK_TOKEN, VAST_KEY, closed_port_url
+from vast_pipelines_tests.conftest import REPO, closed_port_url, dagster_process, loopback_environment
 
-REPO = Path(__file__).parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -39,45 +35,14 @@ def dagster_dev(tmp_path, embedded_home, vllm, ollama, vast_server, slack_server
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("VAST_", "SLACK_", "TIMESCALE"))},
         "DAGSTER_HOME": str(home),
         "VAST_PIPELINES_HOME": str(embedded_home),
-        "VLLM_URL": vllm.url,
-        "OLLAMA_URL": ollama.url,
-        "VAST_API_URL": vast_server.url,
-        "VAST_AUTOSCALER_URL": vast_server.url,
-        "VAST_API_KEY": VAST_KEY,
-        "SLACK_BOT_TOKEN": SLACK_TOKEN,
-        "SLACK_API_URL": slack_server.api_url,
+        **loopback_environment(vllm=vllm, ollama=ollama, vast=vast_server, slack=slack_server),
     }
-    log = (tmp_path / "dagster-dev.log").open("w")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "dagster"),
-            "dev",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-w",
-            str(REPO / "workspace.yaml"),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
+    command = ["dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-w", str(REPO / "workspace.yaml")]
+    with dagster_process(command, env, tmp_path / "dagster-dev.log"):
         _wait_for(f"http://127.0.0.1:{port}/server_info", 120)
         yield port
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
 
 
 def _failure_events(port: int, run_id: str) -> str:
