@@ -12,6 +12,7 @@ import os
 import socket
 import sys
 import time
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -133,12 +134,41 @@ def run_demo(days: int = 75, seed: int = 7, out=sys.stdout) -> int:
             sa.text(sql.COST_REPORT_TEXT), {"report": "weekly_cost_report", "period_start": week}
         ).scalar_one()
     print(review, "", sep="\n", file=out)
+    print(sensor_ticks(resources), "", sep="\n", file=out)
     print(
         f"Demo finished in {time.perf_counter() - started:.1f}s. The embedded database keeps running for the UI: "
         ".venv/bin/dagster dev (stop it with: .venv/bin/vast-pipelines-demo --stop)",
         file=out,
     )
     return 0
+
+
+DEMO_SENSORS = ("budget_alert_sensor", "runaway_cost_sensor")
+
+
+def sensor_ticks(resources: dict[str, dg.ConfigurableResource]) -> str:
+    """One tick of each spend sensor, as the daemon would run it, and what it left in the outbox."""
+    from vast_pipelines.definitions import defs
+
+    location = defs()
+    lines = ["=== Sensors: one tick each, as the daemon runs them every minute ==="]
+    with dg.DagsterInstance.ephemeral() as instance:
+        for name in DEMO_SENSORS:
+            tick = location.resolve_sensor_def(name).evaluate_tick(
+                dg.build_sensor_context(instance=instance, resources=resources)
+            )
+            runs = [f"would start {r.job_name or 'emergency_shutdown'} ({r.run_key})" for r in tick.run_requests or []]
+            lines.append(f"{name}: {'; '.join(runs) or tick.skip_message or 'nothing to do'}")
+    database: AnalyticsDatabase = resources["database"]
+    with database.begin() as conn:
+        waiting = conn.execute(
+            sa.text(
+                "SELECT kind, destination, status FROM vast_pipelines.notification_outbox "
+                "WHERE status <> 'delivered' AND kind LIKE 'budget%' ORDER BY id"
+            )
+        ).all()
+    lines += [f"  outbox: {kind} to {to}: {status}" for kind, to, status in waiting]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -148,6 +178,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--stop", action="store_true", help="stop the embedded PostgreSQL and exit")
     args = parser.parse_args(argv)
+    # What an operator reads, without the library's beta notices.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
     if args.stop:
         home = Path(os.environ.get("VAST_PIPELINES_HOME") or ".vast_pipelines")
         print(

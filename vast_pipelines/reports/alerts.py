@@ -69,7 +69,7 @@ def figures_lines(spend: SpendSummary, forecast: Forecast, now: datetime, tz: Zo
     lines = [
         f"• Month-to-date ({now.astimezone(tz):%B %Y}): {usd(spend.month_to_date)} over "
         f"{spend.month_requests:,} requests; today so far {usd(spend.today_cost)}",
-        f"• Forecast month end: {usd(forecast.month_end)} at the 7-day run rate of "
+        f"• Forecast month end: {usd(forecast.month_end)} at the run rate of the last 7 complete days, "
         f"{usd(forecast.daily_run_rate)}/day; {cap}",
         f"• Budget: target <{usd(t.budget_target)}, alert {usd(t.budget_alert)}, hard cap {usd(t.hard_cap)}",
     ]
@@ -119,7 +119,7 @@ def forecast_alert(
     """The warning ahead: at the current run rate the hard cap is reached before the month ends."""
     when = f"{forecast.hard_cap_date:%Y-%m-%d}" if forecast.hard_cap_date else "before month end"
     head = (
-        f":chart_with_upwards_trend: {mention} *Vast.ai budget forecast*: at the 7-day run rate of "
+        f":chart_with_upwards_trend: {mention} *Vast.ai budget forecast*: at the run rate of the last 7 complete days, "
         f"{usd(forecast.daily_run_rate)}/day the hard cap {usd(t.hard_cap)} is reached on {when}, "
         f"before month end (forecast {usd(forecast.month_end)})"
     )

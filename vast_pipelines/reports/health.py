@@ -71,7 +71,7 @@ def spend_section(spend: SpendSummary, forecast: Forecast, now: datetime, tz: Zo
         )
         lines.append(
             f"  Forecast month end: {usd(forecast.month_end)} "
-            f"(7-day run rate {usd(forecast.daily_run_rate)}/day); {cap}"
+            f"(run rate of the last 7 complete days {usd(forecast.daily_run_rate)}/day); {cap}"
         )
     else:
         lines.append("  Forecast month end: unknown (no cost data to project from)")
