@@ -223,7 +223,8 @@ WHERE table_name = :table AND table_schema = ANY (current_schemas(false))
 # Every spend window of the health check and the budget sensors in one statement that stays cheap at any
 # volume: whole local days come from the rollup (daily_cost_history, rolled up in this time zone) up to the
 # first day it lacks; raw rows are read (an index range on "timestamp") only from that day, or from the start
-# of the rolling 24 h, whichever is earlier: normally yesterday and today.
+# of the rolling 24 h, whichever is earlier: normally yesterday and today. Callers that do not need the rolling
+# 24 h (the per-minute sensors) pass with_rolling = false and read only from the first gap: normally today.
 SPEND_SUMMARY = """
 WITH needed AS (
     SELECT CAST(d AS date) AS day
@@ -250,10 +251,12 @@ history AS (
 raw AS (
     SELECT "timestamp", cost, CAST(("timestamp" AT TIME ZONE :tz) AS date) AS day
     FROM vast_ai_costs
-    WHERE "timestamp" >= LEAST(
-            CAST(:rolling_start AS timestamptz),
-            (SELECT CAST(day AS timestamp) AT TIME ZONE :tz FROM first_gap)
-        )
+    WHERE "timestamp" >= CASE
+            WHEN :with_rolling THEN LEAST(
+                CAST(:rolling_start AS timestamptz), (SELECT CAST(day AS timestamp) AT TIME ZONE :tz FROM first_gap)
+            )
+            ELSE (SELECT CAST(day AS timestamp) AT TIME ZONE :tz FROM first_gap)
+        END
         AND "timestamp" <= :now
 ),
 recent AS (
@@ -273,8 +276,8 @@ recent AS (
     FROM raw r CROSS JOIN first_gap g
 )
 SELECT
-    r.rolling_24h_cost,
-    r.rolling_24h_requests,
+    CASE WHEN :with_rolling THEN r.rolling_24h_cost END AS rolling_24h_cost,
+    CASE WHEN :with_rolling THEN r.rolling_24h_requests ELSE 0 END AS rolling_24h_requests,
     COALESCE(h.previous_day_cost, 0) + COALESCE(r.previous_day_cost, 0) AS previous_day_cost,
     COALESCE(h.previous_day_requests, 0) + r.previous_day_requests AS previous_day_requests,
     r.today_cost,

@@ -1,3 +1,4 @@
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -151,6 +152,15 @@ def test_whole_days_from_the_rollup_give_the_same_figures_as_raw_rows(database, 
         refresh_day(database, day=day, window_start=start, window_end=end, timezone=zone.key, run_id=None)
     # A late row for a rolled-up day is invisible until that day is rolled up again (the morning schedule).
     assert database.spend_summary(periods) == expected
+    without_rolling = database.spend_summary(periods, rolling_24h=False)  # what the per-minute sensors read
+    assert (
+        dataclasses.replace(
+            without_rolling,
+            rolling_24h_cost=expected.rolling_24h_cost,
+            rolling_24h_requests=expected.rolling_24h_requests,
+        )
+        == expected
+    )
     with database.begin() as conn:
         raw_from = conn.execute(sa.text(sql.SPEND_SUMMARY), spend_parameters(periods)).mappings().one()["raw_from_day"]
     month_first = periods.month_start.date()  # history is needed from the 1st (or 7 days back, if earlier)

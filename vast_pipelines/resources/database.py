@@ -221,8 +221,11 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                 "the operations guide's queries need all of timestamp, model, cost, duration, cold_start."
             )
 
-    def spend_summary(self, periods: Periods) -> SpendSummary:
-        """Rolling 24 h, previous day, today, month-to-date and last-7-days spend in one scan.
+    def spend_summary(self, periods: Periods, *, rolling_24h: bool = True) -> SpendSummary:
+        """Rolling 24 h, previous day, today, month-to-date and last-7-days spend in one statement.
+
+        ``rolling_24h=False`` (the per-minute sensors) skips the rolling 24 h window, which is the part that
+        reaches back into yesterday's raw rows; its figures are then 0.
 
         The table's columns are checked once per process (sensors call this every minute); a query that
         fails on a missing table or column is explained by checking again.
@@ -233,7 +236,8 @@ class AnalyticsDatabase(dg.ConfigurableResource):
             _COST_TABLE_CHECKED.add(key)
         try:
             with self.begin() as conn:
-                row = conn.execute(sa.text(sql.SPEND_SUMMARY), spend_parameters(periods)).mappings().one()
+                params = {**spend_parameters(periods), "with_rolling": rolling_24h}
+                row = conn.execute(sa.text(sql.SPEND_SUMMARY), params).mappings().one()
         except sa.exc.ProgrammingError:
             _COST_TABLE_CHECKED.discard(key)
             self.check_cost_table()
@@ -537,6 +541,7 @@ def spend_parameters(periods: Periods) -> dict[str, Any]:
         "month_first": month_first,
         "week_first": week_first,
         "history_first": min(month_first, week_first),
+        "with_rolling": True,
     }
 
 

@@ -47,7 +47,7 @@ def budget_alert_sensor(
     tz, limits = settings.tz(), settings.limits()
     periods = periods_at(clock.now(), tz)
     month = periods.month_start.date()
-    spend = database.spend_summary(periods)
+    spend = database.spend_summary(periods, rolling_24h=False)
     forecast = forecast_month_end(spend.month_to_date, spend.last_7_days_cost, periods, limits)
     decision = budget_decision(spend, forecast, month.isoformat(), limits)
     known = known_claims(context.cursor, month)

@@ -37,7 +37,7 @@ def runaway_cost_sensor(
     """One indexed query per tick; run keys (and the cursor) make each day's or month's trigger fire once."""
     tz, limits = settings.tz(), settings.limits()
     periods = periods_at(clock.now(), tz)
-    spend = database.spend_summary(periods)
+    spend = database.spend_summary(periods, rolling_24h=False)
     today = periods.today_start.date()
     month = f"{today:%Y-%m}"
     fired = fired_this_month(context.cursor, month)
