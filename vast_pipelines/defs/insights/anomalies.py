@@ -7,15 +7,15 @@ import dagster as dg
 
 from vast_pipelines import clock
 from vast_pipelines.defs.guards import skip_when_unavailable
+from vast_pipelines.defs.insights.episodes import alert_episode
 from vast_pipelines.defs.insights.freshness import GROUP
-from vast_pipelines.notifications import alert_messages, deliver_queued
 from vast_pipelines.policy.anomalies import ModelAnomaly, comparison_windows, judge_windows
 from vast_pipelines.policy.thresholds import Thresholds
 from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.reports.insights import anomalies_report, anomaly_alert, anomaly_line
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
-from vast_pipelines.resources.insights import close_episodes, open_episode, window_spend
+from vast_pipelines.resources.insights import close_episodes, window_spend
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
 
@@ -80,25 +80,19 @@ def cost_anomaly_sensor(
     flagged = [a for a in judge_models(database, now, tz, limits) if a.anomaly.flagged]
     alerted = []
     for anomaly in flagged:
-        messages = alert_messages(
+        if alert_episode(
+            context,
+            database,
             slack,
             email,
             anomaly_alert(anomaly, now, tz, database.label),
             kind=ANOMALY_EPISODE,
-            dedupe_key=f"{ANOMALY_EPISODE}:{anomaly.subject}:{now.isoformat()}",
-        )
-        rows = open_episode(
-            database,
-            kind=ANOMALY_EPISODE,
             subject=anomaly.subject,
             summary=anomaly_line(anomaly),
             figures={"cost": anomaly.cost, "requests": anomaly.requests, "history": list(anomaly.cost_history)},
-            messages=messages,
-        )
-        if rows:
+            dedupe_key=f"{ANOMALY_EPISODE}:{anomaly.subject}:{now.isoformat()}",
+        ):
             alerted.append(anomaly.subject)
-            for row, delivery in zip(rows, deliver_queued(database, slack, email, rows), strict=True):
-                context.log.info(f"{row.kind} to {row.destination}: {delivery.status} {delivery.error or ''}".strip())
     closed = close_episodes(database, ANOMALY_EPISODE, [a.subject for a in flagged])
     parts = [f"{len(flagged)} anomal{'y' if len(flagged) == 1 else 'ies'} flagged"]
     if alerted:

@@ -6,12 +6,13 @@ import dagster as dg
 
 from vast_pipelines import clock
 from vast_pipelines.defs.guards import skip_when_unavailable
-from vast_pipelines.notifications import alert_messages, deliver_queued, send_slack
+from vast_pipelines.defs.insights.episodes import alert_episode
+from vast_pipelines.notifications import send_slack
 from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.reports.insights import freshness_alert, freshness_recovered, freshness_report, stale_text
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
-from vast_pipelines.resources.insights import close_episodes, cost_freshness, open_episode
+from vast_pipelines.resources.insights import close_episodes, cost_freshness
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
 
@@ -85,25 +86,20 @@ def cost_freshness_sensor(
     freshness = cost_freshness(database, now, limits)
     if freshness.stale:
         verdict = stale_text(freshness, tz)
-        messages = alert_messages(
+        opened = alert_episode(
+            context,
+            database,
             slack,
             email,
             freshness_alert(freshness, tz, database.label),
             kind=STALE_EPISODE,
-            dedupe_key=f"{STALE_EPISODE}:{now.isoformat()}",
-        )
-        rows = open_episode(
-            database,
-            kind=STALE_EPISODE,
             subject=COST_TABLE_SUBJECT,
             summary=verdict,
             figures=dataclasses.asdict(freshness),
-            messages=messages,
+            dedupe_key=f"{STALE_EPISODE}:{now.isoformat()}",
         )
-        if rows is None:
+        if not opened:
             return dg.SensorResult(skip_reason=f"Still {verdict}; alerted when the episode opened.")
-        for row, delivery in zip(rows, deliver_queued(database, slack, email, rows), strict=True):
-            context.log.info(f"{row.kind} to {row.destination}: {delivery.status} {delivery.error or ''}".strip())
         return dg.SensorResult(skip_reason=f"Alerted: {verdict}.")
     for closed in close_episodes(database, STALE_EPISODE, []):
         send_slack(
