@@ -243,10 +243,10 @@ def build_review_assets(partitions: CostPartitions) -> list[dg.AssetsDefinition]
         limits = settings.limits()
         week = date.fromisoformat(context.partition_key)
         run = review_run("weekly", database, week, partitions, limits, context.run.run_id, context.log)
-        run = dataclasses.replace(run, text=f"{run.text}\n\n{week_insights(database, week, partitions.timezone)}")
         record_rolled_up_days(context, run.history, run.rolled_up_now, partitions.timezone, limits)
         review = run.review
         verdict = "no data" if not review.totals.has_cost else f"{len(review.concerns)} concern(s)"
+        run = dataclasses.replace(run, text=f"{run.text}\n\n{week_insights(database, week, partitions.timezone)}")
         sent = keep_and_post(context, database, slack, config, run, "weekly_cost_report", partitions.timezone, verdict)
         money = {}
         if review.totals.has_cost:
