@@ -1,5 +1,5 @@
 """What the insights cost on a busy database: freshness (added to every budget/runaway tick), anomaly windows,
-reconciliation's logged days, and the idle-timeout replay (time and peak Python memory).
+reconciliation's logged days, and the idle-timeout replay (time and peak resident memory).
 
 Fills a throw-away embedded PostgreSQL with N synthetic requests over the last D days (the sensor benchmark's
 generator), times each read, stops and deletes the server. Nothing outside this machine is touched.
@@ -10,11 +10,11 @@ generator), times each read, stops and deletes the server. Nothing outside this 
 from __future__ import annotations
 
 import argparse
+import resource
 import shutil
 import statistics
 import tempfile
 import time
-import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,15 +78,14 @@ def main() -> None:
         ):
             median, worst = timed(fn, args.repeat)
             print(f"{name}: median {median:.1f} ms, max {worst:.1f} ms ({args.repeat} runs)")
-        tracemalloc.start()
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         started = time.perf_counter()
         requests = replay_all(database, now - timedelta(days=args.days), now, args.days)
         seconds = time.perf_counter() - started
-        peak = tracemalloc.get_traced_memory()[1] / 1e6
-        tracemalloc.stop()
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
             f"idle-timeout what-if over {requests:,} requests ({args.days} days, 9 settings): "
-            f"{seconds:.1f} s, peak Python heap {peak:.0f} MB"
+            f"{seconds:.1f} s, peak RSS {before:.0f} MB before, {after:.0f} MB after"
         )
         dispose_engine(url)
     finally:

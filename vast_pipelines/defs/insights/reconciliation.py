@@ -30,7 +30,7 @@ BILLING_MATCHES_LOG_CHECK = "billing_matches_log"
     ],
 )
 def billing_reconciliation(
-    database: AnalyticsDatabase, vast: VastAIResource, settings: RunbookSettings
+    context: dg.AssetExecutionContext, database: AnalyticsDatabase, vast: VastAIResource, settings: RunbookSettings
 ) -> dg.MaterializeResult:
     """Vast.ai's serverless charges per UTC day (`GET /api/v0/charges/`) against the day's sum of `vast_ai_costs`
     over the last reconcile_days (14) complete days: the difference (billed − logged) and its share of the bill.
@@ -52,7 +52,7 @@ def billing_reconciliation(
         bill = billed.get(day, 0.0) if billed is not None else None
         result = reconcile_day(day, log.logged or 0.0, bill, limits.reconcile_share, limits.reconcile_min_billed)
         days.append((result, log))
-    save_reconciliation(database, days, None)
+    save_reconciliation(database, days, context.run.run_id)
     results = [r for r, _ in days]
     diverged = [r for r in results if r.diverged]
     text = reconciliation_report(results, limits.reconcile_share, note)
