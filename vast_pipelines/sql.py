@@ -189,6 +189,69 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (week_start, day)
     )
     """,
+    # --- Insights beyond the runbook (issue 7): alert episodes, billing reconciliation, idle-timeout
+    # what-if, alert-rule backtests -------------------------------------------------------------------
+    # A condition that alerts once while it lasts (stale cost data, a cost anomaly): at most one open
+    # episode per kind and subject, the claim that sends its alert once.
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.alert_episodes (
+        id bigserial PRIMARY KEY,
+        kind text NOT NULL,
+        subject text NOT NULL,
+        opened_at timestamptz NOT NULL DEFAULT now(),
+        closed_at timestamptz,
+        summary text NOT NULL,
+        figures jsonb
+    )
+    """,
+    """
+    CREATE UNIQUE INDEX IF NOT EXISTS alert_episodes_one_open
+        ON vast_pipelines.alert_episodes (kind, subject) WHERE closed_at IS NULL
+    """,
+    "CREATE INDEX IF NOT EXISTS alert_episodes_opened_at ON vast_pipelines.alert_episodes (opened_at)",
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.billing_reconciliation (
+        day date PRIMARY KEY,
+        logged numeric,
+        requests bigint NOT NULL,
+        null_cost_requests bigint NOT NULL,
+        billed numeric,
+        difference numeric,
+        share double precision,
+        diverged boolean NOT NULL,
+        checked_at timestamptz NOT NULL DEFAULT now(),
+        run_id text
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.idle_timeout_what_if (
+        model text NOT NULL,
+        idle_timeout integer NOT NULL,
+        min_workers integer NOT NULL,
+        judged_requests bigint NOT NULL,
+        cold_starts bigint NOT NULL,
+        cold_start_rate double precision,
+        warm_gpu_hours double precision NOT NULL,
+        cost_usd double precision,
+        recommended boolean NOT NULL,
+        window_start timestamptz NOT NULL,
+        window_end timestamptz NOT NULL,
+        computed_at timestamptz NOT NULL DEFAULT now(),
+        run_id text,
+        PRIMARY KEY (model, idle_timeout, min_workers)
+    )
+    """,
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.alert_backtests (
+        run_id text PRIMARY KEY,
+        ran_at timestamptz NOT NULL DEFAULT now(),
+        first_day date NOT NULL,
+        end_day date NOT NULL,
+        thresholds jsonb NOT NULL,
+        firings jsonb NOT NULL,
+        report_markdown text NOT NULL
+    )
+    """,
 )
 
 EMBEDDED_MIGRATIONS: tuple[str, ...] = (
@@ -639,3 +702,129 @@ def guide_query_at(name: str) -> str:
         .replace("NOW()", "CAST(:now AS timestamptz)")
         .replace("CURRENT_DATE", "CAST(:today AS date)")
     )
+
+
+# --- Insights beyond the runbook (issue 7) ---------------------------------------------------------
+
+# The newest request up to now: a backward index scan, however old it is.
+LATEST_REQUEST = 'SELECT MAX("timestamp") FROM vast_ai_costs WHERE "timestamp" <= :now'
+
+# Requests in each window [start, end): one index range count per window.
+WINDOW_REQUEST_COUNTS = """
+SELECT w.position, (
+    SELECT COUNT(*) FROM vast_ai_costs c WHERE c."timestamp" >= w.start_at AND c."timestamp" < w.end_at
+) AS requests
+FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[])) WITH ORDINALITY
+    AS w(start_at, end_at, position)
+ORDER BY w.position
+"""
+
+# Spend and requests per model in each window [start, end): one index range scan per window.
+WINDOW_MODEL_SPEND = """
+SELECT w.position, COALESCE(c.model, :no_model) AS model, SUM(c.cost) AS cost, COUNT(*) AS requests
+FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[])) WITH ORDINALITY
+    AS w(start_at, end_at, position)
+JOIN vast_ai_costs c ON c."timestamp" >= w.start_at AND c."timestamp" < w.end_at
+GROUP BY w.position, COALESCE(c.model, :no_model)
+"""
+
+# Every request of [start, end) per model in time order, for the idle-timeout replay (streamed).
+REQUEST_TRACE = """
+SELECT
+    COALESCE(model, :no_model) AS model,
+    EXTRACT(EPOCH FROM "timestamp") AS start_seconds,
+    GREATEST(COALESCE(duration, 0), 0) AS duration,
+    cold_start,
+    cost
+FROM vast_ai_costs
+WHERE "timestamp" >= :start AND "timestamp" < :end
+ORDER BY COALESCE(model, :no_model), "timestamp"
+"""
+
+# Logged cost per UTC day (Vast.ai bills by UTC day) over [start, end).
+LOGGED_BY_UTC_DAY = """
+SELECT
+    CAST(("timestamp" AT TIME ZONE 'UTC') AS date) AS day,
+    SUM(cost) AS logged,
+    COUNT(*) AS requests,
+    COUNT(*) FILTER (WHERE cost IS NULL) AS null_cost_requests
+FROM vast_ai_costs
+WHERE "timestamp" >= :start AND "timestamp" < :end
+GROUP BY 1
+ORDER BY 1
+"""
+
+# One day's spend per minute, for the backtest's candidate days.
+MINUTE_SPEND = """
+SELECT date_trunc('minute', "timestamp") AS at, SUM(cost) AS cost
+FROM vast_ai_costs
+WHERE "timestamp" >= :start AND "timestamp" < :end AND cost IS NOT NULL
+GROUP BY 1
+ORDER BY 1
+"""
+
+OPEN_EPISODE = """
+INSERT INTO vast_pipelines.alert_episodes (kind, subject, summary, figures)
+VALUES (:kind, :subject, :summary, CAST(:figures AS jsonb))
+ON CONFLICT (kind, subject) WHERE closed_at IS NULL DO NOTHING
+RETURNING id
+"""
+
+# Closes the open episodes of a kind whose subject is no longer flagged.
+CLOSE_EPISODES = """
+UPDATE vast_pipelines.alert_episodes
+SET closed_at = now()
+WHERE kind = :kind AND closed_at IS NULL AND NOT (subject = ANY (CAST(:still_open AS text[])))
+RETURNING id, subject, opened_at
+"""
+
+EPISODES_BETWEEN = """
+SELECT id, kind, subject, opened_at, closed_at, summary
+FROM vast_pipelines.alert_episodes
+WHERE opened_at < :end AND (closed_at IS NULL OR closed_at >= :start)
+ORDER BY opened_at
+"""
+
+UPSERT_RECONCILIATION = """
+INSERT INTO vast_pipelines.billing_reconciliation
+    (day, logged, requests, null_cost_requests, billed, difference, share, diverged, run_id)
+VALUES (:day, :logged, :requests, :null_cost_requests, :billed, :difference, :share, :diverged, :run_id)
+ON CONFLICT (day) DO UPDATE
+SET logged = EXCLUDED.logged, requests = EXCLUDED.requests, null_cost_requests = EXCLUDED.null_cost_requests,
+    billed = EXCLUDED.billed, difference = EXCLUDED.difference, share = EXCLUDED.share,
+    diverged = EXCLUDED.diverged, checked_at = now(), run_id = EXCLUDED.run_id
+"""
+
+RECONCILIATION_BETWEEN = """
+SELECT day, logged, requests, null_cost_requests, billed, difference, share, diverged
+FROM vast_pipelines.billing_reconciliation
+WHERE day >= :first AND day < :end
+ORDER BY day
+"""
+
+DELETE_WHAT_IF = "DELETE FROM vast_pipelines.idle_timeout_what_if"
+
+INSERT_WHAT_IF = """
+INSERT INTO vast_pipelines.idle_timeout_what_if (
+    model, idle_timeout, min_workers, judged_requests, cold_starts, cold_start_rate, warm_gpu_hours, cost_usd,
+    recommended, window_start, window_end, run_id
+)
+VALUES (
+    :model, :idle_timeout, :min_workers, :judged_requests, :cold_starts, :cold_start_rate, :warm_gpu_hours,
+    :cost_usd, :recommended, :window_start, :window_end, :run_id
+)
+"""
+
+WHAT_IF_RECOMMENDED = """
+SELECT model, idle_timeout, min_workers, cold_start_rate, warm_gpu_hours, cost_usd, window_start, window_end
+FROM vast_pipelines.idle_timeout_what_if
+WHERE recommended
+ORDER BY model
+"""
+
+INSERT_BACKTEST = """
+INSERT INTO vast_pipelines.alert_backtests (run_id, first_day, end_day, thresholds, firings, report_markdown)
+VALUES (:run_id, :first_day, :end_day, CAST(:thresholds AS jsonb), CAST(:firings AS jsonb), :report)
+ON CONFLICT (run_id) DO UPDATE
+SET ran_at = now(), firings = EXCLUDED.firings, report_markdown = EXCLUDED.report_markdown
+"""

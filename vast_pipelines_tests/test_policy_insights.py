@@ -85,3 +85,81 @@ def test_reconciliation_flags_a_day_whose_log_misses_a_share_of_the_bill():
     assert bad.diverged and bad.difference == pytest.approx(4.0) and bad.share == pytest.approx(0.4)
     assert not reconcile_day(date(2026, 11, 22), logged=1.0, billed=None).diverged
     assert reconcile_day(date(2026, 11, 23), logged=2.0, billed=0.1).diverged  # tiny bill, large absolute gap
+
+
+def test_comparison_windows_keep_the_local_hour_across_a_dst_change():
+    from zoneinfo import ZoneInfo
+
+    from vast_pipelines.policy.anomalies import comparison_windows
+
+    berlin = ZoneInfo("Europe/Berlin")
+    now = datetime(2026, 4, 1, 14, 30, tzinfo=berlin)  # Wednesday; clocks went forward on 29 March
+    windows = {(w.scope, w.weeks_back): w for w in comparison_windows(now, berlin, weeks=4)}
+    assert len(windows) == 10
+    assert windows[("today", 0)].start == datetime(2026, 4, 1, 0, 0, tzinfo=berlin)
+    hour = windows[("this hour", 1)]
+    assert (hour.start.astimezone(berlin).hour, hour.end.astimezone(berlin).minute) == (14, 30)
+    assert hour.start.date() == date(2026, 3, 25) and hour.end - hour.start == timedelta(minutes=30)
+
+
+def test_a_week_with_no_rows_at_all_is_no_baseline_but_a_quiet_model_is_zero():
+    from vast_pipelines.policy.anomalies import judge_windows
+
+    totals = {("today", 0, "a"): (20.0, 40), ("today", 0, "b"): (1.0, 1)}
+    totals |= {("today", k, "a"): (4.0 + k / 10, 10) for k in (1, 2, 3)}
+    [a, b] = judge_windows(totals, {"today": {0, 1, 2, 3}}, weeks=4, min_cost=1.0)
+    assert a.anomaly.flagged and a.anomaly.driver == "requests up" and a.cost_history == (4.1, 4.2, 4.3)
+    assert b.cost_history == (0.0, 0.0, 0.0) and b.anomaly.flagged  # new model, $1 where there was nothing
+    [a, _] = judge_windows(totals, {"today": {0, 1}}, weeks=4)
+    assert not a.anomaly.flagged and "needs 3" in a.anomaly.reason
+
+
+def test_validation_compares_the_replay_with_the_logged_flags():
+    from vast_pipelines.policy.idle_timeout import validate
+
+    flags = [None] + [False] * 99
+    assert validate(EVERY_4_MIN, ONE_SECOND, flags, 300, 0).error == 0.0
+    assert validate(EVERY_4_MIN, ONE_SECOND, flags, 180, 0).error == 1.0
+    assert validate(EVERY_4_MIN, ONE_SECOND, [None] * 100, 300, 0).error is None
+
+
+@pytest.mark.parametrize(
+    ("configured", "vast", "logged", "busy", "price", "source"),
+    [
+        (0.5, 0.4, 10.0, 3600.0, 0.5, "gpu_hour_usd"),
+        (0.0, 0.4, 10.0, 3600.0, 0.4, "Vast.ai"),
+        (0.0, None, 2.0, 7200.0, 1.0, "logged cost"),
+        (0.0, None, None, 0.0, None, "unknown"),
+    ],
+)
+def test_gpu_hour_price_prefers_configuration_then_vast_then_the_log(configured, vast, logged, busy, price, source):
+    from vast_pipelines.policy.idle_timeout import gpu_hour_price
+
+    got, where = gpu_hour_price(configured, vast, logged, busy)
+    assert got == price and source in where
+
+
+def test_reported_price_reads_vast_answers_leniently():
+    from vast_pipelines.policy.idle_timeout import reported_price
+
+    assert reported_price({"dph_total": "0.45"}) == 0.45
+    assert reported_price({"dph": None}, {"price_per_hour": 0}, {"cost_per_hour": 0.3}) == 0.3
+    assert reported_price({"endpoint_name": "x"}) is None
+
+
+def test_backtest_fires_each_rule_once_at_the_minute_it_crossed():
+    from vast_pipelines.policy.backtest import backtest, candidate_days
+
+    def t(day: int, hour: int, minute: int = 0) -> datetime:
+        return datetime(2026, 3, day, hour, minute, tzinfo=UTC)
+
+    daily = [(date(2026, 3, 2), 55.0), (date(2026, 3, 3), 10.0), (date(2026, 3, 20), 50.0), (date(2026, 4, 1), 10.0)]
+    assert candidate_days(daily) == [date(2026, 3, 2), date(2026, 3, 20)]
+    intraday = {date(2026, 3, 2): [(t(2, 10), 30.0), (t(2, 15, 30), 25.0)]}
+    ends = {d: datetime.combine(d + timedelta(days=1), datetime.min.time(), UTC) for d, _ in daily}
+    fired = [(f.rule, f.at, f.spend) for f in backtest(daily, intraday, ends)]
+    assert fired == [
+        ("budget_info", t(2, 15, 30), 55.0),
+        ("runaway", t(2, 15, 30), 55.0),
+        ("budget_warning", ends[date(2026, 3, 20)], 115.0),
+    ]

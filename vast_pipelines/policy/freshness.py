@@ -49,3 +49,8 @@ def judge_freshness(
 def _ago(gap: timedelta) -> str:
     minutes = int(gap.total_seconds() // 60)
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def same_hour_windows(now: datetime, max_gap: timedelta, weeks: int = 4) -> list[tuple[datetime, datetime]]:
+    """``[now - max_gap, now)`` shifted back 1..``weeks`` weeks: the windows ``judge_freshness`` compares with."""
+    return [(now - max_gap - timedelta(weeks=k), now - timedelta(weeks=k)) for k in range(1, weeks + 1)]

@@ -7,8 +7,9 @@ warm. The first request of a trace is not judged (its prior state is unknown).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 IDLE_TIMEOUT_GRID = (60, 120, 180, 300, 600, 900, 1200, 1800)
 MIN_WORKERS_GRID = (0, 1)
@@ -87,3 +88,64 @@ def cheapest_within(replays: Sequence[Replay], max_cold_start_rate: float, usd_p
     """The cheapest setting whose predicted cold-start rate stays at or under the limit."""
     ok = [r for r in replays if r.cold_start_rate is not None and r.cold_start_rate <= max_cold_start_rate]
     return min(ok, key=lambda r: (r.cost(usd_per_gpu_hour), r.min_workers, r.idle_timeout), default=None)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The model replayed at the worker's current setting against the ``cold_start`` flags agent-router logged."""
+
+    idle_timeout: int
+    min_workers: int
+    predicted_rate: float | None
+    observed_rate: float | None
+
+    @property
+    def error(self) -> float | None:
+        """Predicted minus observed cold-start rate (0.05 = the model predicts 5 points too many)."""
+        if self.predicted_rate is None or self.observed_rate is None:
+            return None
+        return self.predicted_rate - self.observed_rate
+
+
+def validate(
+    starts: Sequence[float],
+    durations: Sequence[float | None],
+    cold_flags: Sequence[bool | None],
+    idle_timeout: int,
+    min_workers: int,
+) -> Validation:
+    """Replay at the current setting and compare with the logged flags of the same (judged) requests."""
+    predicted = replay(starts, durations, idle_timeout, min_workers)
+    judged = [flag for flag in cold_flags[1:] if flag is not None]
+    observed = sum(judged) / len(judged) if judged else None
+    return Validation(idle_timeout, min_workers, predicted.cold_start_rate, observed)
+
+
+# Fields in which Vast.ai answers may carry a worker's price per hour (endpoint, worker group or worker).
+PRICE_FIELDS = ("dph_total", "dph", "price_per_hour", "cost_per_hour")
+
+
+def reported_price(*answers: Mapping[str, Any]) -> float | None:
+    """The first positive USD/hour price in Vast.ai's answers, read leniently (its fields are not documented)."""
+    for answer in answers:
+        for name in PRICE_FIELDS:
+            try:
+                value = float(answer.get(name))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                continue
+            if value > 0:
+                return value
+    return None
+
+
+def gpu_hour_price(
+    configured: float, vast_price: float | None, logged_cost: float | None, busy_seconds: float
+) -> tuple[float | None, str]:
+    """USD per warm GPU-hour and where it comes from: configured, Vast.ai's price, or the logged cost per busy hour."""
+    if configured > 0:
+        return configured, "gpu_hour_usd (VAST_PIPELINES_THRESHOLDS)"
+    if vast_price:
+        return vast_price, "the Vast.ai endpoint's price"
+    if logged_cost and logged_cost > 0 and busy_seconds > 0:
+        return logged_cost / (busy_seconds / 3600.0), "logged cost per busy GPU-hour (no price from Vast.ai)"
+    return None, "unknown (set gpu_hour_usd in VAST_PIPELINES_THRESHOLDS)"

@@ -17,6 +17,7 @@ class DailyVerdict(StrEnum):
     MODERATE = "moderate"
     HIGH = "high"
     NO_DATA = "no data"
+    UNKNOWN = "unknown"
 
 
 _DAILY_TEXT = {
@@ -24,13 +25,17 @@ _DAILY_TEXT = {
     DailyVerdict.MODERATE: "⚠️ Moderate (on track for $150-300/month)",
     DailyVerdict.HIGH: "❌ High (review usage, optimize)",
     DailyVerdict.NO_DATA: "❔ No data: no requests were logged in vast_ai_costs (is agent-router writing costs?)",
+    DailyVerdict.UNKNOWN: "❔ Unknown: cost data is stale, the figures below may miss requests",
 }
 
 
-def daily_verdict(daily_cost: float | None, requests: int, t: Thresholds = GUIDE) -> DailyVerdict:
-    """Band a day's spend; a day with no logged requests is "no data", never "excellent"."""
+def daily_verdict(daily_cost: float | None, requests: int, t: Thresholds = GUIDE, stale: bool = False) -> DailyVerdict:
+    """Band a day's spend; a day with no logged requests is "no data", never "excellent"; while cost data is
+    ``stale`` (agent-router stopped logging) a band would judge missing requests, so it is "unknown"."""
     if requests == 0 or daily_cost is None:
         return DailyVerdict.NO_DATA
+    if stale:
+        return DailyVerdict.UNKNOWN
     if daily_cost < t.daily_excellent_below:
         return DailyVerdict.EXCELLENT
     if daily_cost < t.daily_moderate_below:

@@ -48,5 +48,27 @@ class Thresholds:
     saving_cheaper_gpu: float = 0.3
     saving_quantization: float = 0.4
 
+    # --- Insights beyond the runbook (not in the guide: our defaults) ---
+    # Cost data is stale after this long without a logged request, if the same hours of past weeks had
+    # at least this many requests (median of the last 4 weeks).
+    freshness_max_gap_minutes: float = 120.0
+    freshness_min_expected_requests: float = 1.0
+    # Idle-timeout what-if: days of requests replayed; USD per warm GPU-hour (0: the Vast.ai endpoint's
+    # price when it reports one, else the logged cost per busy GPU-hour).
+    what_if_days: float = 14.0
+    gpu_hour_usd: float = 0.0
+    # Cost anomalies: robust score (MADs above the median of the same weekday/hour of past weeks), the
+    # smallest spend worth an alert (USD), and how many past weeks make the baseline.
+    anomaly_score: float = 3.5
+    anomaly_min_usd: float = 1.0
+    anomaly_weeks: float = 4.0
+    # Reconciliation with Vast.ai billing: share of the bill logged cost may miss, bills too small to
+    # judge as a share (USD), days compared.
+    reconcile_share: float = 0.10
+    reconcile_min_billed: float = 0.50
+    reconcile_days: float = 14.0
+    # Alert-rule backtest: days of history replayed.
+    backtest_days: float = 90.0
+
 
 GUIDE = Thresholds()

@@ -89,17 +89,25 @@ def budget_alert(
     apply_actions: bool,
     source: str,
     t: Thresholds = GUIDE,
+    stale: str | None = None,
 ) -> Message:
-    """The one message for ``level`` this month (a jump over several levels sends only the highest)."""
+    """The one message for ``level`` this month (a jump over several levels sends only the highest).
+
+    ``stale`` ("unknown — cost data stale since …"): spend is a lower bound, so the level is certainly
+    crossed, but nothing may be called "on track".
+    """
     threshold = dict(level_thresholds(t))[level]
     name = level.value.upper()
     tag = f"{mention} " if level in (AlertLevel.CRITICAL, AlertLevel.EMERGENCY) else ""
     head = (
         f"{ICON[level]} {tag}*Vast.ai budget {name}*: month-to-date spend {usd(spend.month_to_date)} "
-        f"crossed {usd(threshold)} ({MEANING[level]})"
+        f"crossed {usd(threshold)} ({stale if stale and level is AlertLevel.INFO else MEANING[level]})"
     )
+    actions = level_actions(level, apply_actions, t)
+    if stale:
+        actions = (f"Budget verdict {stale}: the spend above may miss requests.", *actions[level is AlertLevel.INFO :])
     lines = [head, *figures_lines(spend, forecast, now, tz, t)]
-    lines += ["What to do:", *(f"• {a}" for a in level_actions(level, apply_actions, t)), f"Source: {source}"]
+    lines += ["What to do:", *(f"• {a}" for a in actions), f"Source: {source}"]
     subject = (
         f"[vast_pipelines] Vast.ai budget {name}: {usd(spend.month_to_date)} month-to-date crossed {usd(threshold)}"
     )

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from vast_pipelines.policy.health import EndpointStatus
 from vast_pipelines.policy.spend import (
+    DailyVerdict,
     Forecast,
     SpendSummary,
     daily_verdict,
@@ -51,13 +52,25 @@ def endpoints_section(
     return "\n".join(lines)
 
 
-def spend_section(spend: SpendSummary, forecast: Forecast, now: datetime, tz: ZoneInfo, t: Thresholds = GUIDE) -> str:
-    """The guide's "Yesterday's Spend" with the previous calendar day, month-to-date and forecast."""
-    verdict = daily_verdict(spend.rolling_24h_cost, spend.rolling_24h_requests, t)
+def spend_section(
+    spend: SpendSummary,
+    forecast: Forecast,
+    now: datetime,
+    tz: ZoneInfo,
+    t: Thresholds = GUIDE,
+    stale: str | None = None,
+) -> str:
+    """The guide's "Yesterday's Spend" with the previous calendar day, month-to-date and forecast.
+
+    ``stale`` ("unknown — cost data stale since …") replaces the verdict while agent-router is not logging.
+    """
+    verdict = daily_verdict(spend.rolling_24h_cost, spend.rolling_24h_requests, t, stale=stale is not None)
     local = now.astimezone(tz)
     lines = [
         f"Yesterday's Spend: {usd(spend.rolling_24h_cost)} (last 24 h, {spend.rolling_24h_requests:,} requests)",
-        f"  {daily_verdict_text(verdict)}",
+        f"  ❔ Budget verdict {stale}"
+        if stale and verdict is DailyVerdict.UNKNOWN
+        else f"  {daily_verdict_text(verdict)}",
         f"  Previous calendar day: {usd(spend.previous_day_cost)} ({spend.previous_day_requests:,} requests)",
         f"  Today so far: {usd(spend.today_cost)} ({spend.today_requests:,} requests)",
         f"  Month-to-date ({local:%B %Y}): {usd(spend.month_to_date)} ({spend.month_requests:,} requests); "

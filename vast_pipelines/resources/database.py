@@ -413,20 +413,7 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                     {"month": month, "month_to_date": month_to_date, "levels": list(keys), "notify": list(notify)},
                 ).scalars()
             )
-            rows = []
-            for message in compose(claimed) if claimed else []:
-                outbox_id = _enqueue(conn, **dataclasses.asdict(message))
-                if outbox_id is not None:
-                    rows.append(
-                        OutboxRow(
-                            outbox_id,
-                            message.transport,
-                            message.destination,
-                            message.kind,
-                            message.subject,
-                            message.body,
-                        )
-                    )
+            rows = queue_messages(conn, compose(claimed) if claimed else [])
         return claimed, rows
 
     # --- incidents ------------------------------------------------------------------------------
@@ -543,6 +530,21 @@ def spend_parameters(periods: Periods) -> dict[str, Any]:
         "history_first": min(month_first, week_first),
         "with_rolling": True,
     }
+
+
+def queue_messages(conn: Connection, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+    """Store ``messages`` in the outbox within the caller's transaction (the one that claims what they announce);
+    a ``dedupe_key`` already queued is skipped."""
+    rows = []
+    for message in messages:
+        outbox_id = _enqueue(conn, **dataclasses.asdict(message))
+        if outbox_id is not None:
+            rows.append(
+                OutboxRow(
+                    outbox_id, message.transport, message.destination, message.kind, message.subject, message.body
+                )
+            )
+    return rows
 
 
 def _enqueue(conn: Connection, **fields: Any) -> int | None:

@@ -11,8 +11,10 @@ from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.spend import SpendSummary, forecast_month_end, usd
 from vast_pipelines.policy.thresholds import Thresholds
 from vast_pipelines.reports.alerts import budget_alert, forecast_alert
+from vast_pipelines.reports.insights import stale_text
 from vast_pipelines.resources.database import AnalyticsDatabase, OutboxMessage
 from vast_pipelines.resources.email import EmailResource
+from vast_pipelines.resources.insights import cost_freshness
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
 
@@ -50,6 +52,8 @@ def budget_alert_sensor(
     spend = database.spend_summary(periods, rolling_24h=False)
     forecast = forecast_month_end(spend.month_to_date, spend.last_7_days_cost, periods, limits)
     decision = budget_decision(spend, forecast, month.isoformat(), limits)
+    freshness = cost_freshness(database, periods.now, limits)
+    stale = stale_text(freshness, tz) if freshness.stale and freshness.since is not None else None
     known = known_claims(context.cursor, month)
 
     def compose(claimed: set[str]) -> list[OutboxMessage]:
@@ -66,6 +70,7 @@ def budget_alert_sensor(
                 apply_actions=settings.apply_actions,
                 source=database.label,
                 t=limits,
+                stale=stale,
             )
             messages += alert_messages(
                 slack,
@@ -106,11 +111,18 @@ def budget_alert_sensor(
     else:
         status = ""
     cursor = json.dumps({"month": month.isoformat(), "claimed": sorted(known | set(decision.keys))})
-    return dg.SensorResult(skip_reason=status + spend_status(decision, spend, limits), cursor=cursor)
+    return dg.SensorResult(skip_reason=status + spend_status(decision, spend, limits, stale), cursor=cursor)
 
 
-def spend_status(decision: BudgetDecision, spend: SpendSummary, limits: Thresholds) -> str:
-    """The tick's one-line summary in the UI; no logged requests is said as such, never as $0.00."""
+def spend_status(decision: BudgetDecision, spend: SpendSummary, limits: Thresholds, stale: str | None = None) -> str:
+    """The tick's one-line summary in the UI; no logged requests is said as such, never as $0.00, and stale cost
+    data makes the verdict unknown."""
+    if stale:
+        crossed = ", ".join(level.value for level in decision.crossed) or "none"
+        return (
+            f"Budget verdict {stale}. Month-to-date so far {usd(spend.month_to_date)} (may miss requests); "
+            f"levels crossed: {crossed}."
+        )
     if spend.month_requests == 0:
         return "No cost rows logged this month: nothing to compare with the budget (is agent-router logging?)."
     ahead = next_level(spend.month_to_date, limits)

@@ -4,7 +4,7 @@ the cost history, kept in PostgreSQL and posted to #platform-updates with a char
 import dataclasses
 import logging
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -14,6 +14,7 @@ from vast_pipelines.defs.costs.checks import band_check
 from vast_pipelines.defs.costs.history import GROUP, load_history, other_zone_days, record_rolled_up_days
 from vast_pipelines.defs.costs.partitions import CostPartitions
 from vast_pipelines.notifications import Sent, send_slack
+from vast_pipelines.policy.periods import local_midnight
 from vast_pipelines.policy.reviews import (
     Review,
     monthly_history_range,
@@ -26,8 +27,10 @@ from vast_pipelines.reports.charts import model_series, monthly_chart, weekly_ch
 from vast_pipelines.reports.costs import guide_day_row, monthly_report, ready_fixes, ready_fixes_text, weekly_report
 from vast_pipelines.reports.deploy import update_worker_recommendation
 from vast_pipelines.reports.health import as_markdown
+from vast_pipelines.reports.insights import weekly_insights_section
 from vast_pipelines.resources.cost_history import CostHistory, save_report
 from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.resources.insights import episodes_between, recommended_settings, reconciliation_between
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.vast import VastAIResource
@@ -160,6 +163,23 @@ def keep_and_post(
     return sent
 
 
+def week_insights(database: AnalyticsDatabase, week: date, zone: str) -> str:
+    """The week's stale-data and anomaly episodes, billing reconciliation and idle-timeout advice."""
+    tz = ZoneInfo(zone)
+    end = week + timedelta(days=7)
+    episodes = episodes_between(database, local_midnight(week, tz), local_midnight(end, tz))
+    advice = [
+        (
+            r["model"],
+            (f"min_workers {r['min_workers']}" if r["min_workers"] else f"idle_timeout {r['idle_timeout']} s")
+            + f" keeps the cold-start rate at {r['cold_start_rate']:.0%} for {r['warm_gpu_hours']:,.1f} warm GPU h"
+            f" (idle_timeout_what_if, {r['window_start']:%Y-%m-%d} to {r['window_end']:%Y-%m-%d})",
+        )
+        for r in recommended_settings(database)
+    ]
+    return weekly_insights_section(episodes, reconciliation_between(database, week, end), advice, tz)
+
+
 def guide_table(review: Review) -> dg.TableMetadataValue:
     """The guide's ``day, daily_cost, requests, cost_per_request`` as a Dagster table (newest first)."""
     records = []
@@ -232,6 +252,7 @@ def build_review_assets(partitions: CostPartitions) -> list[dg.AssetsDefinition]
         record_rolled_up_days(context, run.history, run.rolled_up_now, partitions.timezone, limits)
         review = run.review
         verdict = "no data" if not review.totals.has_cost else f"{len(review.concerns)} concern(s)"
+        run = dataclasses.replace(run, text=f"{run.text}\n\n{week_insights(database, week, partitions.timezone)}")
         sent = keep_and_post(context, database, slack, config, run, "weekly_cost_report", partitions.timezone, verdict)
         money = {}
         if review.totals.has_cost:

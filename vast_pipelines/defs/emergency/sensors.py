@@ -9,7 +9,9 @@ from vast_pipelines.defs.guards import skip_when_unavailable
 from vast_pipelines.policy.emergency import Reason, emergency_triggers
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.spend import usd
+from vast_pipelines.reports.insights import stale_text
 from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.resources.insights import cost_freshness
 from vast_pipelines.resources.settings import RunbookSettings
 
 
@@ -48,6 +50,9 @@ def runaway_cost_sensor(
     )
     if spend.today_requests == 0:
         status += "; no cost rows logged today"
+    freshness = cost_freshness(database, periods.now, limits)
+    if freshness.stale and freshness.since is not None:
+        status += f"; verdict {stale_text(freshness, tz)}, spend may be higher"
     if not triggers:
         return dg.SensorResult(skip_reason=f"{status}: no new emergency.", cursor=json.dumps({"fired": sorted(fired)}))
     # The hard cap outranks a runaway day: one run answers both when they arrive together.

@@ -14,9 +14,11 @@ from vast_pipelines.reports.health import (
     health_report,
     spend_section,
 )
+from vast_pipelines.reports.insights import stale_text
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.endpoints import InferenceEndpoints
 from vast_pipelines.resources.errors import OperatorError
+from vast_pipelines.resources.insights import cost_freshness
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.tailscale import TailscaleResource
@@ -139,19 +141,22 @@ def yesterday_spend(
     periods = periods_at(datetime.now(UTC), tz)
     spend = database.spend_summary(periods)
     forecast = forecast_month_end(spend.month_to_date, spend.last_7_days_cost, periods, limits)
-    text = spend_section(spend, forecast, periods.now, tz, limits)
+    freshness = cost_freshness(database, periods.now, limits)
+    # A table that never had a row is "no data" already; one that went silent makes every verdict unknown.
+    stale = stale_text(freshness, tz) if freshness.stale and freshness.since is not None else None
+    text = spend_section(spend, forecast, periods.now, tz, limits, stale=stale)
     database.save_health_spend(
         run_id=context.run.run_id,
         at=periods.now,
-        data={**dataclasses.asdict(spend), "forecast": dataclasses.asdict(forecast)},
+        data={**dataclasses.asdict(spend), "forecast": dataclasses.asdict(forecast), "stale": stale},
         text=text,
     )
-    verdict = daily_verdict(spend.rolling_24h_cost, spend.rolling_24h_requests, limits)
+    verdict = daily_verdict(spend.rolling_24h_cost, spend.rolling_24h_requests, limits, stale=stale is not None)
     band_check = dg.AssetCheckResult(
         check_name=DAILY_SPEND_BAND_CHECK,
         passed=verdict.value in ("excellent",),
         severity=dg.AssetCheckSeverity.ERROR if verdict.value == "high" else dg.AssetCheckSeverity.WARN,
-        metadata={"verdict": verdict.value, "yesterday_spend": spend.rolling_24h_cost},
+        metadata={"verdict": stale or verdict.value, "yesterday_spend": spend.rolling_24h_cost},
     )
     return dg.MaterializeResult(
         metadata={
@@ -160,7 +165,7 @@ def yesterday_spend(
             "month_to_date": spend.month_to_date,
             "forecast_month_end": forecast.month_end,
             "requests_24h": spend.rolling_24h_requests,
-            "daily_verdict": verdict.value,
+            "daily_verdict": stale or verdict.value,
             "null_cost_rows": spend.month_null_cost_rows,
             "future_rows": spend.future_rows,
             "hard_cap_date": str(forecast.hard_cap_date or "not this month"),
