@@ -35,7 +35,7 @@ def test_periods_follow_the_operators_timezone():
     assert p.previous_day_start == datetime(2026, 10, 30, 0, 0, tzinfo=tz)
     assert p.month_start == datetime(2026, 10, 1, 0, 0, tzinfo=tz)
     assert p.next_month_start == datetime(2026, 11, 1, 0, 0, tzinfo=tz)
-    assert p.earliest == p.month_start
+    assert p.last_7_days_start == datetime(2026, 10, 24, 0, 0, tzinfo=tz)  # the last 7 complete local days
 
 
 def test_forecast_projects_the_seven_day_run_rate_over_the_days_left():

@@ -20,11 +20,6 @@ class Periods:
     next_month_start: datetime
     last_7_days_start: datetime  # the last 7 complete local days: [this, today_start)
 
-    @property
-    def earliest(self) -> datetime:
-        """The oldest boundary: one scan from here covers every window."""
-        return min(self.rolling_24h_start, self.previous_day_start, self.month_start, self.last_7_days_start)
-
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     """Midnight of ``day`` in ``tz`` (DST-safe: midnight exists in every zone we support)."""
