@@ -1,11 +1,12 @@
 """The cost history's partitioned assets, jobs and schedules, built when the code location loads
 (the partitions need VAST_PIPELINES_TIMEZONE and VAST_PIPELINES_HISTORY_START, never read at import)."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from vast_pipelines import clock
 from vast_pipelines.config import history_start, schedule_timezone
 from vast_pipelines.defs.costs.history import build_daily_cost_history
 from vast_pipelines.defs.costs.partitions import CostPartitions, cost_partitions
@@ -27,7 +28,7 @@ def daily_cost_history_schedule(partitions: CostPartitions, job) -> dg.ScheduleD
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
     def _schedule(context: dg.ScheduleEvaluationContext):
-        at = context.scheduled_execution_time or datetime.now(UTC)
+        at = context.scheduled_execution_time or clock.now()
         today = at.astimezone(ZoneInfo(partitions.timezone)).date()
         keys = [str(today - timedelta(days=n)) for n in (1, 2)]
         requests = [

@@ -1,11 +1,12 @@
 """``daily_cost_history``: the daily rollup of ``vast_ai_costs`` that every cost report reads."""
 
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from vast_pipelines import clock
 from vast_pipelines.defs.costs.checks import band_check
 from vast_pipelines.defs.costs.partitions import CostPartitions
 from vast_pipelines.policy.costs import daily_costs, days_between, model_costs
@@ -51,7 +52,7 @@ def load_history(
     """
     first = max(first, date.fromisoformat(partitions.start))
     history = read_history(database, first, end)
-    today = datetime.now(UTC).astimezone(ZoneInfo(partitions.timezone)).date()
+    today = clock.now().astimezone(ZoneInfo(partitions.timezone)).date()
     missing = [d for d in days_between(first, end) if d not in history.days and d < today]
     for day in missing:
         requests = roll_up(database, day, partitions.timezone, run_id)

@@ -2,11 +2,12 @@
 refreshed by the daily health check."""
 
 import dataclasses
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import dagster as dg
 
+from vast_pipelines import clock
 from vast_pipelines.defs.costs.checks import band_check
 from vast_pipelines.policy.costs import CostTotals
 from vast_pipelines.policy.periods import periods_at
@@ -58,7 +59,7 @@ def top_cost_drivers_asset(
     `model, requests, total_cost, avg_duration_sec`, most expensive first, with the warm/cold split and
     the common causes the figures point at."""
     tz, limits = settings.tz(), settings.limits()
-    periods = periods_at(datetime.now(UTC), tz)
+    periods = periods_at(clock.now(), tz)
     drivers = top_cost_drivers(database, periods.today_start, periods.now)
     hints = cost_driver_hints(drivers, limits)
     today = periods.today_start.date()
@@ -124,7 +125,7 @@ def latency_percentiles_asset(
     verdict (good / acceptable / investigate) and fixes (keep warm above a 0.2 cold-start rate; a faster
     GPU when warm requests alone are slow)."""
     tz, limits = settings.tz(), settings.limits()
-    now = datetime.now(UTC)
+    now = clock.now()
     summary = latency_summary(database, now - timedelta(hours=24), now)
     verdict = latency_verdict(summary.overall, limits)
     fixes = latency_fixes(summary, limits)

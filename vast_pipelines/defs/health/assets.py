@@ -1,8 +1,8 @@
 import dataclasses
-from datetime import UTC, datetime
 
 import dagster as dg
 
+from vast_pipelines import clock
 from vast_pipelines.notifications import send_slack
 from vast_pipelines.policy.health import EndpointStatus
 from vast_pipelines.policy.periods import periods_at
@@ -79,7 +79,7 @@ def endpoint_health(
     """The guide's morning endpoint test: vLLM `/health` and `/v1/models`, Ollama `/api/tags`, latency,
     Tailscale peer state and the Vast.ai workers' status. A timeout or refused connection may be a cold
     start: wait 30 s and retry once before calling the endpoint OFFLINE."""
-    started = datetime.now(UTC)
+    started = clock.now()
     statuses = endpoints.check_all()
     peer = tailscale.peer_state()
     vast_view = vast_summary(vast)
@@ -138,7 +138,7 @@ def yesterday_spend(
     """The guide's "Yesterday's Spend" (rolling 24 h), the previous calendar day, today so far,
     month-to-date and a month-end forecast from the last 7 days' run rate, from `vast_ai_costs`."""
     tz, limits = settings.tz(), settings.limits()
-    periods = periods_at(datetime.now(UTC), tz)
+    periods = periods_at(clock.now(), tz)
     spend = database.spend_summary(periods)
     forecast = forecast_month_end(spend.month_to_date, spend.last_7_days_cost, periods, limits)
     freshness = cost_freshness(database, periods.now, limits)
@@ -182,7 +182,7 @@ def health_check_report(
 ) -> dg.MaterializeResult:
     """The morning health check as the guide's script prints it, kept in `vast_pipelines.health_checks`
     and posted to #platform-updates (through the notification outbox)."""
-    now = datetime.now(UTC)
+    now = clock.now()
     endpoints_text, spend_text = database.health_check_parts(context.run.run_id)
     report = health_report(now, settings.tz(), database.label, endpoints_text, spend_text)
     database.save_health_report(run_id=context.run.run_id, report=report)
