@@ -13,15 +13,24 @@ import socket
 import sys
 import time
 import warnings
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import sqlalchemy as sa
 
-from vast_pipelines import sql
+from vast_pipelines import clock, sql
 from vast_pipelines.config import build_resources, unset_variables
-from vast_pipelines.demo_traffic import DEMO_NOTE, demo_rows
+from vast_pipelines.defs.costs.partitions import last_complete_partition
+from vast_pipelines.demo_traffic import (
+    DEMO_NOTE,
+    PAST_RUNAWAY_USD,
+    TODAY_RUNAWAY_HOURS,
+    TODAY_RUNAWAY_USD,
+    demo_rows,
+    last_complete_week_wednesday,
+)
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.embedded import stop_embedded_server
 from vast_pipelines.resources.errors import OperatorError
@@ -38,11 +47,11 @@ def closed_loopback_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def fill_demo_traffic(database: AnalyticsDatabase, now: datetime, days: int, seed: int) -> int:
-    """Replace the embedded ``vast_ai_costs`` with synthetic traffic; returns the row count."""
+def fill_demo_traffic(database: AnalyticsDatabase, now: datetime, tz: ZoneInfo, days: int, seed: int) -> int:
+    """Replace the embedded ``vast_ai_costs`` with synthetic traffic up to ``now``; returns the row count."""
     if not database.is_embedded:
         raise OperatorError("The demo writes synthetic traffic into the embedded database only; unset TIMESCALE_URL.")
-    rows = list(demo_rows(now, days=days, seed=seed))
+    rows = list(demo_rows(now, tz, days=days, seed=seed))
     raw = database.engine.raw_connection()
     try:
         with raw.cursor() as cur:
@@ -61,6 +70,18 @@ def fill_demo_traffic(database: AnalyticsDatabase, now: datetime, days: int, see
     finally:
         raw.close()
     return len(rows)
+
+
+def story(now: datetime, tz: ZoneInfo) -> str:
+    """What the synthetic traffic holds, so the reader knows what the reports should find."""
+    local = now.astimezone(tz)
+    runaway = last_complete_week_wednesday(local.date())
+    return (
+        "  The story: ordinary days of $1-4; a stuck llama-3-70b worker burned over "
+        f"${PAST_RUNAWAY_USD:.0f} on {runaway:%a %d %b} (the last complete week); another has been burning "
+        f"${TODAY_RUNAWAY_USD:.0f} over the last {TODAY_RUNAWAY_HOURS} hours today (or since midnight), so today "
+        "is a runaway and month-to-date is past the first budget level."
+    )
 
 
 def demo_resources() -> dict[str, dg.ConfigurableResource]:
@@ -93,10 +114,12 @@ def run_demo(days: int = 75, seed: int = 7, out=sys.stdout) -> int:
     resources = demo_resources()
     database: AnalyticsDatabase = resources["database"]
     print(f"Starting the {database.label} ...", file=out)
-    now = datetime.now(UTC)
-    count = fill_demo_traffic(database, now, days, seed)
+    now, tz = clock.now(), resources["settings"].tz()
+    count = fill_demo_traffic(database, now, tz, days, seed)
     print(
         f"Wrote {count:,} rows of synthetic demo traffic ({days} days, labelled in vast_pipelines.demo_traffic).",
+        story(now, tz),
+        sep="\n",
         file=out,
     )
 
@@ -116,7 +139,7 @@ def run_demo(days: int = 75, seed: int = 7, out=sys.stdout) -> int:
     print("", report, "", sep="\n", file=out)
 
     weekly = defs().resolve_job_def("weekly_cost_report_job")
-    week = weekly.partitions_def.get_last_partition_key()
+    week = last_complete_partition(weekly.partitions_def)
     with dg.DagsterInstance.ephemeral() as instance:
         result = weekly.execute_in_process(
             instance=instance,

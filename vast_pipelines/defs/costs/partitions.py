@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from vast_pipelines import clock
+
 
 @dataclass(frozen=True)
 class CostPartitions:
@@ -26,3 +28,9 @@ def cost_partitions(timezone: str, start: str) -> CostPartitions:
         weekly=dg.WeeklyPartitionsDefinition(start_date=start, timezone=timezone, day_offset=1),
         monthly=dg.MonthlyPartitionsDefinition(start_date=start, timezone=timezone),
     )
+
+
+def last_complete_partition(partitions_def: dg.TimeWindowPartitionsDefinition) -> str | None:
+    """The last complete period's key as of ``clock.now()`` (Dagster alone would ask the wall clock)."""
+    with dg.partition_loading_context(effective_dt=clock.now()):
+        return partitions_def.get_last_partition_key()

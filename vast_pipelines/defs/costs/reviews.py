@@ -12,7 +12,7 @@ from pydantic import Field
 
 from vast_pipelines.defs.costs.checks import band_check
 from vast_pipelines.defs.costs.history import GROUP, load_history, other_zone_days, record_rolled_up_days
-from vast_pipelines.defs.costs.partitions import CostPartitions
+from vast_pipelines.defs.costs.partitions import CostPartitions, last_complete_partition
 from vast_pipelines.notifications import Sent, send_slack
 from vast_pipelines.policy.periods import local_midnight
 from vast_pipelines.policy.reviews import (
@@ -139,7 +139,7 @@ def keep_and_post(
         markdown=run.text,
         weekly_days=[guide_day_row(d) for d in review.days] if review.kind == "weekly" else None,
     )
-    latest = context.assets_def.partitions_def.get_last_partition_key()
+    latest = last_complete_partition(context.assets_def.partitions_def)
     if not should_post(config, context.partition_key, latest):
         context.log.info(f"{report} {context.partition_key}: not posted (not the latest period; post_to_slack unset)")
         return None
