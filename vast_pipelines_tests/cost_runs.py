@@ -41,11 +41,12 @@ def guide_between(database: AnalyticsDatabase, name: str, zone: str, start: date
         return conn.execute(sa.text(sql.guide_query_between(name)), {"start": start, "end": end}).all()
 
 
-def guide_now(database: AnalyticsDatabase, name: str, zone: str) -> list:
-    """The guide's query ``name`` exactly as written, in a session of time zone ``zone``."""
+def guide_now(database: AnalyticsDatabase, name: str, zone: str, now: datetime) -> list:
+    """The guide's query ``name`` as written, run as of ``now`` in a session of time zone ``zone``."""
     with database.begin() as conn:
         conn.execute(sa.text("SELECT set_config('TimeZone', :zone, true)"), {"zone": zone})
-        return conn.execute(sa.text(sql.GUIDE_QUERIES[name])).all()
+        today = now.astimezone(ZoneInfo(zone)).date()
+        return conn.execute(sa.text(sql.guide_query_at(name)), {"now": now, "today": today}).all()
 
 
 def days(first: str, count: int) -> list[str]:

@@ -117,9 +117,10 @@ def test_database_failing_in_the_middle_of_a_tick_loses_no_alert(
 
 
 def test_messy_cost_rows_are_counted_apart_and_a_bad_row_estimate_changes_nothing(
-    database, fresh_database_url, instance
+    database, fresh_database_url, instance, at
 ):
-    now = datetime.now(UTC)
+    now = NOW
+    at(now)
     insert_costs(
         database,
         [

@@ -16,6 +16,7 @@ from vast_pipelines_tests.conftest import (
     make_resources,
 )
 
+NOW = datetime(2026, 4, 15, 14, 0, tzinfo=UTC)  # the health check runs as of this moment
 
 def run_health_check(resources: dict) -> dg.ExecuteInProcessResult:
     job = defs().resolve_job_def("daily_health_check")
@@ -32,8 +33,9 @@ def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
     return {k: v.value for k, v in event.materialization.metadata.items()}
 
 
-def test_morning_health_check_end_to_end(database, vllm, slack_server, vast_server, tailscale_cli):
-    now = datetime.now(UTC)
+def test_morning_health_check_end_to_end(database, vllm, slack_server, vast_server, tailscale_cli, at):
+    now = NOW
+    at(now)
     insert_costs(
         database,
         [
@@ -114,8 +116,9 @@ def test_without_a_slack_token_the_report_waits_as_not_configured(database):
     assert metadata(result, "health_check_report")["slack_delivery"] == "not_configured"
 
 
-def test_daily_verdict_turns_the_check_red_on_a_high_day(database):
-    now = datetime.now(UTC)
+def test_daily_verdict_turns_the_check_red_on_a_high_day(database, at):
+    now = NOW
+    at(now)
     insert_costs(database, [(now - timedelta(hours=1), "llama-3-70b", 12.0, 30.0, False)])
     result = run_health_check(make_resources(database))
     band = checks(result)["daily_spend_band"]

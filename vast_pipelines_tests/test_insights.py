@@ -104,10 +104,11 @@ def test_the_budget_sensor_never_says_on_track_from_a_silent_table(database, sla
     assert "on track" not in alert["text"].lower()
 
 
-def test_the_daily_report_is_unknown_while_cost_data_is_stale(database):
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
+def test_the_daily_report_is_unknown_while_cost_data_is_stale(database, at):
+    now = datetime(2026, 3, 25, 22, 40, tzinfo=UTC)  # after the busy hours: the same hours of past weeks
+    at(now)
     busy_weeks(database, now, silent_for=timedelta(hours=3))
-    # Make "now" a busy hour whatever the real time is: the same hours of the last weeks had traffic.
+    # The same late hours of the last weeks had traffic too, so a silent evening is stale.
     insert_costs(
         database,
         [

@@ -12,12 +12,14 @@ from sqlalchemy.engine import make_url
 
 from vast_pipelines.config import build_resources
 from vast_pipelines.definitions import defs
+from vast_pipelines.defs.costs.partitions import last_complete_partition
 from vast_pipelines_tests.conftest import SLACK_TOKEN, VAST_KEY, _libpq, insert_costs, loopback_environment
 from vast_pipelines_tests.fakes import SmtpServer
 
 DB_PASSWORD = "db-SECRET-pw-91c3"
 SMTP_PASSWORD = "smtp-SECRET-pw-5e0a"
 INJECTION = "x'); DROP TABLE vast_ai_costs;--"
+NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
 
 # Launchpad config an operator would give each job; a job missing here fails the test, so new jobs are covered.
 JOB_CONFIG = {
@@ -49,8 +51,9 @@ def _job_run_config(job: dg.JobDefinition) -> dict:
 
 
 def test_no_secret_reaches_logs_metadata_outbox_slack_email_or_stdout(
-    database, secret_database_url, vllm, ollama, vast_server, slack_server, tmp_path, monkeypatch, capfd
+    database, secret_database_url, vllm, ollama, vast_server, slack_server, tmp_path, monkeypatch, capfd, at
 ):
+    at(NOW)
     router_env = tmp_path / "router.env"
     router_env.write_text("USE_VASTAI=true\n")
     with SmtpServer(user="alerts", password=SMTP_PASSWORD) as smtp:
@@ -65,7 +68,7 @@ def test_no_secret_reaches_logs_metadata_outbox_slack_email_or_stdout(
             monkeypatch.setenv(var, value)
         vast_server.worker_url = vllm.url
         vast_server.add_endpoint("llama-2-7b", workers=[{"id": 1, "status": "idle", "cur_load": 0.2}])
-        now = datetime.now(UTC)
+        now = NOW
         insert_costs(database, [(now - timedelta(minutes=m), INJECTION, 1.25, 2.0, m % 7 == 0) for m in range(60)])
         insert_costs(database, [(now - timedelta(minutes=5), "llama-2-7b", 0.5, None, None)])
 
@@ -82,7 +85,7 @@ def test_no_secret_reaches_logs_metadata_outbox_slack_email_or_stdout(
             jobs = [j for j in repo.get_all_jobs() if not j.name.startswith("__")]
             assert {j.name for j in jobs} >= {"daily_health_check", *JOB_CONFIG}
             for job in jobs:
-                partition = job.partitions_def.get_last_partition_key() if job.partitions_def else None
+                partition = last_complete_partition(job.partitions_def) if job.partitions_def else None
                 result = code_location.resolve_job_def(job.name).execute_in_process(
                     instance=instance,
                     resources=resources,

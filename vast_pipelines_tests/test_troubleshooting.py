@@ -12,10 +12,12 @@ from vast_pipelines_tests.cost_runs import guide_now
 from vast_pipelines_tests.test_health_check import checks, metadata, run_health_check
 
 ZONE = "America/Los_Angeles"
+NOW = datetime(2026, 5, 20, 21, 0, tzinfo=UTC)  # 14:00 in Los Angeles
 
 
-def test_the_health_check_refreshes_both_and_they_equal_the_guides_sql(database):
-    midnight = periods_at(datetime.now(UTC), ZoneInfo(ZONE)).today_start
+def test_the_health_check_refreshes_both_and_they_equal_the_guides_sql(database, at):
+    at(NOW)
+    midnight = periods_at(NOW, ZoneInfo(ZONE)).today_start
     at = lambda seconds: midnight + timedelta(seconds=seconds)  # noqa: E731
     insert_costs(
         database,
@@ -43,22 +45,23 @@ def test_the_health_check_refreshes_both_and_they_equal_the_guides_sql(database)
     }
     guide = {
         model: (requests, cost, float(avg) if avg is not None else None)
-        for model, requests, cost, avg in guide_now(database, "top_cost_drivers", ZONE)
+        for model, requests, cost, avg in guide_now(database, "top_cost_drivers", ZONE, NOW)
     }
     assert ours == guide
     assert [r.data["model"] for r in drivers][:2] == ["llama-3-70b", "llama-2-7b"]  # most expensive first
     assert drivers[-1].data["model"] == "mistral-7b-instruct"  # no cost: last, not first as in the guide
 
     latency = metadata(result, "latency_percentiles")
-    [(p50, p95, p99, rate)] = guide_now(database, "latency_percentiles", ZONE)
+    [(p50, p95, p99, rate)] = guide_now(database, "latency_percentiles", ZONE, NOW)
     assert (latency["p50_sec"], latency["p95_sec"], latency["p99_sec"]) == pytest.approx((p50, p95, p99))
     assert round(latency["cold_start_rate"], 2) == float(rate)
     assert latency["requests"] == 7 and latency["cold_p50_sec"] == pytest.approx(26.0)
     assert latency["warm_p50_sec"] == pytest.approx(1.95)
 
 
-def test_slow_warm_requests_and_many_cold_starts_get_the_guides_fixes(database):
-    now = datetime.now(UTC)
+def test_slow_warm_requests_and_many_cold_starts_get_the_guides_fixes(database, at):
+    now = NOW
+    at(now)
     rows = [(now - timedelta(minutes=i + 1), "llama-3-70b", 0.1, 7.0, False) for i in range(6)]
     rows += [(now - timedelta(minutes=i + 10), "llama-3-70b", 0.3, 30.0, True) for i in range(4)]
     insert_costs(database, rows)

@@ -9,12 +9,12 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
+from vast_pipelines import clock
 from vast_pipelines.resources.errors import NotConfigured, OperatorError
 
 _ASSIGNMENT = re.compile(
@@ -127,7 +127,7 @@ class AgentRouterResource(dg.ConfigurableResource):
         before = read_value(text, key)
         if before == value:
             return EnvChange(key, before, value, changed=False)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = clock.now().strftime("%Y%m%dT%H%M%S%fZ")
         backup = path.with_name(f"{path.name}.bak-{stamp}")
         try:
             shutil.copy2(path, backup)
