@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from vast_pipelines.policy.periods import local_midnight
@@ -63,16 +63,18 @@ def demo_rows(now: datetime, tz: ZoneInfo, days: int = 75, seed: int = 7) -> Ite
     About 0.2 % of rows have a NULL cost, as a logging hiccup would leave them.
     """
     rng = random.Random(seed)
+    now = now.astimezone(UTC)  # arithmetic in UTC: an hour is an hour, also on a 23- or 25-hour day
     today = now.astimezone(tz).date()
     runaway_day = last_complete_week_wednesday(today)
     for offset in range(days, -1, -1):
         day = today - timedelta(days=offset)
-        start, end = local_midnight(day, tz), min(local_midnight(day + timedelta(days=1), tz), now)
+        start = local_midnight(day, tz).astimezone(UTC)
+        end = min(local_midnight(day + timedelta(days=1), tz).astimezone(UTC), now)
         yield from _ordinary_day(rng, day, start, end, tz)
         if day == runaway_day:
             noon = start + timedelta(hours=10)
             yield from _stuck_worker(rng, noon, noon + timedelta(hours=10), PAST_RUNAWAY_USD)
-        if day == today:
+        if day == today and now > start:
             burning_since = max(start, now - timedelta(hours=TODAY_RUNAWAY_HOURS))
             yield from _stuck_worker(rng, burning_since, now, TODAY_RUNAWAY_USD)
 
