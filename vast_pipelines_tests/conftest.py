@@ -84,6 +84,29 @@ def pg_admin_url() -> Iterator[str]:
     shutil.rmtree(home, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def _statement_timeouts_fire(pg_admin_url: str) -> bool:
+    """Whether the test server cancels a statement at its ``statement_timeout`` (probed once)."""
+    with psycopg.connect(_libpq(pg_admin_url), autocommit=True) as conn:
+        conn.execute("SET statement_timeout = 200")
+        try:
+            conn.execute("SELECT pg_sleep(2)")
+        except psycopg.errors.QueryCanceled:
+            return True
+    return False
+
+
+@pytest.fixture
+def statement_timeouts(_statement_timeouts_fire: bool) -> None:
+    """For a test that needs PostgreSQL to cancel a statement on time; skipped, saying why, where it cannot."""
+    if not _statement_timeouts_fire:
+        pytest.skip(
+            "PostgreSQL's statement_timeout does not fire on this server (a pg_sleep(2) under a 200 ms timeout "
+            "ran to its end). Seen when the server runs under libfaketime (LD_PRELOAD="
+            f"{os.environ.get('LD_PRELOAD', '')!r}): a fault that needs the timeout cannot be produced here."
+        )
+
+
 def _libpq(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 

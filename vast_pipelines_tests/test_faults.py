@@ -95,7 +95,7 @@ def test_database_down_at_a_tick_skips_with_the_reason_for_every_sensor(instance
 
 
 def test_database_failing_in_the_middle_of_a_tick_loses_no_alert(
-    database, fresh_database_url, slack_server, instance, at
+    database, fresh_database_url, slack_server, instance, at, statement_timeouts
 ):
     """The spend query succeeds, the alert claim then times out on a lock: skip, and alert on the next tick."""
     at(NOW)
