@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import dagster as dg
@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from vast_pipelines.definitions import defs
+from vast_pipelines.defs.costs.partitions import last_complete_partition
 from vast_pipelines.policy.costs import round_money
 from vast_pipelines.resources.vast import VastAIResource
 from vast_pipelines_tests.conftest import SLACK_TOKEN, insert_costs, make_resources
@@ -126,9 +127,11 @@ def test_an_empty_week_is_no_data_and_an_old_week_is_not_posted(database, slack_
     assert set(weekly_table(database, date(2026, 6, 1)).values()) == {(None, 0, None)}
 
 
-def test_the_latest_week_is_posted_once_by_default(database, slack_server):
+def test_the_latest_week_is_posted_once_by_default(database, slack_server, at):
+    at(datetime(2026, 6, 10, 12, 0, tzinfo=UTC))  # a Wednesday: the latest complete week began Monday 1 June
     latest = defs().get_repository_def().asset_graph.get(dg.AssetKey("weekly_cost_report"))
-    week = latest.partitions_def.get_last_partition_key()
+    week = last_complete_partition(latest.partitions_def)
+    assert week == "2026-06-01"
     insert_costs(database, [(local(week, "10:00:00"), "llama-2-7b", 1.0, 1.0, False)])
     resources = make_resources(database, slack=slack_server)
     first = run_partition("weekly_cost_report_job", week, resources)
