@@ -162,7 +162,7 @@ def test_from_vast_reads_every_field_and_several_queries():
         ["gpu_name=RTX_4090", "gpu_name=RTX_3090", None],
     )
     assert settings == WorkerSettings(
-        min_load=12.0, cold_workers=2, inactivity_timeout=450, search_params="gpu_name=RTX_3090 | gpu_name=RTX_4090"
+        min_load=12.0, cold_workers=2, inactivity_timeout=450, search_params="gpu_name=RTX_3090; gpu_name=RTX_4090"
     )
     assert to_guide(settings).min_workers == 1 and to_guide(WorkerSettings(min_load=0)).min_workers == 0
 

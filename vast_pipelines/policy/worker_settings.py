@@ -240,7 +240,7 @@ def group_query(group: Mapping[str, Any]) -> str | None:
 
 def from_vast(endpoint: Mapping[str, Any], group_queries: Iterable[str | None] = ()) -> WorkerSettings:
     """The settings of an endpoint (its fields) and its worker groups (their offer queries; several different
-    ones read ``q1 | q2``)."""
+    ones read ``q1; q2``)."""
     queries = sorted({q for q in group_queries if q})
     return WorkerSettings(
         min_load=_float(endpoint.get("min_load")),
@@ -250,7 +250,7 @@ def from_vast(endpoint: Mapping[str, Any], group_queries: Iterable[str | None] =
         target_util=_float(endpoint.get("target_util")),
         cold_mult=_float(endpoint.get("cold_mult")),
         inactivity_timeout=_int(endpoint.get("inactivity_timeout")),
-        search_params=" | ".join(queries) or None,
+        search_params="; ".join(queries) or None,
     )
 
 
