@@ -1,6 +1,6 @@
 """The insights on real PostgreSQL, with traces whose right answer is known by hand."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -233,11 +233,9 @@ def test_reconciliation_warns_on_a_day_the_log_misses_a_share_of_the_bill_and_th
             (datetime(2026, 6, 3, 13, tzinfo=UTC), "llama-2-7b", None, 1.0, False),
         ],
     )
-    vast_server.charges += [
-        {"day": "2026-06-02", "amount": 10.0, "type": "serverless"},
-        {"day": "2026-06-03", "amount": 10.0, "type": "serverless"},
-        {"day": "2026-06-03", "amount": 99.0, "type": "storage"},
-    ]
+    vast_server.add_charge(date(2026, 6, 2), 10.0)
+    vast_server.add_charge(date(2026, 6, 3), 10.0)
+    vast_server.add_charge(date(2026, 6, 3), 99.0, kind="volume")
     resources = make_resources(database, vast=vast_server)
     result = dg.materialize([billing_reconciliation], resources=resources)
     check = checks(result)["billing_matches_log"]
