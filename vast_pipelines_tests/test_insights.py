@@ -146,7 +146,9 @@ def test_what_if_on_requests_every_4_minutes_recommends_5_minutes_as_a_ready_upd
     assert "$0.40/GPU-hour (the Vast.ai endpoint's price)" in report
     assert "predicted cold-start rate 0%, logged 0%, error +0.0 points" in report
     assert "**Recommended: idle_timeout 300 s**" in report
-    assert "endpoint: llama-3-8b\nidle_timeout: 300\nmin_workers: 0" in report
+    # Scale to zero through the one mapping: min_load 0 with the inactivity_timeout, said in words first.
+    assert "endpoint: llama-3-8b\nmin_load: 0.0\ninactivity_timeout: 300" in report
+    assert "min_workers=0 → min_load=0: scale to zero active workers after 300 s" in report
     assert "/jobs/update_worker/playground/setup?config=" in report
     # A day of one warm worker at $0.40/h is $9.60; 600 s → 300 s saves 5 minutes of warm tail.
     assert meta["savings_usd"] == pytest.approx(300 / 3600 * 0.40)
@@ -169,7 +171,7 @@ def test_what_if_without_vast_assumes_the_guides_setting_and_prices_from_the_log
     # $0.001 per 3.6 s of GPU is $1.00 per busy hour. Requests 2 min apart stay warm at 120 s: cheaper than
     # the guide's 300 s, which is assumed to be the current setting (no endpoint named qwen).
     assert "$1.00/GPU-hour" in report and "**Recommended: idle_timeout 120 s**" in report
-    assert "endpoint: qwen\nidle_timeout: 120" in report and "No endpoint named `qwen` on Vast.ai" in report
+    assert "endpoint: qwen\nmin_load: 0.0\ninactivity_timeout: 120" in report and "No endpoint named `qwen` on Vast.ai" in report
 
 
 # --- 3. Cost anomalies ------------------------------------------------------------------------------
