@@ -246,6 +246,8 @@ def test_reconciliation_warns_on_a_day_the_log_misses_a_share_of_the_bill_and_th
     assert check.metadata["diverged_days"].value == "2026-06-03"
     meta = metadata(result, "billing_reconciliation")
     assert meta["billed_usd"] == pytest.approx(20.0) and meta["logged_usd"] == pytest.approx(15.6)
+    # The account's credit, read as `vastai show user` reads it.
+    assert meta["account_credit_usd"] == 87.5 and "Vast.ai account credit now: $87.50" in meta["report"]
     assert "| 2026-06-03 | $6.00 | $10.00 | $4.00 | 40% | ⚠️ diverged |" in meta["report"]
     with database.begin() as conn:
         row = conn.execute(
