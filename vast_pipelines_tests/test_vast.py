@@ -153,11 +153,16 @@ def test_daily_charges_are_summed_per_day_for_serverless_only(vast_server):
     vast_server.add_charge(date(2026, 11, 22), 7.0)  # the end day is not asked for
     charges = client(vast_server).daily_charges(date(2026, 11, 20), date(2026, 11, 22))
     assert charges == {date(2026, 11, 20): 5.0, date(2026, 11, 21): 3.0}
-    [call] = vast_server.calls_to("/api/v0/charges/")
-    # The official client's query: select_filters on day and type, JSON-encoded, a page of 100.
-    assert call.query["select_filters"] == [
-        '{"day": {"gte": 1795132800, "lte": 1795305599}, "type": {"in": ["serverless"]}}'
+    # One query per UTC day (a row is a contract's charges over the asked days), as the official client asks:
+    # select_filters on day and type, JSON-encoded, a page of 100.
+    first, second = vast_server.calls_to("/api/v0/charges/")
+    assert first.query["select_filters"] == [
+        '{"day": {"gte": 1795132800, "lte": 1795219199}, "type": {"in": ["serverless"]}}'
     ]
+    assert second.query["select_filters"] == [
+        '{"day": {"gte": 1795219200, "lte": 1795305599}, "type": {"in": ["serverless"]}}'
+    ]
+    call = first
     assert (call.query["limit"], call.query["latest_first"], call.query["format"]) == (["100"], ["false"], ["table"])
     assert call.raw == b""
 

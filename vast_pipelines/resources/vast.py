@@ -385,12 +385,24 @@ class VastAIResource(dg.ConfigurableResource):
     def daily_charges(self, start: date, end: date, charge_type: str = "serverless") -> dict[date, float]:
         """USD billed per UTC day in ``[start, end)`` for ``charge_type`` (``GET /api/v0/charges/``).
 
-        Asked and read as ``vastai show invoices-v1 --charges -ct serverless`` does: ``select_filters`` on
-        ``day`` and ``type``, pages of 100 followed by ``next_token``; each row's ``start`` (epoch seconds) gives
-        its day and ``amount`` its dollars. An answer or row of another shape is an error that says what came.
+        Asked as ``vastai show invoices-v1 --charges -ct serverless`` asks: ``select_filters`` on ``day`` (unix
+        seconds, gte/lte) and ``type``, pages of 100 followed by ``next_token``. A row is one contract's charges
+        over the asked days (its ``start``/``end`` are the contract's, which can span several days: Vast.ai's
+        "show charges" reference), so each UTC day is asked on its own and its rows' ``amount`` summed. A row
+        or answer of another shape is an error that says what came.
         """
-        first = int(datetime.combine(start, datetime.min.time(), UTC).timestamp())
-        last = int(datetime.combine(end, datetime.min.time(), UTC).timestamp()) - 1
+        totals: dict[date, float] = {}
+        day = start
+        while day < end:
+            first = int(datetime.combine(day, datetime.min.time(), UTC).timestamp())
+            amount = self._charges_between(first, first + 86_399, charge_type)
+            if amount is not None:
+                totals[day] = amount
+            day = date.fromordinal(day.toordinal() + 1)
+        return totals
+
+    def _charges_between(self, first: int, last: int, charge_type: str) -> float | None:
+        """The sum of ``charge_type`` charges between two unix seconds (inclusive), or None without any row."""
         query: dict[str, Any] = {
             "select_filters": {"day": {"gte": first, "lte": last}, "type": {"in": [charge_type]}},
             "latest_first": False,
@@ -398,18 +410,18 @@ class VastAIResource(dg.ConfigurableResource):
             "format": "table",
         }
         what = f"GET {self.charges_path}"
-        totals: dict[date, float] = {}
+        total: float | None = None
         for _page in range(MAX_CHARGE_PAGES):
             body = self._call("GET", self.api_url, self.charges_path, params=_query(query))
             if not isinstance(body, dict) or not isinstance(body.get("results"), list):
                 raise VastAIError(f'Vast.ai {what} answered {_shape(body)}, not {{"results": [...]}}')
             for row in body["results"]:
-                kind, day, amount = _charge_row(row, what)
-                if kind == charge_type and start <= day < end:
-                    totals[day] = totals.get(day, 0.0) + amount
+                kind, amount = _charge_row(row, what)
+                if kind == charge_type:
+                    total = (total or 0.0) + amount
             token = body.get("next_token")
             if not token:
-                return totals
+                return total
             query["after_token"] = token
         raise VastAIError(f"Vast.ai {what} still had pages after {MAX_CHARGE_PAGES} of {CHARGES_PAGE} rows")
 
@@ -510,18 +522,18 @@ def _shape(body: Any) -> str:
     return type(body).__name__
 
 
-def _charge_row(row: Any, what: str) -> tuple[str, date, float]:
-    """A charge row's type, UTC day (of ``start``, epoch seconds) and amount, as the official client reads them."""
+def _charge_row(row: Any, what: str) -> tuple[str, float]:
+    """A charge row's type and amount (USD), as the official client reads them."""
     if not isinstance(row, dict):
         raise VastAIError(f"Vast.ai {what} answered a charge row that is {_shape(row)}, not an object")
-    start, amount, kind = row.get("start"), row.get("amount"), row.get("type")
-    if not isinstance(start, (int, float)) or not isinstance(amount, (int, float)) or not isinstance(kind, str):
-        got = ", ".join(f"{k}={row.get(k)!r}" for k in ("type", "start", "amount"))
+    amount, kind = row.get("amount"), row.get("type")
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not isinstance(kind, str):
+        got = ", ".join(f"{k}={row.get(k)!r}" for k in ("type", "amount"))
         raise VastAIError(
-            f"Vast.ai {what} answered a charge row without a string type, epoch-seconds start and numeric amount "
+            f"Vast.ai {what} answered a charge row without a string type and a numeric amount "
             f"({got}; keys: {', '.join(sorted(map(str, row))[:10])})"
         )
-    return kind, datetime.fromtimestamp(start, UTC).date(), float(amount)
+    return kind, float(amount)
 
 
 def _created_id(body: Any, what: str) -> int:
