@@ -3,7 +3,7 @@
 import dataclasses
 import json
 import time
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import dagster as dg
 from pydantic import Field
@@ -140,7 +140,7 @@ class DeployModelConfig(dg.Config):
         )
 
 
-def _default(word, field, guide):
+def _default(word: Any, field: Any, guide: Any) -> Any:
     """The guide word as given; else the guide's default, unless the Vast.ai field it maps to is given."""
     if word is not None:
         return word
