@@ -175,6 +175,29 @@ def test_what_if_without_vast_assumes_the_guides_setting_and_prices_from_the_log
     assert "No endpoint named `qwen` on Vast.ai" in report
 
 
+def test_what_if_keeps_a_worker_warm_with_min_load_sized_from_its_measured_perf(database, vast_server, at):
+    at(NOW)
+    start = NOW - timedelta(hours=20)
+    # A request every 40 minutes: every idle timeout up to 30 min makes each one a cold start, so only an
+    # always-warm worker keeps the cold-start rate within 0.2.
+    insert_costs(
+        database, [(start + timedelta(minutes=40 * i), "meta-llama/Llama-3-8b", 0.01, 2.0, True) for i in range(30)]
+    )
+    endpoint_id = vast_server.add_endpoint("llama-3-8b", inactivity_timeout=300, dph_total=0.40, cold_workers=5)
+    vast_server.workers[endpoint_id] = [{"id": 7, "status": "stopped", "measured_perf": 312.5}]
+    result = dg.materialize(
+        [idle_timeout_what_if],
+        resources=make_resources(database, vast=vast_server),
+        run_config={"ops": {"idle_timeout_what_if": {"config": {"days": 1}}}},
+    )
+    report = metadata(result, "idle_timeout_what_if")["report"]
+    assert "**Recommended: min_workers 1**" in report
+    # Warm means active: min_load of the worker's measured perf; cold_workers (5 already) would not do it.
+    assert "endpoint: llama-3-8b\nmin_load: 312.5\n```" in report
+    assert "min_workers=1 → min_load=312.5: keep 1 worker(s) active (1 × measured perf 312.5 perf units/s)" in report
+    assert "cold_workers" not in report.split("```yaml")[-1]
+
+
 # --- 3. Cost anomalies ------------------------------------------------------------------------------
 
 
