@@ -265,11 +265,23 @@ class SlackServer(LoopbackServer):
         return Reply(200, {"ok": True, "files": done})
 
 
+# Keys of the official client's bodies that say who and which, not what to store.
+_CALL_KEYS = frozenset({"client_id", "api_key", "endptjob_id", "autojob_id", "autoscaler_instance"})
+
+
+def _stored(body: Any) -> dict[str, Any]:
+    """The fields of a create/update body to keep: given (not null) and not the call's own keys."""
+    return {k: v for k, v in (body or {}).items() if v is not None and k not in _CALL_KEYS}
+
+
 class VastServer(LoopbackServer):
-    """Vast.ai's serverless API (endptjobs, workergroups) and the autoscaler (get_endpoint_workers, route).
+    """Vast.ai's serverless API (endptjobs, workergroups), billing (charges, users/current) and the autoscaler
+    (get_endpoint_workers, route), answering in the shapes Vast.ai's official client (``vastai``) parses.
 
     Requires ``Authorization: Bearer <api_key>`` (``/route/``: the endpoint's own key); keeps endpoints
-    and worker groups in memory. A new worker group starts one worker that is ``creating``, then
+    and worker groups in memory. Worker groups answer at ``/api/v0/workergroups/`` (Vast.ai's REST reference)
+    and ``/api/v0/autojobs/`` (where vastai's CLI calls them). A create or update keeps the fields given, a
+    null leaving a field as it is. A new worker group starts one worker that is ``creating``, then
     ``loading``, and becomes ready (``idle``) on the ``ready_after``-th ``/route/`` call, when
     ``worker_url`` says where ready workers serve; ``/route/`` then answers with that URL.
     """
@@ -289,14 +301,66 @@ class VastServer(LoopbackServer):
         self.pattern("GET", r"/api/v0/endptjobs/(\d+)/", self._get_endpoint)
         self.pattern("PUT", r"/api/v0/endptjobs/(\d+)/", self._update_endpoint)
         self.pattern("DELETE", r"/api/v0/endptjobs/(\d+)/", self._delete_endpoint)
-        self.route("GET", "/api/v0/workergroups/", self._list_workergroups)
-        self.route("POST", "/api/v0/workergroups/", self._create_workergroup)
-        self.pattern("PUT", r"/api/v0/workergroups/(\d+)/", self._update_workergroup)
-        self.pattern("DELETE", r"/api/v0/workergroups/(\d+)/", self._delete_workergroup)
+        for base in ("/api/v0/workergroups/", "/api/v0/autojobs/"):
+            self.route("GET", base, self._list_workergroups)
+            self.route("POST", base, self._create_workergroup)
+            self.pattern("PUT", base + r"(\d+)/", self._update_workergroup)
+            self.pattern("DELETE", base + r"(\d+)/", self._delete_workergroup)
         self.route("POST", "/get_endpoint_workers/", self._endpoint_workers)
         self.charges: list[dict[str, Any]] = []
-        self.route("GET", "/api/v0/charges/", lambda call: Reply(200, {"success": True, "results": self.charges}))
+        self.route("GET", "/api/v0/charges/", self._charges)
+        self.user: dict[str, Any] = {
+            "id": 4242,
+            "username": "bluefly",
+            "email": "platform-ops@bluefly.io",
+            "credit": 87.5,
+            "balance": 0.0,
+            "api_key": api_key,
+        }
+        self.route("GET", "/api/v0/users/current", lambda call: Reply(200, self.user))
         self.route("POST", "/route/", self._route)
+
+    def add_charge(
+        self, day: Any, amount: float, kind: str = "serverless", endpoint_id: int | None = None
+    ) -> dict[str, Any]:
+        """A charge row as ``/api/v0/charges/`` answers it: ``type``, ``source``, ``amount``, ``start``/``end``
+        (epoch seconds of the UTC day), ``description``, ``items`` and ``metadata``."""
+        from datetime import UTC, datetime, time, timedelta
+
+        start = datetime.combine(day, time(), UTC)
+        row = {
+            "type": kind,
+            "source": f"{kind}-{endpoint_id or 0}",
+            "amount": amount,
+            "start": int(start.timestamp()),
+            "end": int((start + timedelta(days=1)).timestamp()) - 1,
+            "description": f"{kind} charges",
+            "items": [],
+            "metadata": {"endpoint_id": endpoint_id, "workergroup_id": None},
+        }
+        self.charges.append(row)
+        return row
+
+    def _charges(self, call: Call) -> Reply:
+        """Filtered by ``select_filters`` (``day`` gte/lte, ``type`` in), ``limit`` rows a page, ``after_token``."""
+        filters = json.loads(call.query.get("select_filters", ["{}"])[0])
+        day = filters.get("day", {})
+        kinds = filters.get("type", {}).get("in")
+        rows = [
+            r
+            for r in self.charges
+            # A malformed row (a fault test) is answered as it is.
+            if not isinstance(r.get("start"), (int, float))
+            or (
+                day.get("gte", float("-inf")) <= r["start"] <= day.get("lte", float("inf"))
+                and (not kinds or r.get("type") in kinds)
+            )
+        ]
+        limit = int(call.query.get("limit", ["20"])[0])
+        offset = int(call.query.get("after_token", ["0"])[0])
+        page = rows[offset : offset + limit]
+        token = str(offset + limit) if offset + limit < len(rows) else None
+        return Reply(200, {"results": page, "count": len(page), "total": len(rows), "next_token": token})
 
     def add_endpoint(
         self, name: str, state: str = "active", workers: list[dict[str, Any]] | None = None, **fields: Any
@@ -307,6 +371,7 @@ class VastServer(LoopbackServer):
             "endpoint_name": name,
             "endpoint_state": state,
             "min_load": 0.0,
+            "min_cold_load": 0.0,
             "target_util": 0.9,
             "cold_mult": 2.5,
             "cold_workers": 0,
@@ -340,12 +405,11 @@ class VastServer(LoopbackServer):
 
     def _create_endpoint(self, call: Call) -> Reply:
         endpoint_id = self._new_id()
-        body = call.json()
         self.endpoints[endpoint_id] = {
             "id": endpoint_id,
             "endpoint_state": "active",
             "api_key": f"endpoint-secret-{endpoint_id}",
-            **body,
+            **_stored(call.json()),
         }
         self.workers[endpoint_id] = []
         return Reply(200, {"success": True, "result": endpoint_id})
@@ -360,7 +424,7 @@ class VastServer(LoopbackServer):
         endpoint = self.endpoints.get(int(endpoint_id))
         if endpoint is None:
             return Reply(404, {"success": False, "msg": "endpoint not found"})
-        endpoint.update(call.json())
+        endpoint.update(_stored(call.json()))
         return Reply(200, {"success": True})
 
     def _delete_endpoint(self, call: Call, endpoint_id: str) -> Reply:
@@ -374,18 +438,21 @@ class VastServer(LoopbackServer):
 
     def _create_workergroup(self, call: Call) -> Reply:
         group_id = self._new_id()
-        body = call.json()
+        body = _stored(call.json())
         self.workergroups[group_id] = {"id": group_id, **body}
         endpoint_id = int(body.get("endpoint_id") or 0)
         if endpoint_id in self.endpoints and not self.workers.get(endpoint_id):
-            self.workers[endpoint_id] = [{"id": self._new_id(), "status": "creating", "cur_load": 0.0}]
-        return Reply(200, {"success": True, "result": group_id})
+            self.workers[endpoint_id] = [
+                {"id": self._new_id(), "status": "creating", "cur_load": 0.0, "measured_perf": None}
+            ]
+        # The REST reference answers "result"; vastai's serverless client reads "id".
+        return Reply(200, {"success": True, "result": group_id, "id": group_id})
 
     def _update_workergroup(self, call: Call, group_id: str) -> Reply:
         group = self.workergroups.get(int(group_id))
         if group is None:
             return Reply(404, {"success": False, "msg": "workergroup not found"})
-        group.update(call.json())
+        group.update(_stored(call.json()))
         return Reply(200, {"success": True})
 
     def _delete_workergroup(self, call: Call, group_id: str) -> Reply:

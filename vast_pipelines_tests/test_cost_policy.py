@@ -90,7 +90,7 @@ def summary(rate: float, warm_p50: float) -> LatencySummary:
     ("rate", "warm_p50", "fields"),
     [
         (0.2, 4.9, set()),  # at the line is not above it
-        (0.21, 1.0, {"idle_timeout", "min_workers"}),
+        (0.21, 1.0, {"inactivity_timeout", "min_load"}),
         (0.1, 5.1, {"gpu_type"}),
     ],
 )
@@ -110,7 +110,7 @@ def test_high_days_many_cold_starts_and_low_usage_each_name_their_fix():
     assert found["implement_batching"].estimated_saving_usd == pytest.approx(13.0 * 0.8)
     assert found["add_caching"].estimated_saving_usd == pytest.approx(13.0 * 0.5)
     assert (found["increase_idle_timeout"].field, found["increase_idle_timeout"].suggested_value) == (
-        "idle_timeout",
+        "inactivity_timeout",
         600,
     )
     assert (found["reduce_max_workers"].field, found["reduce_max_workers"].suggested_value) == ("max_workers", 1)

@@ -90,12 +90,12 @@ def test_weekly_report_equals_the_guides_sql_across_a_month_boundary_and_posts_i
     assert upload["content"].startswith(b"\x89PNG")
     text = upload["initial_comment"]
     assert "Weekly cost review" in text and "$16.70" in text and "2026-07-01 Wed" in text
-    assert "High daily cost" in text and "set idle_timeout=600" in text and "Forecast for July 2026" in text
+    assert "High daily cost" in text and "set inactivity_timeout=600" in text and "Forecast for July 2026" in text
     assert "vs the previous week: $3.00" in text
     assert SLACK_TOKEN not in text
     # The cold-start opportunity comes with a ready update_worker config per platform endpoint.
     assert "Ready fixes (launch update_worker with this config):" in text
-    assert "endpoint: llama-3-70b" in text and "idle_timeout: 600" in text
+    assert "endpoint: llama-3-70b" in text and "inactivity_timeout: 600" in text
     assert "[Open update_worker with this config](/locations/" in meta["ready_fixes"]
 
     stored = stored_report(database, "weekly_cost_report", date(2026, 6, 29))

@@ -40,16 +40,33 @@ def test_deployment_jobs_show_a_flat_config_form_with_the_guides_defaults():
     deploy = repo.get_job("deploy_model")
     fields = deploy.run_config_schema.config_type.fields
     assert fields["model_name"].is_required and not fields["image"].is_required
-    assert {
-        name: fields[name].default_value for name in ("gpu_type", "max_workers", "min_workers", "idle_timeout")
-    } == {
-        "gpu_type": "RTX_4090",
-        "max_workers": 3,
-        "min_workers": 0,
-        "idle_timeout": 300,
-    }
+    assert fields["max_workers"].default_value == 3
+    # The guide's words take the guide's defaults unless the Vast.ai field they map to is given directly,
+    # so the form leaves them blank and says the default.
+    for name, default in (("gpu_type", "RTX_4090"), ("min_workers", "0"), ("idle_timeout", "300")):
+        assert not fields[name].is_required and default in fields[name].description
+    from vast_pipelines.defs.deploy.deploy_model import DeployModelConfig
+
+    settings = DeployModelConfig(model_name="meta-llama/Llama-3-8b", image="img:1").spec().settings
+    assert (settings.min_load, settings.inactivity_timeout, settings.max_workers) == (0.0, 300, 3)
+    assert settings.search_params == "gpu_name=RTX_4090 verified=True rentable=True rented=False"
+    given = DeployModelConfig(model_name="m/x", image="i", min_load=245.0, inactivity_timeout=900).spec().settings
+    assert (given.min_load, given.inactivity_timeout) == (245.0, 900)
     update = repo.get_job("update_worker").run_config_schema.config_type.fields
-    assert set(update) == {"endpoint", "idle_timeout", "min_workers", "max_workers", "gpu_type"}
+    assert set(update) == {
+        "endpoint",
+        "min_load",
+        "min_cold_load",
+        "cold_workers",
+        "max_workers",
+        "target_util",
+        "cold_mult",
+        "inactivity_timeout",
+        "search_params",
+        "idle_timeout",
+        "min_workers",
+        "gpu_type",
+    }
     assert update["endpoint"].is_required and not update["idle_timeout"].is_required
     # Both change the account: one at a time (dagster.yaml limits this tag to 1).
     assert (

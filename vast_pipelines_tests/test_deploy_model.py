@@ -11,7 +11,7 @@ from vast_pipelines_tests.jobs import JobRun, run_job
 
 MODEL = "meta-llama/Llama-3-8b"
 IMAGE = "registry.gitlab.com/blueflyio/vast-ai/llama-3-8b:latest"
-KEY = "VLLM_ENDPOINT_LLAMA_3_8B"
+KEY = "VLLM_ENDPOINT_LLAMA3"  # the guide's key for llama-3-8b
 ROUTER_ENV = """# agent-router settings
 export OPENAI_API_KEY="sk-keep-me"
 USE_VASTAI=true  # flip to false for CPU fallback
@@ -79,7 +79,22 @@ def test_deploys_a_model_end_to_end(database, vast_server, slack_server, worker,
 
     [endpoint] = vast_server.endpoints.values()
     assert endpoint["endpoint_name"] == "llama-3-8b"
-    assert (endpoint["inactivity_timeout"], endpoint["cold_workers"], endpoint["max_workers"]) == (300, 0, 3)
+    # The guide's min_workers 0 + idle_timeout 300: scale to zero (min_load 0) after 300 s; one stopped worker
+    # keeps the model loaded for a quick cold start.
+    assert (
+        endpoint["min_load"],
+        endpoint["inactivity_timeout"],
+        endpoint["cold_workers"],
+        endpoint["max_workers"],
+    ) == (
+        0.0,
+        300,
+        1,
+        3,
+    )
+    [create] = vast_server.calls_to("/api/v0/endptjobs/", "POST")
+    assert create.json()["client_id"] == "me" and create.json()["autoscaler_instance"] == "prod"
+    assert "min_workers=0 → min_load=0" in run.metadata("deploy_create_endpoint")["translation"]
     [group] = vast_server.workergroups.values()
     assert group["endpoint_id"] == endpoint["id"]
     assert group["search_params"].split()[0] == "gpu_name=RTX_4090"
@@ -201,10 +216,10 @@ def test_dry_run_reuses_and_reports_drift_of_an_existing_endpoint(
     run = deploy(resources(database, vast_server, slack_server, router_env, tmp_path, actions="dry-run"))
     plan = run.metadata("deploy_notify")["plan"]
     assert f"reuse endpoint llama-3-8b (id {endpoint_id})" in plan and "reuse worker group(s) 500" in plan
-    assert "idle_timeout 120 s (config: 300), gpu_type unknown (config: RTX_4090)" in plan
-    assert 'launch update_worker with {"endpoint": "llama-3-8b", "idle_timeout": 300' in plan
+    assert "inactivity_timeout 120 s (config: 300), search_params unknown (config: gpu_name=RTX_4090 " in plan
+    assert 'launch update_worker with {"endpoint": "llama-3-8b", "inactivity_timeout": 300' in plan
     link = run.metadata("deploy_create_endpoint")["update_worker"]
-    assert "/jobs/update_worker/playground/setup?config=" in link and "idle_timeout: 300" in link
+    assert "/jobs/update_worker/playground/setup?config=" in link and "inactivity_timeout: 300" in link
 
 
 def test_apply_refuses_before_creating_anything_when_the_router_file_is_not_set(

@@ -1,6 +1,6 @@
 """The insights on real PostgreSQL, with traces whose right answer is known by hand."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -147,7 +147,9 @@ def test_what_if_on_requests_every_4_minutes_recommends_5_minutes_as_a_ready_upd
     assert "$0.40/GPU-hour (the Vast.ai endpoint's price)" in report
     assert "predicted cold-start rate 0%, logged 0%, error +0.0 points" in report
     assert "**Recommended: idle_timeout 300 s**" in report
-    assert "endpoint: llama-3-8b\nidle_timeout: 300\nmin_workers: 0" in report
+    # Scale to zero through the one mapping: min_load 0 with the inactivity_timeout, said in words first.
+    assert "endpoint: llama-3-8b\nmin_load: 0.0\ninactivity_timeout: 300" in report
+    assert "min_workers=0 → min_load=0: scale to zero active workers after 300 s" in report
     assert "/jobs/update_worker/playground/setup?config=" in report
     # A day of one warm worker at $0.40/h is $9.60; 600 s → 300 s saves 5 minutes of warm tail.
     assert meta["savings_usd"] == pytest.approx(300 / 3600 * 0.40)
@@ -170,7 +172,31 @@ def test_what_if_without_vast_assumes_the_guides_setting_and_prices_from_the_log
     # $0.001 per 3.6 s of GPU is $1.00 per busy hour. Requests 2 min apart stay warm at 120 s: cheaper than
     # the guide's 300 s, which is assumed to be the current setting (no endpoint named qwen).
     assert "$1.00/GPU-hour" in report and "**Recommended: idle_timeout 120 s**" in report
-    assert "endpoint: qwen\nidle_timeout: 120" in report and "No endpoint named `qwen` on Vast.ai" in report
+    assert "endpoint: qwen\nmin_load: 0.0\ninactivity_timeout: 120" in report
+    assert "No endpoint named `qwen` on Vast.ai" in report
+
+
+def test_what_if_keeps_a_worker_warm_with_min_load_sized_from_its_measured_perf(database, vast_server, at):
+    at(NOW)
+    start = NOW - timedelta(hours=20)
+    # A request every 40 minutes: every idle timeout up to 30 min makes each one a cold start, so only an
+    # always-warm worker keeps the cold-start rate within 0.2.
+    insert_costs(
+        database, [(start + timedelta(minutes=40 * i), "meta-llama/Llama-3-8b", 0.01, 2.0, True) for i in range(30)]
+    )
+    endpoint_id = vast_server.add_endpoint("llama-3-8b", inactivity_timeout=300, dph_total=0.40, cold_workers=5)
+    vast_server.workers[endpoint_id] = [{"id": 7, "status": "stopped", "measured_perf": 312.5}]
+    result = dg.materialize(
+        [idle_timeout_what_if],
+        resources=make_resources(database, vast=vast_server),
+        run_config={"ops": {"idle_timeout_what_if": {"config": {"days": 1}}}},
+    )
+    report = metadata(result, "idle_timeout_what_if")["report"]
+    assert "**Recommended: min_workers 1**" in report
+    # Warm means active: min_load of the worker's measured perf; cold_workers (5 already) would not do it.
+    assert "endpoint: llama-3-8b\nmin_load: 312.5\n```" in report
+    assert "min_workers=1 → min_load=312.5: keep 1 worker(s) active (1 × measured perf 312.5 perf units/s)" in report
+    assert "cold_workers" not in report.split("```yaml")[-1]
 
 
 # --- 3. Cost anomalies ------------------------------------------------------------------------------
@@ -234,11 +260,9 @@ def test_reconciliation_warns_on_a_day_the_log_misses_a_share_of_the_bill_and_th
             (datetime(2026, 6, 3, 13, tzinfo=UTC), "llama-2-7b", None, 1.0, False),
         ],
     )
-    vast_server.charges += [
-        {"day": "2026-06-02", "amount": 10.0, "type": "serverless"},
-        {"day": "2026-06-03", "amount": 10.0, "type": "serverless"},
-        {"day": "2026-06-03", "amount": 99.0, "type": "storage"},
-    ]
+    vast_server.add_charge(date(2026, 6, 2), 10.0)
+    vast_server.add_charge(date(2026, 6, 3), 10.0)
+    vast_server.add_charge(date(2026, 6, 3), 99.0, kind="volume")
     resources = make_resources(database, vast=vast_server)
     result = dg.materialize([billing_reconciliation], resources=resources)
     check = checks(result)["billing_matches_log"]
@@ -246,6 +270,8 @@ def test_reconciliation_warns_on_a_day_the_log_misses_a_share_of_the_bill_and_th
     assert check.metadata["diverged_days"].value == "2026-06-03"
     meta = metadata(result, "billing_reconciliation")
     assert meta["billed_usd"] == pytest.approx(20.0) and meta["logged_usd"] == pytest.approx(15.6)
+    # The account's credit, read as `vastai show user` reads it.
+    assert meta["account_credit_usd"] == 87.5 and "Vast.ai account credit now: $87.50" in meta["report"]
     assert "| 2026-06-03 | $6.00 | $10.00 | $4.00 | 40% | ⚠️ diverged |" in meta["report"]
     with database.begin() as conn:
         row = conn.execute(

@@ -25,6 +25,8 @@ def test_lists_endpoints_without_their_api_keys(vast_server):
     assert (worker.id, worker.status, worker.cur_load) == (7, "running", 0.5)
     assert vast_server.calls[0].headers["authorization"] == f"Bearer {VAST_KEY}"
     assert vast_server.calls_to("/get_endpoint_workers/")[0].json() == {"id": endpoint_id}
+    # Listing sends the official client's JSON body with the GET.
+    assert vast_server.calls_to("/api/v0/endptjobs/")[0].json() == {"client_id": "me", "api_key": VAST_KEY}
 
 
 def test_platform_endpoints_are_those_named_in_vast_endpoints(vast_server):
@@ -144,14 +146,33 @@ def test_route_to_an_unknown_endpoint_names_it_without_a_call(vast_server):
 def test_daily_charges_are_summed_per_day_for_serverless_only(vast_server):
     from datetime import date
 
-    vast_server.charges = [
-        {"day": "2026-11-20", "type": "serverless", "amount": 4.25},
-        {"day": "2026-11-20T13:00:00Z", "type": "serverless", "amount": 0.75},
-        {"day": 1795219200, "type": "serverless", "amount": 3.0},  # 2026-11-21 00:00 UTC as epoch seconds
-        {"date": "2026-11-21", "type": "storage", "amount": 9.0},
-        {"start": "2026-11-21", "type": "Serverless GPU", "cost": 2.5},
-    ]
+    vast_server.add_charge(date(2026, 11, 20), 4.25, endpoint_id=101)
+    vast_server.add_charge(date(2026, 11, 20), 0.75, endpoint_id=102)
+    vast_server.add_charge(date(2026, 11, 21), 3.0)
+    vast_server.add_charge(date(2026, 11, 21), 9.0, kind="volume")
+    vast_server.add_charge(date(2026, 11, 22), 7.0)  # the end day is not asked for
     charges = client(vast_server).daily_charges(date(2026, 11, 20), date(2026, 11, 22))
-    assert charges == {date(2026, 11, 20): 5.0, date(2026, 11, 21): 5.5}
-    [call] = vast_server.calls_to("/api/v0/charges/")
-    assert call.query["start"] == ["1795132800"] and call.query["end"] == ["1795305600"]
+    assert charges == {date(2026, 11, 20): 5.0, date(2026, 11, 21): 3.0}
+    # One query per UTC day (a row is a contract's charges over the asked days), as the official client asks:
+    # select_filters on day and type, JSON-encoded, a page of 100.
+    first, second = vast_server.calls_to("/api/v0/charges/")
+    assert first.query["select_filters"] == [
+        '{"day": {"gte": 1795132800, "lte": 1795219199}, "type": {"in": ["serverless"]}}'
+    ]
+    assert second.query["select_filters"] == [
+        '{"day": {"gte": 1795219200, "lte": 1795305599}, "type": {"in": ["serverless"]}}'
+    ]
+    call = first
+    assert (call.query["limit"], call.query["latest_first"], call.query["format"]) == (["100"], ["false"], ["table"])
+    assert call.raw == b""
+
+
+@pytest.mark.faults
+def test_a_worker_list_error_is_an_error_not_an_empty_list(vast_server):
+    endpoint_id = vast_server.add_endpoint("x")
+    vast_server.script("POST", "/get_endpoint_workers/", Reply(200, {"error_msg": "endpoint not ready"}))
+    with pytest.raises(VastAIError, match="answered an error: endpoint not ready"):
+        client(vast_server).endpoint_workers(endpoint_id)
+    vast_server.script("POST", "/get_endpoint_workers/", Reply(200, {"success": True, "results": []}))
+    with pytest.raises(VastAIError, match="an object with results, success, not a worker list"):
+        client(vast_server).endpoint_workers(endpoint_id)

@@ -20,12 +20,18 @@ from urllib.parse import quote
 import yaml
 
 from vast_pipelines.policy.worker_settings import (
-    GUIDE_SETTINGS,
+    DEPLOY_DEFAULTS,
+    GUIDE_DEPLOY,
+    GUIDE_WORD_NAMES,
     SETTING_NAMES,
     Change,
+    GuideWords,
     WorkerSettings,
+    combine,
+    from_guide,
+    keep_warm_min_load,
+    merged,
     settings_problems,
-    to_vast,
 )
 
 DEPLOY_JOB = "deploy_model"
@@ -37,8 +43,6 @@ DEFAULT_DISK_GB = 64
 DEFAULT_READY_TIMEOUT_SECONDS = 1200.0  # a fresh worker downloads the image and loads the weights
 DEFAULT_POLL_INTERVAL_SECONDS = 15.0
 WORKER_URL_PLACEHOLDER = "<worker URL from the autoscaler, once a worker is ready>"
-# Vast.ai's endpoint defaults as vast-cli sends them.
-ENDPOINT_DEFAULTS = {"min_load": 0.0, "target_util": 0.9, "cold_mult": 2.5}
 # Where `dagster dev` serves this code location (workspace.yaml: python_module, no location_name).
 DEFAULT_LOCATION = "__repository__@vast_pipelines.definitions"
 
@@ -58,12 +62,20 @@ def endpoint_name_for(model_name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", last.lower()).strip("-")
 
 
-def router_key_for(endpoint_name: str) -> str:
-    """The agent-router key for an endpoint: ``llama-3-8b`` → ``VLLM_ENDPOINT_LLAMA_3_8B``.
+# A model's size in its name: 8b, 70b, 0.5b, 350m.
+_SIZE = re.compile(r"^\d+(\.\d+)?[bm]$")
 
-    The size stays in the key, so an 8B and a 70B deployment of one family never share it.
+
+def router_key_for(endpoint_name: str) -> str:
+    """The agent-router key in the guide's form: ``llama-3-8b`` → ``VLLM_ENDPOINT_LLAMA3``.
+
+    The rule: ``VLLM_ENDPOINT_`` and the endpoint name upper-cased, without its size part (``8b``, ``70b``,
+    ``0.5b``) and without separators (``qwen2.5-7b-instruct`` → ``VLLM_ENDPOINT_QWEN25INSTRUCT``). Two sizes of
+    one family therefore share the key: give ``router_env_key`` to keep them apart.
     """
-    return f"{ROUTER_KEY_PREFIX}_" + re.sub(r"[^A-Z0-9]+", "_", endpoint_name.upper()).strip("_")
+    parts = [p for p in re.split(r"[^a-z0-9.]+", endpoint_name.lower()) if p]
+    family = [p for p in parts if not _SIZE.match(p)] or parts
+    return f"{ROUTER_KEY_PREFIX}_" + re.sub(r"[^A-Z0-9]+", "", "".join(family).upper())
 
 
 @dataclass(frozen=True)
@@ -73,7 +85,10 @@ class DeploySpec:
     model_name: str
     endpoint_name: str
     router_env_key: str
-    settings: WorkerSettings = GUIDE_SETTINGS
+    settings: WorkerSettings = WorkerSettings()
+    asked: WorkerSettings = WorkerSettings()  # the fields the config set (words translated, or direct)
+    translation: tuple[str, ...] = ()
+    setting_problems: tuple[str, ...] = ()
     image: str | None = None
     template_hash: str | None = None
     endpoint_url: str | None = None
@@ -85,7 +100,8 @@ class DeploySpec:
 def deploy_spec(
     model_name: str,
     *,
-    settings: WorkerSettings = GUIDE_SETTINGS,
+    words: GuideWords = GUIDE_DEPLOY,
+    direct: WorkerSettings | None = None,
     image: str | None = None,
     template_hash: str | None = None,
     endpoint_name: str | None = None,
@@ -95,14 +111,22 @@ def deploy_spec(
     ready_timeout_seconds: float = DEFAULT_READY_TIMEOUT_SECONDS,
     poll_interval_seconds: float = DEFAULT_POLL_INTERVAL_SECONDS,
 ) -> DeploySpec:
-    """A spec from the job's config: blanks are "not given", names derive from the model when omitted."""
+    """A spec from the job's config: blanks are "not given", names derive from the model when omitted.
+
+    The settings are the guide's ``words`` translated onto Vast.ai's fields (:func:`from_guide`; a new endpoint
+    has no measured perf yet), with the Vast.ai fields given ``direct`` on top, over :data:`DEPLOY_DEFAULTS`.
+    """
     model = model_name.strip()
     name = _blank(endpoint_name) or endpoint_name_for(model)
+    translation = combine(direct or WorkerSettings(), from_guide(words))
     return DeploySpec(
         model_name=model,
         endpoint_name=name,
         router_env_key=_blank(router_env_key) or router_key_for(name),
-        settings=settings,
+        settings=merged(DEPLOY_DEFAULTS, translation.settings),
+        asked=translation.settings,
+        translation=translation.lines,
+        setting_problems=translation.problems,
         image=_blank(image),
         template_hash=_blank(template_hash),
         endpoint_url=(_blank(endpoint_url) or "").rstrip("/") or None,
@@ -149,10 +173,14 @@ def deploy_problems(spec: DeploySpec) -> list[str]:
         problems.append(f"ready_timeout_seconds must be positive (got {spec.ready_timeout_seconds:g})")
     if spec.poll_interval_seconds <= 0:
         problems.append(f"poll_interval_seconds must be positive (got {spec.poll_interval_seconds:g})")
-    missing = [name for name in SETTING_NAMES if getattr(spec.settings, name) is None]
+    missing = [name for name in ("min_load", "max_workers", "search_params") if getattr(spec.settings, name) is None]
     if missing:
         problems.append(f"{', '.join(missing)} must be given")
-    return problems + settings_problems(spec.settings)
+    if spec.settings.min_load == 0 and not spec.settings.inactivity_timeout:
+        problems.append(
+            "min_load 0 scales to zero only with an inactivity_timeout (idle_timeout) above 0 seconds, e.g. 300"
+        )
+    return problems + list(spec.setting_problems) + settings_problems(spec.settings)
 
 
 def launch_args(image: str, model_name: str, disk_gb: int) -> str:
@@ -162,19 +190,19 @@ def launch_args(image: str, model_name: str, disk_gb: int) -> str:
 
 
 def endpoint_body(spec: DeploySpec) -> dict[str, Any]:
-    """``POST /api/v0/endptjobs/`` body: the name, vast-cli's defaults and the guide's settings."""
-    return {"endpoint_name": spec.endpoint_name, **ENDPOINT_DEFAULTS, **to_vast(spec.settings).endpoint}
+    """The endpoint's fields for ``POST /api/v0/endptjobs/``: its name and every endpoint setting."""
+    return {"endpoint_name": spec.endpoint_name, **spec.settings.endpoint_fields()}
 
 
 def workergroup_body(spec: DeploySpec, endpoint_id: int | str) -> dict[str, Any]:
-    """``POST /api/v0/workergroups/`` body: the template or the image, and the GPU offer query."""
+    """The worker group's fields for ``POST /api/v0/workergroups/``: the template or the image, and the GPU
+    offer query (the scaling settings live on the endpoint, where update_worker changes them)."""
     body: dict[str, Any] = {"endpoint_id": endpoint_id, "endpoint_name": spec.endpoint_name}
     if spec.template_hash:
         body["template_hash"] = spec.template_hash
     else:
         body["launch_args"] = launch_args(spec.image or "", spec.model_name, spec.disk_gb)
-    # Only the GPU: the other settings live on the endpoint, where update_worker changes them.
-    body.update(to_vast(WorkerSettings(gpu_type=spec.settings.gpu_type)).workergroup)
+    body["search_params"] = spec.settings.search_params
     return body
 
 
@@ -249,6 +277,8 @@ class WorkerUpdate:
     groups: tuple[GroupQuery, ...]
     dry_run: bool
     applied: tuple[str, ...] = ()
+    translation: tuple[str, ...] = ()
+    gpu_type: str | None = None  # the guide's gpu_type: each worker group's gpu_name, its other filters kept
 
 
 # --- recommendations that act -------------------------------------------------------------------
@@ -263,38 +293,53 @@ class Opportunity(StrEnum):
     NOT_SCALING_DOWN = "worker not scaling down: reduce timeout"
 
 
-def recommended_changes(opportunity: Opportunity, current: WorkerSettings) -> WorkerSettings:
-    """The settings that act on an opportunity, from a worker's current ones (unknown: the guide's)."""
-    idle = current.idle_timeout if current.idle_timeout is not None else GUIDE_SETTINGS.idle_timeout or 300
-    low = current.min_workers if current.min_workers is not None else GUIDE_SETTINGS.min_workers or 0
-    high = current.max_workers if current.max_workers is not None else GUIDE_SETTINGS.max_workers or 3
+# The Vast.ai field each opportunity moves (README: "Recommendations that act").
+OPPORTUNITY_FIELD = {
+    Opportunity.MANY_COLD_STARTS: "inactivity_timeout",
+    Opportunity.KEEP_WARM: "min_load",
+    Opportunity.LOW_USAGE: "max_workers",
+    Opportunity.NOT_SCALING_DOWN: "inactivity_timeout",
+}
+
+
+def recommended_changes(
+    opportunity: Opportunity, current: WorkerSettings, *, worker_perf: float | None = None
+) -> WorkerSettings:
+    """The Vast.ai fields that act on an opportunity, from a worker's current ones (unknown: the guide's)."""
+    idle = current.inactivity_timeout if current.inactivity_timeout is not None else GUIDE_DEPLOY.idle_timeout or 300
+    high = current.max_workers if current.max_workers is not None else GUIDE_DEPLOY.max_workers or 3
     if opportunity is Opportunity.MANY_COLD_STARTS:
         # "Increase idle timeout from 5 min to 10 min"; beyond that, double it, up to 30 min.
-        return WorkerSettings(idle_timeout=min(max(600, idle * 2), 1800))
+        return WorkerSettings(inactivity_timeout=min(max(600, idle * 2), 1800))
     if opportunity is Opportunity.KEEP_WARM:
-        return WorkerSettings(min_workers=max(low, 1), max_workers=max(high, 1))
+        # Warm means active: min_load above 0 (cold_workers only keeps stopped workers).
+        return WorkerSettings(min_load=keep_warm_min_load(1, worker_perf))
     if opportunity is Opportunity.LOW_USAGE:
-        return WorkerSettings(max_workers=max(high - 1, low, 1))
-    return WorkerSettings(idle_timeout=max(idle // 2, 60))
+        return WorkerSettings(max_workers=max(high - 1, current.cold_workers or 0, 1))
+    return WorkerSettings(inactivity_timeout=max(idle // 2, 60))
 
 
 def update_worker_run_config(endpoint: str | int, changes: WorkerSettings | Mapping[str, Any]) -> dict[str, Any]:
-    """A ready ``update_worker`` run config: the endpoint and the guide's settings to change.
+    """A ready ``update_worker`` run config: the endpoint and the settings to change.
 
-    ``changes`` is a :class:`WorkerSettings` or a mapping of guide names (idle_timeout, min_workers,
-    max_workers, gpu_type); unknown names and invalid values are refused with the reason.
+    ``changes`` is a :class:`WorkerSettings` or a mapping of Vast.ai fields (min_load, inactivity_timeout, ...)
+    and the guide's words (idle_timeout, min_workers, max_workers, gpu_type), which ``update_worker`` translates
+    and shows before changing anything; unknown names and invalid values are refused with the reason.
     """
     given = changes.given() if isinstance(changes, WorkerSettings) else dict(changes)
-    unknown = sorted(set(given) - set(SETTING_NAMES))
+    known = set(SETTING_NAMES) | set(GUIDE_WORD_NAMES)
+    unknown = sorted(set(given) - known)
     if unknown:
-        raise ValueError(f"update_worker has no setting {', '.join(unknown)}; known: {', '.join(SETTING_NAMES)}")
-    settings = WorkerSettings(**given)
-    problems = settings_problems(settings)
+        raise ValueError(f"update_worker has no setting {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    direct = WorkerSettings(**{k: v for k, v in given.items() if k in SETTING_NAMES})
+    words = GuideWords(**{k: v for k, v in given.items() if k in GUIDE_WORD_NAMES and k not in SETTING_NAMES})
+    problems = settings_problems(direct) + list(from_guide(words, worker_perf=1.0).problems)
     if problems:
         raise ValueError("; ".join(problems))
     if not str(endpoint).strip():
         raise ValueError("endpoint (name or id) must be given")
-    return {"endpoint": str(endpoint), **settings.given()}
+    ordered = {**direct.given(), **words.given()}
+    return {"endpoint": str(endpoint), **ordered}
 
 
 def run_config_yaml(run_config: Mapping[str, Any]) -> str:

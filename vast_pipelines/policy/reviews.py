@@ -61,14 +61,15 @@ def budget_verdict_text(verdict: BudgetVerdict, t: Thresholds = GUIDE) -> str:
 class Recommendation:
     """One thing to change, structured so a job (e.g. ``update_worker``) can be configured from it.
 
-    ``field`` and ``suggested_value`` name a worker setting in the guide's vocabulary (``idle_timeout``,
-    ``max_workers``, ``min_workers``, ``gpu_type``) when the fix is a setting; None when it is work to do.
+    ``field`` and ``suggested_value`` name the Vast.ai field the fix moves (``inactivity_timeout``,
+    ``max_workers``, ``min_load``; or the guide's ``gpu_type``, the ``gpu_name`` of the worker groups'
+    ``search_params``) when the fix is a setting; None when it is work to do.
     """
 
     action: str
     reason: str
     field: str | None = None
-    suggested_value: int | str | None = None
+    suggested_value: int | float | str | None = None
     estimated_saving_usd: float | None = None
     model: str | None = None
 
@@ -117,7 +118,7 @@ def weekly_opportunities(days: list[DayCost], week: CostTotals, t: Thresholds = 
                 "increase_idle_timeout",
                 f"{rate:.0%} of requests were cold starts (above {t.cold_start_rate:.0%}); "
                 f"cold starts cost {_share(week.cold_cost_share)} of the week's spend",
-                field="idle_timeout",
+                field="inactivity_timeout",
                 suggested_value=int(t.suggested_idle_timeout),
                 estimated_saving_usd=_overhead(week),
             )

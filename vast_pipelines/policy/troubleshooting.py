@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from vast_pipelines.policy.reviews import Recommendation
 from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.worker_settings import keep_warm_min_load
 
 # The guide's "Use faster GPU (RTX 4090 → A6000)", as Vast.ai names the A6000 in search_params.
 FASTER_GPU = "RTX_A6000"
@@ -81,10 +82,21 @@ def latency_fixes(summary: LatencySummary, t: Thresholds = GUIDE) -> list[Recomm
         reason = f"cold_start_rate {rate:.2f} > {t.cold_start_rate:.2f} over the last 24 h"
         fixes.append(
             Recommendation(
-                "keep_warm", reason + ": increase the idle timeout", "idle_timeout", int(t.suggested_idle_timeout)
+                "keep_warm",
+                reason + ": increase the idle timeout",
+                "inactivity_timeout",
+                int(t.suggested_idle_timeout),
             )
         )
-        fixes.append(Recommendation("keep_warm", reason + ": or keep one worker always on", "min_workers", 1))
+        # Warm means active: min_load above 0 (cold_workers only keeps stopped workers, still a cold start).
+        fixes.append(
+            Recommendation(
+                "keep_warm",
+                reason + ": or keep one worker active (min_workers=1)",
+                "min_load",
+                keep_warm_min_load(1),
+            )
+        )
     warm_p50 = summary.warm.p50
     if warm_p50 is not None and warm_p50 > t.acceptable_p50:
         fixes.append(

@@ -1,8 +1,20 @@
-"""A guide "worker"'s settings and their form in Vast.ai's serverless API.
+"""A guide "worker"'s settings in Vast.ai's own fields, and the one mapping from the guide's words onto them.
 
-The guide speaks of ``idle_timeout``, ``min_workers``, ``max_workers`` and ``gpu_type``; Vast.ai keeps
-the first three on the endpoint (``inactivity_timeout``, ``cold_workers``, ``max_workers``) and the GPU
-in each worker group's offer query (``search_params``, e.g. ``gpu_name=RTX_4090``).
+Vast.ai's serverless engine keeps its scaling settings on the endpoint (``min_load``, ``min_cold_load``,
+``cold_workers``, ``max_workers``, ``target_util``, ``cold_mult``, ``inactivity_timeout``) and the GPU in each
+worker group's offer query (``search_params``, e.g. ``gpu_name=RTX_4090 verified=True``). What they mean
+(Vast.ai's "Endpoint Parameters" and "Managing Scale" guides):
+
+- ``min_load``: the load (perf units per second, tokens/s for an LLM) the engine keeps *active* capacity for,
+  whatever the traffic. Above zero keeps at least one worker running; ``0`` lets it scale to zero active
+  workers once ``inactivity_timeout`` seconds pass without traffic.
+- ``cold_workers``: workers kept *stopped* with the model loaded: a quicker cold start, still a cold start.
+  (Vast.ai's console calls this "Minimum Workers"; it is not what the guide's ``min_workers`` means.)
+
+The guide's words map onto those fields here and nowhere else (:func:`from_guide`): ``idle_timeout`` →
+``inactivity_timeout``; ``min_workers: 0`` (scale to zero) → ``min_load: 0`` with an ``inactivity_timeout``;
+``min_workers: N`` (keep workers warm) → ``min_load`` of N workers' measured perf, or Vast.ai's documented
+``1`` for one worker when no perf is measured yet; ``gpu_type`` → the ``gpu_name`` of ``search_params``.
 """
 
 from __future__ import annotations
@@ -13,26 +25,79 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# guide field -> Vast.ai field; the GPU lives in the worker group's search_params.
-VAST_FIELDS: dict[str, str] = {
+# The endpoint's scaling fields, as Vast.ai names them (vastai create/update endpoint).
+ENDPOINT_FIELDS = (
+    "min_load",
+    "min_cold_load",
+    "cold_workers",
+    "max_workers",
+    "target_util",
+    "cold_mult",
+    "inactivity_timeout",
+)
+# The worker group's field this project changes: the GPU offer query.
+WORKERGROUP_FIELDS = ("search_params",)
+SETTING_NAMES = ENDPOINT_FIELDS + WORKERGROUP_FIELDS
+
+# The guide's words and the Vast.ai field each one moves.
+GUIDE_WORDS: dict[str, str] = {
     "idle_timeout": "inactivity_timeout",
-    "min_workers": "cold_workers",
+    "min_workers": "min_load",
     "max_workers": "max_workers",
     "gpu_type": "search_params",
 }
-ENDPOINT_SETTINGS = ("idle_timeout", "min_workers", "max_workers")
-SETTING_NAMES = tuple(VAST_FIELDS)
+GUIDE_WORD_NAMES = tuple(GUIDE_WORDS)
 
+UNITS = {
+    "min_load": "perf units/s",
+    "min_cold_load": "perf units/s",
+    "inactivity_timeout": "s",
+}
+WHAT = {
+    "min_load": "load kept on active workers; above 0 keeps a worker warm, 0 lets it scale to zero",
+    "min_cold_load": "load that cold (stopped, model loaded) workers may cover",
+    "cold_workers": "workers kept stopped with the model loaded (quicker cold start)",
+    "max_workers": "most workers, active and stopped",
+    "target_util": "share of active capacity the load may use (lower: more headroom)",
+    "cold_mult": "stopped capacity planned, as a multiple of the active target",
+    "inactivity_timeout": "seconds without traffic before it may scale to zero active workers",
+    "search_params": "the worker group's GPU offer query",
+}
+
+# Vast.ai's documented floor: "min_load = 1 ... guarantees at least one active worker".
+ONE_WORKER_MIN_LOAD = 1.0
 # vast-cli's default offer filter when it builds search_params itself.
 DEFAULT_OFFER_FILTER = "verified=True rentable=True rented=False"
-MAX_IDLE_TIMEOUT = 86_400
+MAX_INACTIVITY_TIMEOUT = 86_400
 _GPU = re.compile(r"^[A-Za-z0-9_]{1,40}$")
 _GPU_TOKEN = re.compile(r"^gpu_name={1,2}(?P<gpu>\S+)$")
 
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    """The guide's worker settings; ``None`` means not given (or not known)."""
+    """A worker's settings in Vast.ai's fields; ``None`` means not given (or not known)."""
+
+    min_load: float | None = None
+    min_cold_load: float | None = None
+    cold_workers: int | None = None
+    max_workers: int | None = None
+    target_util: float | None = None
+    cold_mult: float | None = None
+    inactivity_timeout: int | None = None
+    search_params: str | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The fields that are set, in Vast.ai's order."""
+        return {name: getattr(self, name) for name in SETTING_NAMES if getattr(self, name) is not None}
+
+    def endpoint_fields(self) -> dict[str, Any]:
+        """The given fields that live on the endpoint."""
+        return {k: v for k, v in self.given().items() if k in ENDPOINT_FIELDS}
+
+
+@dataclass(frozen=True)
+class GuideWords:
+    """The guide's words for a worker: ``idle_timeout``, ``min_workers``, ``max_workers``, ``gpu_type``."""
 
     idle_timeout: int | None = None
     min_workers: int | None = None
@@ -40,34 +105,108 @@ class WorkerSettings:
     gpu_type: str | None = None
 
     def given(self) -> dict[str, Any]:
-        """The fields that are set, in the guide's order."""
-        return {name: getattr(self, name) for name in SETTING_NAMES if getattr(self, name) is not None}
+        """The words that are set, in the guide's order."""
+        return {name: getattr(self, name) for name in GUIDE_WORD_NAMES if getattr(self, name) is not None}
 
 
-# The guide's "Deploy via Vast.ai API" body.
-GUIDE_SETTINGS = WorkerSettings(idle_timeout=300, min_workers=0, max_workers=3, gpu_type="RTX_4090")
-
-
-@dataclass(frozen=True)
-class Change:
-    """One setting's value before and after (guide names)."""
-
-    name: str
-    before: Any
-    after: Any
-
-    @property
-    def vast_field(self) -> str:
-        """The Vast.ai field this setting is stored in."""
-        return VAST_FIELDS[self.name]
+# The guide's "Deploy via Vast.ai API" body, in its own words.
+GUIDE_DEPLOY = GuideWords(idle_timeout=300, min_workers=0, max_workers=3, gpu_type="RTX_4090")
+# What deploy_model sets besides the guide's words: Vast.ai's defaults as vast-cli sends them, and one
+# stopped worker with the model loaded, so a cold start is the guide's "10-30s", not a fresh instance.
+DEPLOY_DEFAULTS = WorkerSettings(min_cold_load=0.0, cold_workers=1, target_util=0.9, cold_mult=2.5)
 
 
 @dataclass(frozen=True)
-class VastFields:
-    """Worker settings in Vast.ai's words: the endpoint's fields and the worker group's."""
+class Translation:
+    """The guide's words as Vast.ai fields, with one line per word saying what it became and why."""
 
-    endpoint: dict[str, Any]
-    workergroup: dict[str, Any]
+    settings: WorkerSettings
+    lines: tuple[str, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+def keep_warm_min_load(workers: int = 1, perf: float | None = None) -> float:
+    """``min_load`` that keeps ``workers`` active: that many workers' measured perf, or Vast.ai's documented
+    floor for one worker when no perf is known (only valid for one worker: see :func:`from_guide`)."""
+    if perf is not None and perf > 0:
+        return round(workers * perf, 2)
+    return ONE_WORKER_MIN_LOAD * workers
+
+
+def from_guide(words: GuideWords, *, worker_perf: float | None = None, search_params: str | None = None) -> Translation:
+    """The guide's words as Vast.ai fields: the one place they map.
+
+    ``worker_perf`` is a worker's measured perf (``measured_perf`` from the autoscaler), used to size
+    ``min_load`` for ``min_workers`` above zero; ``search_params`` is the worker group's current offer query
+    (None: vast-cli's default filter), in which only ``gpu_name`` changes for ``gpu_type``.
+    """
+    fields: dict[str, Any] = {}
+    lines: list[str] = []
+    problems: list[str] = []
+    if words.idle_timeout is not None:
+        fields["inactivity_timeout"] = words.idle_timeout
+        lines.append(f"idle_timeout={words.idle_timeout} → inactivity_timeout={words.idle_timeout} s")
+    if words.min_workers is not None:
+        n = words.min_workers
+        if n == 0:
+            fields["min_load"] = 0.0
+            after = f"{words.idle_timeout} s" if words.idle_timeout is not None else "the endpoint's inactivity_timeout"
+            lines.append(f"min_workers=0 → min_load=0: scale to zero active workers after {after} without traffic")
+        elif n > 0 and worker_perf is not None and worker_perf > 0:
+            fields["min_load"] = keep_warm_min_load(n, worker_perf)
+            lines.append(
+                f"min_workers={n} → min_load={fields['min_load']:g}: keep {n} worker(s) active "
+                f"({n} × measured perf {worker_perf:g} perf units/s)"
+            )
+        elif n == 1:
+            fields["min_load"] = ONE_WORKER_MIN_LOAD
+            lines.append(
+                "min_workers=1 → min_load=1: keep one worker active (no worker's perf measured yet; 1 is Vast.ai's "
+                "documented value for at least one active worker)"
+            )
+        elif n > 1:
+            problems.append(
+                f"min_workers={n} needs a worker's measured perf to size min_load and none is reported yet: "
+                "give min_load (perf units/s) instead, or min_workers=1"
+            )
+    if words.max_workers is not None:
+        fields["max_workers"] = words.max_workers
+        lines.append(f"max_workers={words.max_workers} → max_workers={words.max_workers}")
+    if words.gpu_type is not None:
+        if not _GPU.match(words.gpu_type):
+            problems.append(
+                f"gpu_type {words.gpu_type!r} is not a Vast.ai GPU name: letters, digits and underscores, "
+                "e.g. RTX_4090 or RTX_A6000"
+            )
+        else:
+            base = search_params if search_params is not None else DEFAULT_OFFER_FILTER
+            fields["search_params"] = with_gpu(base, words.gpu_type)
+            lines.append(f"gpu_type={words.gpu_type} → search_params {fields['search_params']!r}")
+    return Translation(WorkerSettings(**fields), tuple(lines), tuple(problems))
+
+
+def combine(direct: WorkerSettings, translation: Translation) -> Translation:
+    """Vast.ai fields given directly together with the guide's words; a field given both ways must agree."""
+    problems = list(translation.problems)
+    for name, value in translation.settings.given().items():
+        own = getattr(direct, name)
+        if own is not None and own != value:
+            word = next(w for w, f in GUIDE_WORDS.items() if f == name)
+            problems.append(f"{name}={own} and the guide's {word} (→ {name}={value}) disagree: give one of them")
+    settings = dataclasses.replace(translation.settings, **direct.given())
+    return Translation(settings, translation.lines, tuple(problems))
+
+
+def to_guide(settings: WorkerSettings) -> GuideWords:
+    """The guide's reading of Vast.ai fields (for reports and the what-if): ``min_workers`` is 1 when
+    ``min_load`` keeps a worker active, 0 when the endpoint scales to zero."""
+    warm = None if settings.min_load is None else (1 if settings.min_load > 0 else 0)
+    return GuideWords(
+        idle_timeout=settings.inactivity_timeout,
+        min_workers=warm,
+        max_workers=settings.max_workers,
+        gpu_type=gpu_from_search_params(settings.search_params),
+    )
 
 
 def gpu_from_search_params(search_params: str | None) -> str | None:
@@ -92,28 +231,26 @@ def with_gpu(search_params: str | None, gpu_type: str) -> str:
     return " ".join(tokens)
 
 
-def to_vast(settings: WorkerSettings, search_params: str | None = None) -> VastFields:
-    """The given settings as Vast.ai fields: the one place the guide's names map to the API's.
-
-    ``search_params`` is the worker group's current offer query (None for a new group, which gets
-    vast-cli's default filter); only the GPU in it changes.
-    """
-    endpoint = {VAST_FIELDS[name]: value for name, value in settings.given().items() if name in ENDPOINT_SETTINGS}
-    workergroup: dict[str, Any] = {}
-    if settings.gpu_type is not None:
-        base = search_params if search_params is not None else DEFAULT_OFFER_FILTER
-        workergroup["search_params"] = with_gpu(base, settings.gpu_type)
-    return VastFields(endpoint=endpoint, workergroup=workergroup)
+def group_query(group: Mapping[str, Any]) -> str | None:
+    """A worker group's offer query. Vast.ai's update body calls it ``search_params``; its REST reference shows
+    the listed group with ``search_query``: the first one present is read."""
+    value = group.get("search_params", group.get("search_query"))
+    return None if value is None else str(value)
 
 
-def from_vast(endpoint: Mapping[str, Any], group_search_params: Iterable[str | None] = ()) -> WorkerSettings:
-    """The guide's settings of an endpoint (its fields) and its worker groups (their offer queries)."""
-    gpus = sorted({g for g in (gpu_from_search_params(p) for p in group_search_params) if g})
+def from_vast(endpoint: Mapping[str, Any], group_queries: Iterable[str | None] = ()) -> WorkerSettings:
+    """The settings of an endpoint (its fields) and its worker groups (their offer queries; several different
+    ones read ``q1; q2``)."""
+    queries = sorted({q for q in group_queries if q})
     return WorkerSettings(
-        idle_timeout=_int(endpoint.get(VAST_FIELDS["idle_timeout"])),
-        min_workers=_int(endpoint.get(VAST_FIELDS["min_workers"])),
-        max_workers=_int(endpoint.get(VAST_FIELDS["max_workers"])),
-        gpu_type=",".join(gpus) or None,
+        min_load=_float(endpoint.get("min_load")),
+        min_cold_load=_float(endpoint.get("min_cold_load")),
+        cold_workers=_int(endpoint.get("cold_workers")),
+        max_workers=_int(endpoint.get("max_workers")),
+        target_util=_float(endpoint.get("target_util")),
+        cold_mult=_float(endpoint.get("cold_mult")),
+        inactivity_timeout=_int(endpoint.get("inactivity_timeout")),
+        search_params="; ".join(queries) or None,
     )
 
 
@@ -124,32 +261,58 @@ def _int(value: Any) -> int | None:
         return None
 
 
+def _float(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def merged(current: WorkerSettings, wanted: WorkerSettings) -> WorkerSettings:
     """``current`` with every field ``wanted`` gives."""
     return dataclasses.replace(current, **wanted.given())
 
 
 def settings_problems(settings: WorkerSettings) -> list[str]:
-    """What is wrong with these settings, each naming the config field; empty when they are valid."""
+    """What is wrong with these settings, each naming the field; empty when they are valid."""
+    s = settings
     problems = []
-    idle, low, high, gpu = settings.idle_timeout, settings.min_workers, settings.max_workers, settings.gpu_type
-    if idle is not None and not 0 <= idle <= MAX_IDLE_TIMEOUT:
-        problems.append(f"idle_timeout must be between 0 and {MAX_IDLE_TIMEOUT} seconds (got {idle})")
-    if low is not None and low < 0:
-        problems.append(f"min_workers must be 0 or more (got {low})")
-    if high is not None and high < 1:
-        problems.append(f"max_workers must be at least 1 (got {high})")
-    if low is not None and high is not None and low >= 0 and high >= 1 and low > high:
-        problems.append(f"min_workers ({low}) cannot exceed max_workers ({high})")
-    if gpu is not None and not _GPU.match(gpu):
-        problems.append(
-            f"gpu_type {gpu!r} is not a Vast.ai GPU name: letters, digits and underscores, e.g. RTX_4090 or RTX_A6000"
-        )
+    for name in ("min_load", "min_cold_load", "cold_mult"):
+        value = getattr(s, name)
+        if value is not None and value < 0:
+            problems.append(f"{name} must be 0 or more (got {value})")
+    if s.cold_workers is not None and s.cold_workers < 0:
+        problems.append(f"cold_workers must be 0 or more (got {s.cold_workers})")
+    if s.max_workers is not None and s.max_workers < 1:
+        problems.append(f"max_workers must be at least 1 (got {s.max_workers})")
+    if s.target_util is not None and not 0 < s.target_util <= 1:
+        problems.append(f"target_util must be above 0 and at most 1 (got {s.target_util})")
+    idle = s.inactivity_timeout
+    if idle is not None and not 0 <= idle <= MAX_INACTIVITY_TIMEOUT:
+        problems.append(f"inactivity_timeout must be between 0 and {MAX_INACTIVITY_TIMEOUT} seconds (got {idle})")
+    if (
+        s.cold_workers is not None
+        and s.max_workers is not None
+        and s.max_workers >= 1
+        and s.cold_workers > s.max_workers
+    ):
+        problems.append(f"cold_workers ({s.cold_workers}) cannot exceed max_workers ({s.max_workers})")
+    if s.search_params is not None and not s.search_params.strip():
+        problems.append("search_params must not be empty (e.g. gpu_name=RTX_4090 verified=True rentable=True)")
     return problems
 
 
+@dataclass(frozen=True)
+class Change:
+    """One field's value before and after (Vast.ai names)."""
+
+    name: str
+    before: Any
+    after: Any
+
+
 def changes(current: WorkerSettings, wanted: WorkerSettings) -> tuple[Change, ...]:
-    """The settings ``wanted`` gives that differ from ``current``, in the guide's order."""
+    """The fields ``wanted`` gives that differ from ``current``, in Vast.ai's order."""
     return tuple(
         Change(name, getattr(current, name), value)
         for name, value in wanted.given().items()

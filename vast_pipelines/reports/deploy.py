@@ -13,29 +13,45 @@ from vast_pipelines.policy.deploy import (
     run_config_yaml,
     update_worker_run_config,
 )
-from vast_pipelines.policy.worker_settings import SETTING_NAMES, VAST_FIELDS, WorkerSettings
-
-_UNITS = {"idle_timeout": " s"}
+from vast_pipelines.policy.worker_settings import SETTING_NAMES, UNITS, WHAT, WorkerSettings, to_guide
 
 
 def setting_text(name: str, value: Any) -> str:
-    """One setting for people: ``300 s``, ``3``, ``RTX_4090``; unknown when Vast.ai did not say."""
-    return "unknown" if value is None else f"{value}{_UNITS.get(name, '')}"
+    """One setting for people: ``300 s``, ``3``, ``245 perf units/s``; unknown when Vast.ai did not say."""
+    if value is None:
+        return "unknown"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    unit = UNITS.get(name)
+    return f"{value} {unit}" if unit else f"{value}"
 
 
 def settings_table(before: WorkerSettings, after: WorkerSettings | None = None) -> str:
-    """A Markdown table of the guide's settings, their Vast.ai field, and before → after when given."""
-    head = "| setting | Vast.ai field | current |" if after is None else "| setting | Vast.ai field | before | after |"
+    """A Markdown table of the Vast.ai fields, what each does, and before → after when given."""
+    head = (
+        "| Vast.ai field | what it does | current |"
+        if after is None
+        else "| Vast.ai field | what it does | before | after |"
+    )
     rule = "|---|---|---|" if after is None else "|---|---|---|---|"
     rows = [head, rule]
     for name in SETTING_NAMES:
         old = setting_text(name, getattr(before, name))
         if after is None:
-            rows.append(f"| {name} | {VAST_FIELDS[name]} | {old} |")
+            rows.append(f"| {name} | {WHAT[name]} | {old} |")
         else:
             new = setting_text(name, getattr(after, name))
-            rows.append(f"| {name} | {VAST_FIELDS[name]} | {old} | {'**' + new + '**' if new != old else new} |")
+            rows.append(f"| {name} | {WHAT[name]} | {old} | {'**' + new + '**' if new != old else new} |")
     return "\n".join(rows)
+
+
+def warmth_text(settings: WorkerSettings) -> str:
+    """How the worker scales, in the guide's words: kept warm, or scaling to zero after its idle timeout."""
+    guide = to_guide(settings)
+    if guide.min_workers:
+        return f"min_load {setting_text('min_load', settings.min_load)} keeps a worker active (warm)"
+    idle = setting_text("inactivity_timeout", settings.inactivity_timeout)
+    return f"min_load 0: it scales to zero active workers after {idle} without requests"
 
 
 def bullet_list(lines: Iterable[str]) -> str:
@@ -54,10 +70,7 @@ def what_exists(d: Deployment, env_file: str | None) -> list[str]:
         for group_id in d.group_ids:
             made = "created by this run" if group_id in d.groups_created else "already there, reused"
             lines.append(f"Vast.ai worker group {group_id} of that endpoint ({made}).")
-        lines.append(
-            f"Its workers are billed while they run; with min_workers={d.spec.settings.min_workers} it scales "
-            f"down after idle_timeout={d.spec.settings.idle_timeout} s without requests."
-        )
+        lines.append(f"Its workers are billed while they run; {warmth_text(d.spec.settings)}.")
     where = env_file or "AGENT_ROUTER_ENV_FILE"
     if d.router_written:
         backup = f" (previous file kept at {d.router_backup})" if d.router_backup else ""
@@ -110,8 +123,8 @@ def deployed_message(d: Deployment, env_file: str | None) -> str:
     reused = " (existing endpoint reused)" if not d.endpoint_created else ""
     lines = [
         f"🚀 Deployed {s.model_name} on Vast.ai: endpoint {s.endpoint_name} (id {d.endpoint_id}){reused}",
-        f"• {source}; gpu_type {s.settings.gpu_type}, min_workers {s.settings.min_workers}, "
-        f"max_workers {s.settings.max_workers}, idle_timeout {s.settings.idle_timeout} s",
+        f"• {source}; search_params {s.settings.search_params!r}, max_workers {s.settings.max_workers}, "
+        f"cold_workers {s.settings.cold_workers}; {warmth_text(s.settings)}",
         f"• agent-router: {s.router_env_key}={d.router_url} in {env_file or 'AGENT_ROUTER_ENV_FILE'}"
         + (" (restarted)" if d.restarted else " (not restarted: restart agent-router by hand)"),
         f"• Verified: {d.router_url}/v1/models lists {', '.join(d.models)}",
@@ -135,7 +148,7 @@ def dry_run_report(d: Deployment) -> str:
 
 
 def update_summary(u: WorkerUpdate, after: WorkerSettings | None = None) -> str:
-    """One line per change: ``idle_timeout 300 s → 600 s``, or that nothing changes."""
+    """One line per change: ``inactivity_timeout 300 s → 600 s``, or that nothing changes."""
     if not u.changes:
         return f"{u.endpoint_name} (id {u.endpoint_id}): already as asked, nothing to change."
     shown = after or u.wanted

@@ -1,8 +1,10 @@
-"""Vast.ai's real serverless API, in the guide's vocabulary.
+"""Vast.ai's real serverless API, called as Vast.ai's official client (``vastai`` on PyPI) calls it.
 
 A guide "worker" is a serverless endpoint (``/api/v0/endptjobs/``) with its worker group
 (``/api/v0/workergroups/``); its live GPU workers come from the autoscaler
-(``POST /get_endpoint_workers/``).
+(``POST /get_endpoint_workers/``). Every request has the official client's method, path, query and JSON body
+keys for the same operation (``vastai_conformance`` test), except where Vast.ai's REST reference documents
+otherwise; each such place says so.
 """
 
 from __future__ import annotations
@@ -36,6 +38,92 @@ class VastAIError(OperatorError):
         self.status = status
 
 
+# Body keys of the official client's calls (vastai 1.9.1, vastai/api/endpoints.py). It sends every key, unset
+# ones as null; Vast.ai leaves a field given as null as it is.
+ME = {"client_id": "me"}
+ENDPOINT_CREATE_KEYS = (
+    "min_load",
+    "min_cold_load",
+    "target_util",
+    "cold_mult",
+    "cold_workers",
+    "max_workers",
+    "endpoint_name",
+    "max_queue_time",
+    "target_queue_time",
+    "inactivity_timeout",
+    "autoscaler_instance",
+)
+ENDPOINT_UPDATE_KEYS = (
+    "min_load",
+    "min_cold_load",
+    "target_util",
+    "cold_mult",
+    "cold_workers",
+    "max_workers",
+    "endpoint_name",
+    "endpoint_state",
+    "max_queue_time",
+    "target_queue_time",
+    "inactivity_timeout",
+    "autoscaler_instance",
+)
+WORKERGROUP_CREATE_KEYS = (
+    "template_hash",
+    "template_id",
+    "search_params",
+    "launch_args",
+    "gpu_ram",
+    "endpoint_name",
+    "endpoint_id",
+    "autoscaler_instance",
+)
+WORKERGROUP_UPDATE_KEYS = (
+    "template_hash",
+    "template_id",
+    "search_params",
+    "launch_args",
+    "gpu_ram",
+    "endpoint_name",
+    "endpoint_id",
+)
+# The official client always sends its default autoscaler instance.
+AUTOSCALER_INSTANCE = "prod"
+
+
+def _official_body(keys: tuple[str, ...], fields: dict[str, Any], what: str, **ids: Any) -> dict[str, Any]:
+    """An official-client body: ``client_id``, the ids, then every key (``None`` when not given)."""
+    unknown = sorted(set(fields) - set(keys))
+    if unknown:
+        raise ValueError(f"{what} has no field {', '.join(unknown)}; Vast.ai's fields: {', '.join(keys)}")
+    body: dict[str, Any] = {**ME, **ids}
+    for key in keys:
+        body[key] = fields.get(key)
+    if "autoscaler_instance" in keys and body["autoscaler_instance"] is None:
+        body["autoscaler_instance"] = AUTOSCALER_INSTANCE
+    return body
+
+
+def endpoint_create_body(fields: dict[str, Any]) -> dict[str, Any]:
+    """``POST /api/v0/endptjobs/`` as ``vastai create endpoint`` sends it."""
+    return _official_body(ENDPOINT_CREATE_KEYS, fields, "an endpoint")
+
+
+def endpoint_update_body(endpoint_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+    """``PUT /api/v0/endptjobs/{id}/`` as ``vastai update endpoint ID`` sends it: every field, unset ones null."""
+    return _official_body(ENDPOINT_UPDATE_KEYS, fields, "an endpoint update", endptjob_id=endpoint_id)
+
+
+def workergroup_create_body(fields: dict[str, Any]) -> dict[str, Any]:
+    """``POST /api/v0/workergroups/`` with the body of ``vastai create workergroup``."""
+    return _official_body(WORKERGROUP_CREATE_KEYS, fields, "a worker group")
+
+
+def workergroup_update_body(group_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+    """``PUT /api/v0/workergroups/{id}/`` with the body of ``vastai update workergroup ID``."""
+    return _official_body(WORKERGROUP_UPDATE_KEYS, fields, "a worker group update", autojob_id=group_id)
+
+
 @dataclass(frozen=True)
 class VastEndpoint:
     """A serverless endpoint (the guide's "worker"), without its credentials."""
@@ -49,6 +137,7 @@ class VastEndpoint:
     min_load: float | None = None
     target_util: float | None = None
     cold_mult: float | None = None
+    min_cold_load: float | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -68,6 +157,16 @@ class VastWorker:
     id: int | str
     status: str
     cur_load: float | None = None
+    measured_perf: float | None = None
+    gpu_name: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountCredit:
+    """The account's money as ``vastai show user`` reads it from ``GET /api/v0/users/current``."""
+
+    credit: float
+    balance: float | None = None
 
 
 def scrub(value: Any) -> Any:
@@ -90,6 +189,7 @@ def _endpoint(row: dict[str, Any]) -> VastEndpoint:
         min_load=row.get("min_load"),
         target_util=row.get("target_util"),
         cold_mult=row.get("cold_mult"),
+        min_cold_load=row.get("min_cold_load"),
         raw=scrub(row),
     )
 
@@ -112,6 +212,7 @@ class VastAIResource(dg.ConfigurableResource):
     endpoint_workers_path: str = "/get_endpoint_workers/"
     route_path: str = "/route/"
     charges_path: str = "/api/v0/charges/"
+    user_path: str = "/api/v0/users/current"
 
     _sleep: Callable[[float], None] = PrivateAttr(default=time.sleep)
 
@@ -127,9 +228,16 @@ class VastAIResource(dg.ConfigurableResource):
     # --- calls -------------------------------------------------------------------------------
 
     def list_endpoints(self) -> list[VastEndpoint]:
-        """Every serverless endpoint of the account (``GET /api/v0/endptjobs/``)."""
-        body = self._call("GET", self.api_url, self.endpoints_path)
-        return [_endpoint(row) for row in _results(body)]
+        """Every serverless endpoint of the account (``GET /api/v0/endptjobs/``, as ``vastai show endpoints``)."""
+        return [_endpoint(row) for row in self._endpoint_rows()]
+
+    def _endpoint_rows(self) -> list[dict[str, Any]]:
+        # The official client sends a JSON body with this GET: client_id and the account key.
+        body = self._call("GET", self.api_url, self.endpoints_path, json=self._list_body())
+        return _results(body, f"GET {self.endpoints_path}")
+
+    def _list_body(self) -> dict[str, Any]:
+        return {**ME, "api_key": self.api_key}
 
     def platform_endpoints(self) -> list[VastEndpoint]:
         """The endpoints this platform owns: those named in ``VAST_ENDPOINTS``, or all."""
@@ -140,12 +248,31 @@ class VastAIResource(dg.ConfigurableResource):
     def endpoint_workers(self, endpoint_id: int) -> list[VastWorker]:
         """Live workers of one endpoint from the autoscaler (``POST /get_endpoint_workers/``)."""
         body = self._call("POST", self.autoscaler_url, self.endpoint_workers_path, json={"id": endpoint_id})
-        rows = body if isinstance(body, list) else _results(body)
+        # vastai get endpt-workers reads a list, or {"workers": [...]}; an error comes as {"error"|"error_msg": ...}.
+        if isinstance(body, dict) and not isinstance(body.get("workers"), list):
+            message = body.get("error_msg") or body.get("error") or body.get("msg")
+            shape = f"an object with {', '.join(sorted(body)[:8]) or 'no keys'}"
+            raise VastAIError(
+                f"Vast.ai POST {self.endpoint_workers_path} for endpoint {endpoint_id} answered "
+                + (f"an error: {message}" if message else f"{shape}, not a worker list")
+            )
+        rows = body if isinstance(body, list) else body["workers"]
         return [
-            VastWorker(id=row.get("id", "?"), status=str(row.get("status", "unknown")), cur_load=row.get("cur_load"))
+            VastWorker(
+                id=row.get("id", "?"),
+                status=str(row.get("status", "unknown")),
+                cur_load=_float_or_none(row.get("cur_load")),
+                measured_perf=_float_or_none(row.get("measured_perf")),
+                gpu_name=row.get("gpu_name"),
+            )
             for row in rows
             if isinstance(row, dict)
         ]
+
+    def worker_perf(self, endpoint_id: int) -> float | None:
+        """The highest ``measured_perf`` among the endpoint's workers (perf units/s), or None if none reports one."""
+        perfs = [w.measured_perf for w in self.endpoint_workers(endpoint_id) if w.measured_perf]
+        return max(perfs) if perfs else None
 
     def find_endpoint(self, name_or_id: str | int) -> VastEndpoint | None:
         """The endpoint with this name or id, or None."""
@@ -155,8 +282,10 @@ class VastAIResource(dg.ConfigurableResource):
         return None
 
     def update_endpoint(self, endpoint_id: int, fields: dict[str, Any]) -> None:
-        """``PUT /api/v0/endptjobs/{id}/`` with only the given fields (Vast.ai updates with PUT)."""
-        self._call("PUT", self.api_url, f"{self.endpoints_path}{endpoint_id}/", json=fields)
+        """``PUT /api/v0/endptjobs/{id}/`` as ``vastai update endpoint``: the given fields, every other one null."""
+        self._call(
+            "PUT", self.api_url, f"{self.endpoints_path}{endpoint_id}/", json=endpoint_update_body(endpoint_id, fields)
+        )
 
     def set_endpoint_state(self, endpoint_id: int, state: str) -> None:
         """Stop (``stopped``) or resume (``active``) an endpoint: the reversible emergency stop."""
@@ -165,7 +294,9 @@ class VastAIResource(dg.ConfigurableResource):
     def delete_endpoint(self, endpoint_id: int) -> bool:
         """``DELETE /api/v0/endptjobs/{id}/``; an endpoint that is already gone counts as deleted (False)."""
         try:
-            self._call("DELETE", self.api_url, f"{self.endpoints_path}{endpoint_id}/")
+            self._call(
+                "DELETE", self.api_url, f"{self.endpoints_path}{endpoint_id}/", json={**ME, "endptjob_id": endpoint_id}
+            )
         except VastAIError as exc:
             if exc.status == 404:
                 return False
@@ -173,27 +304,37 @@ class VastAIResource(dg.ConfigurableResource):
         return True
 
     def create_endpoint(self, fields: dict[str, Any]) -> int:
-        """``POST /api/v0/endptjobs/``; returns the new endpoint's id."""
-        body = self._call("POST", self.api_url, self.endpoints_path, json=fields)
-        return int(body.get("result") or body.get("id"))
+        """``POST /api/v0/endptjobs/`` as ``vastai create endpoint``; returns the new endpoint's id."""
+        body = self._call("POST", self.api_url, self.endpoints_path, json=endpoint_create_body(fields))
+        return _created_id(body, f"POST {self.endpoints_path}")
+
+    # Worker groups: the official CLI/SDK (vastai 1.9.1) call /api/v0/autojobs/; Vast.ai's REST reference
+    # ("show/create/update/delete workergroup") documents /api/v0/workergroups/, which the same package's
+    # serverless client also calls. The docs win: the path is /api/v0/workergroups/, the bodies are the CLI's.
 
     def list_workergroups(self) -> list[dict[str, Any]]:
-        """Every worker group of the account (``GET /api/v0/workergroups/``), credentials removed."""
-        return [scrub(row) for row in _results(self._call("GET", self.api_url, self.workergroups_path))]
+        """Every worker group of the account (``GET /api/v0/workergroups/``, as ``vastai show workergroups``),
+        credentials removed."""
+        body = self._call("GET", self.api_url, self.workergroups_path, json=self._list_body())
+        return [scrub(row) for row in _results(body, f"GET {self.workergroups_path}")]
 
     def create_workergroup(self, fields: dict[str, Any]) -> int:
-        """``POST /api/v0/workergroups/`` (``endpoint_id``, ``template_hash`` or ``launch_args``, ...)."""
-        body = self._call("POST", self.api_url, self.workergroups_path, json=fields)
-        return int(body.get("result") or body.get("id"))
+        """``POST /api/v0/workergroups/`` (``endpoint_id``, ``template_hash`` or ``launch_args``, ``search_params``)."""
+        body = self._call("POST", self.api_url, self.workergroups_path, json=workergroup_create_body(fields))
+        return _created_id(body, f"POST {self.workergroups_path}")
 
     def update_workergroup(self, group_id: int, fields: dict[str, Any]) -> None:
-        """``PUT /api/v0/workergroups/{id}/``."""
-        self._call("PUT", self.api_url, f"{self.workergroups_path}{group_id}/", json=fields)
+        """``PUT /api/v0/workergroups/{id}/`` with the body of ``vastai update workergroup``."""
+        self._call(
+            "PUT", self.api_url, f"{self.workergroups_path}{group_id}/", json=workergroup_update_body(group_id, fields)
+        )
 
     def delete_workergroup(self, group_id: int) -> bool:
         """``DELETE /api/v0/workergroups/{id}/``; already gone counts as deleted (False)."""
         try:
-            self._call("DELETE", self.api_url, f"{self.workergroups_path}{group_id}/")
+            self._call(
+                "DELETE", self.api_url, f"{self.workergroups_path}{group_id}/", json={**ME, "autojob_id": group_id}
+            )
         except VastAIError as exc:
             if exc.status == 404:
                 return False
@@ -233,8 +374,7 @@ class VastAIResource(dg.ConfigurableResource):
         return RouteResult(url=str(url).rstrip("/") if url else None, status=status, request_idx=_int_or_none(idx))
 
     def _endpoint_key(self, endpoint_name: str) -> str:
-        rows = _results(self._call("GET", self.api_url, self.endpoints_path))
-        for row in rows:
+        for row in self._endpoint_rows():
             if str(row.get("endpoint_name")) == endpoint_name and row.get("api_key"):
                 return str(row["api_key"])
         raise VastAIError(
@@ -245,25 +385,56 @@ class VastAIResource(dg.ConfigurableResource):
     def daily_charges(self, start: date, end: date, charge_type: str = "serverless") -> dict[date, float]:
         """USD billed per UTC day in ``[start, end)`` for ``charge_type`` (``GET /api/v0/charges/``).
 
-        Rows are read leniently (``day``/``date``/``start`` as ISO date or epoch seconds; ``amount``/``cost``/
-        ``total``; ``type``), because the endpoint's row shape is not documented; rows of other types are ignored.
+        Asked as ``vastai show invoices-v1 --charges -ct serverless`` asks: ``select_filters`` on ``day`` (unix
+        seconds, gte/lte) and ``type``, pages of 100 followed by ``next_token``. A row is one contract's charges
+        over the asked days (its ``start``/``end`` are the contract's, which can span several days: Vast.ai's
+        "show charges" reference), so each UTC day is asked on its own and its rows' ``amount`` summed. A row
+        or answer of another shape is an error that says what came.
         """
-        params = {
-            "start": int(datetime.combine(start, datetime.min.time(), UTC).timestamp()),
-            "end": int(datetime.combine(end, datetime.min.time(), UTC).timestamp()),
-        }
-        body = self._call("GET", self.api_url, self.charges_path, params=params)
         totals: dict[date, float] = {}
-        for row in _results(body):
-            kind = str(row.get("type") or row.get("charge_type") or charge_type).lower()
-            if charge_type not in kind:
-                continue
-            day = _charge_day(row.get("day") or row.get("date") or row.get("start"))
-            amount = row.get("amount", row.get("cost", row.get("total")))
-            if day is None or amount is None or not (start <= day < end):
-                continue
-            totals[day] = totals.get(day, 0.0) + float(amount)
+        day = start
+        while day < end:
+            first = int(datetime.combine(day, datetime.min.time(), UTC).timestamp())
+            amount = self._charges_between(first, first + 86_399, charge_type)
+            if amount is not None:
+                totals[day] = amount
+            day = date.fromordinal(day.toordinal() + 1)
         return totals
+
+    def _charges_between(self, first: int, last: int, charge_type: str) -> float | None:
+        """The sum of ``charge_type`` charges between two unix seconds (inclusive), or None without any row."""
+        query: dict[str, Any] = {
+            "select_filters": {"day": {"gte": first, "lte": last}, "type": {"in": [charge_type]}},
+            "latest_first": False,
+            "limit": CHARGES_PAGE,
+            "format": "table",
+        }
+        what = f"GET {self.charges_path}"
+        total: float | None = None
+        for _page in range(MAX_CHARGE_PAGES):
+            body = self._call("GET", self.api_url, self.charges_path, params=_query(query))
+            if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+                raise VastAIError(f'Vast.ai {what} answered {_shape(body)}, not {{"results": [...]}}')
+            for row in body["results"]:
+                kind, amount = _charge_row(row, what)
+                if kind == charge_type:
+                    total = (total or 0.0) + amount
+            token = body.get("next_token")
+            if not token:
+                return total
+            query["after_token"] = token
+        raise VastAIError(f"Vast.ai {what} still had pages after {MAX_CHARGE_PAGES} of {CHARGES_PAGE} rows")
+
+    def account_credit(self) -> AccountCredit:
+        """The account's credit (USD) and balance from ``GET /api/v0/users/current``, read as ``vastai show user``."""
+        body = self._call("GET", self.api_url, self.user_path)
+        what = f"GET {self.user_path}"
+        if not isinstance(body, dict) or not isinstance(body.get("credit"), (int, float)):
+            raise VastAIError(f"Vast.ai {what} answered {_shape(scrub(body))}, not a user with a numeric credit")
+        balance = body.get("balance")
+        return AccountCredit(
+            credit=float(body["credit"]), balance=float(balance) if isinstance(balance, (int, float)) else None
+        )
 
     def describe_call(self, method: str, path: str, body: dict[str, Any] | None = None) -> str:
         """The exact call a dry run would make, for logs and reports (no credentials)."""
@@ -334,15 +505,50 @@ class VastAIResource(dg.ConfigurableResource):
         return body
 
 
-def _charge_day(value: Any) -> date | None:
-    """A charge row's day from an ISO date/datetime string or epoch seconds."""
-    if value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return datetime.fromtimestamp(value, UTC).date()
+CHARGES_PAGE = 100  # the official client's (and the API's) largest page
+MAX_CHARGE_PAGES = 50
+
+
+def _query(args: dict[str, Any]) -> dict[str, str]:
+    """Query arguments as the official client writes them: strings as they are, anything else as JSON."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in args.items()}
+
+
+def _shape(body: Any) -> str:
+    if isinstance(body, dict):
+        return f"an object with {', '.join(sorted(map(str, body))[:8]) or 'no keys'}"
+    if isinstance(body, list):
+        return f"a list of {len(body)}"
+    return type(body).__name__
+
+
+def _charge_row(row: Any, what: str) -> tuple[str, float]:
+    """A charge row's type and amount (USD), as the official client reads them."""
+    if not isinstance(row, dict):
+        raise VastAIError(f"Vast.ai {what} answered a charge row that is {_shape(row)}, not an object")
+    amount, kind = row.get("amount"), row.get("type")
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not isinstance(kind, str):
+        got = ", ".join(f"{k}={row.get(k)!r}" for k in ("type", "amount"))
+        raise VastAIError(
+            f"Vast.ai {what} answered a charge row without a string type and a numeric amount "
+            f"({got}; keys: {', '.join(sorted(map(str, row))[:10])})"
+        )
+    return kind, float(amount)
+
+
+def _created_id(body: Any, what: str) -> int:
+    """The id a create answers with: ``{"success": true, "result": ID}`` (REST reference; the serverless client
+    also reads ``id`` for a worker group)."""
+    value = body.get("result", body.get("id")) if isinstance(body, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+        raise VastAIError(f"Vast.ai {what} answered {_shape(body)} without the new id in result")
+    return int(value)
+
+
+def _float_or_none(value: Any) -> float | None:
     try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
         return None
 
 
@@ -353,13 +559,8 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
-def _results(body: Any) -> list[dict[str, Any]]:
-    """The row list of a Vast.ai answer: ``{"results": [...]}`` or a bare list."""
-    if isinstance(body, list):
-        return body
-    if isinstance(body, dict):
-        for key in ("results", "endpoints", "workers"):
-            if isinstance(body.get(key), list):
-                return body[key]
-    shape = sorted(body)[:8] if isinstance(body, dict) else type(body).__name__
-    raise VastAIError(f"Vast.ai answered with an unexpected shape ({shape})")
+def _results(body: Any, what: str = "a list call") -> list[dict[str, Any]]:
+    """The rows of a list answer, read as the official client reads them: ``{"success": true, "results": [...]}``."""
+    if isinstance(body, dict) and isinstance(body.get("results"), list):
+        return body["results"]
+    raise VastAIError(f'Vast.ai {what} answered {_shape(body)}, not {{"success": true, "results": [...]}}')

@@ -3,7 +3,7 @@
 import dataclasses
 import json
 import time
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import dagster as dg
 from pydantic import Field
@@ -25,7 +25,15 @@ from vast_pipelines.policy.deploy import (
     workergroup_body,
     workers_summary,
 )
-from vast_pipelines.policy.worker_settings import GUIDE_SETTINGS, Change, WorkerSettings, changes, from_vast
+from vast_pipelines.policy.worker_settings import (
+    GUIDE_DEPLOY,
+    Change,
+    GuideWords,
+    WorkerSettings,
+    changes,
+    from_vast,
+    group_query,
+)
 from vast_pipelines.reports.deploy import (
     bullet_list,
     deployed_message,
@@ -55,10 +63,33 @@ class DeployModelConfig(dg.Config):
     template_hash: str | None = Field(
         default=None, description="A Vast.ai template (e.g. its vLLM serverless template) instead of image."
     )
-    gpu_type: str = Field(default=GUIDE_SETTINGS.gpu_type, description="Vast.ai GPU name (search_params gpu_name).")
-    max_workers: int = Field(default=GUIDE_SETTINGS.max_workers, description="Vast.ai max_workers.")
-    min_workers: int = Field(default=GUIDE_SETTINGS.min_workers, description="Vast.ai cold_workers.")
-    idle_timeout: int = Field(default=GUIDE_SETTINGS.idle_timeout, description="Seconds (Vast.ai inactivity_timeout).")
+    gpu_type: str | None = Field(
+        default=None,
+        description=f"Guide word: Vast.ai GPU name, the worker group's search_params gpu_name (default "
+        f"{GUIDE_DEPLOY.gpu_type} unless search_params is given).",
+    )
+    max_workers: int = Field(default=GUIDE_DEPLOY.max_workers, description="Vast.ai max_workers.")
+    min_workers: int | None = Field(
+        default=None,
+        description="Guide word: 0 scales to zero (min_load 0 with inactivity_timeout), 1 keeps a worker warm "
+        "(min_load 1). Default 0 unless min_load is given.",
+    )
+    idle_timeout: int | None = Field(
+        default=None,
+        description=f"Guide word: seconds without traffic before scaling to zero, Vast.ai inactivity_timeout "
+        f"(default {GUIDE_DEPLOY.idle_timeout} unless inactivity_timeout is given).",
+    )
+    min_load: float | None = Field(default=None, description="Vast.ai min_load (perf units/s kept active).")
+    min_cold_load: float | None = Field(default=None, description="Vast.ai min_cold_load (default 0).")
+    cold_workers: int | None = Field(
+        default=None, description="Vast.ai cold_workers: stopped workers kept with the model loaded (default 1)."
+    )
+    target_util: float | None = Field(default=None, description="Vast.ai target_util (default 0.9).")
+    cold_mult: float | None = Field(default=None, description="Vast.ai cold_mult (default 2.5).")
+    inactivity_timeout: int | None = Field(default=None, description="Vast.ai inactivity_timeout (seconds).")
+    search_params: str | None = Field(
+        default=None, description="Vast.ai worker group offer query, e.g. 'gpu_name=RTX_4090 verified=True'."
+    )
     endpoint_name: str | None = Field(default=None, description="Default: from the model, e.g. llama-3-8b.")
     router_env_key: str | None = Field(
         default=None, description="agent-router .env key; default from the endpoint, e.g. VLLM_ENDPOINT_LLAMA_3_8B."
@@ -76,14 +107,28 @@ class DeployModelConfig(dg.Config):
 
     def spec(self) -> DeploySpec:
         """The deployment with its derived names."""
+        gpu = self.gpu_type.strip() if self.gpu_type and self.gpu_type.strip() else None
+        search = self.search_params.strip() if self.search_params and self.search_params.strip() else None
+        # A guide word takes the guide's default only when its Vast.ai field is not given directly.
+        words = GuideWords(
+            idle_timeout=_default(self.idle_timeout, self.inactivity_timeout, GUIDE_DEPLOY.idle_timeout),
+            min_workers=_default(self.min_workers, self.min_load, GUIDE_DEPLOY.min_workers),
+            gpu_type=_default(gpu, search, GUIDE_DEPLOY.gpu_type),
+        )
+        direct = WorkerSettings(
+            min_load=self.min_load,
+            min_cold_load=self.min_cold_load,
+            cold_workers=self.cold_workers,
+            max_workers=self.max_workers,
+            target_util=self.target_util,
+            cold_mult=self.cold_mult,
+            inactivity_timeout=self.inactivity_timeout,
+            search_params=search,
+        )
         return deploy_spec(
             self.model_name,
-            settings=WorkerSettings(
-                idle_timeout=self.idle_timeout,
-                min_workers=self.min_workers,
-                max_workers=self.max_workers,
-                gpu_type=self.gpu_type.strip(),
-            ),
+            words=words,
+            direct=direct,
             image=self.image,
             template_hash=self.template_hash,
             endpoint_name=self.endpoint_name,
@@ -93,6 +138,13 @@ class DeployModelConfig(dg.Config):
             ready_timeout_seconds=self.ready_timeout_seconds,
             poll_interval_seconds=self.poll_interval_seconds,
         )
+
+
+def _default(word: Any, field: Any, guide: Any) -> Any:
+    """The guide word as given; else the guide's default, unless the Vast.ai field it maps to is given."""
+    if word is not None:
+        return word
+    return guide if field is None else None
 
 
 def _stop(
@@ -220,7 +272,7 @@ def deploy_create_endpoint(
     d = Deployment(spec=spec, dry_run=not apply)
     existing, groups, notes = _preflight(spec, vast, router, apply=apply)
     if existing:
-        drift = changes(from_vast(existing.raw, [g.get("search_params") for g in groups]), spec.settings)
+        drift = changes(from_vast(existing.raw, [group_query(g) for g in groups]), spec.asked)
         notes += _existing_notes(spec, existing, groups, drift)
         if drift:
             wanted = WorkerSettings(**{c.name: c.after for c in drift})
@@ -228,6 +280,10 @@ def deploy_create_endpoint(
             context.add_output_metadata({"update_worker": dg.MetadataValue.md(recommendation)})
     for note in notes:
         context.log.warning(note)
+    if spec.translation:
+        # The guide's words as Vast.ai fields, shown before anything is created.
+        context.log.info("The guide's words as Vast.ai fields:\n" + bullet_list(spec.translation))
+        context.add_output_metadata({"translation": dg.MetadataValue.md(bullet_list(spec.translation))})
 
     if not apply:
         plan = [
@@ -303,7 +359,7 @@ def deploy_create_endpoint(
             before=None,
             after={"id": group_id, **body},
         )
-        context.log.info(f"Created worker group {group_id} ({spec.settings.gpu_type})")
+        context.log.info(f"Created worker group {group_id} ({spec.settings.search_params})")
         d = dataclasses.replace(d, group_ids=(group_id,), groups_created=(group_id,))
     context.add_output_metadata(
         {

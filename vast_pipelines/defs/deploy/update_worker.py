@@ -8,14 +8,18 @@ from pydantic import Field
 from vast_pipelines.defs.deploy.changes import CHANGES_TAG, notify_updates, record
 from vast_pipelines.policy.deploy import UPDATE_JOB, GroupQuery, WorkerUpdate
 from vast_pipelines.policy.worker_settings import (
-    VAST_FIELDS,
+    ENDPOINT_FIELDS,
+    GuideWords,
     WorkerSettings,
     changes,
+    combine,
+    from_guide,
     from_vast,
     gpu_from_search_params,
+    group_query,
     merged,
     settings_problems,
-    to_vast,
+    with_gpu,
 )
 from vast_pipelines.reports.deploy import (
     bullet_list,
@@ -32,33 +36,72 @@ from vast_pipelines.resources.vast import VastAIResource
 
 
 class UpdateWorkerConfig(dg.Config):
-    """A worker (endpoint) and the settings to change; the ones left empty stay as they are."""
+    """A worker (endpoint) and the settings to change, in Vast.ai's fields or the guide's words; the ones left
+    empty stay as they are."""
 
     endpoint: str = Field(description="Endpoint name or id, e.g. llama-3-8b.")
-    idle_timeout: int | None = Field(default=None, description="Seconds (Vast.ai inactivity_timeout), e.g. 600.")
-    min_workers: int | None = Field(default=None, description="Vast.ai cold_workers, e.g. 1 to keep a worker warm.")
+    min_load: float | None = Field(
+        default=None, description="Vast.ai min_load: perf units/s kept on active workers (above 0 keeps one warm)."
+    )
+    min_cold_load: float | None = Field(default=None, description="Vast.ai min_cold_load (perf units/s).")
+    cold_workers: int | None = Field(
+        default=None, description="Vast.ai cold_workers: stopped workers kept with the model loaded."
+    )
     max_workers: int | None = Field(default=None, description="Vast.ai max_workers.")
-    gpu_type: str | None = Field(default=None, description="Vast.ai GPU name for every worker group, e.g. RTX_A6000.")
+    target_util: float | None = Field(default=None, description="Vast.ai target_util (0-1].")
+    cold_mult: float | None = Field(default=None, description="Vast.ai cold_mult.")
+    inactivity_timeout: int | None = Field(
+        default=None, description="Vast.ai inactivity_timeout: seconds without traffic before scaling to zero."
+    )
+    search_params: str | None = Field(
+        default=None, description="Vast.ai offer query for every worker group (replaces it whole)."
+    )
+    idle_timeout: int | None = Field(default=None, description="Guide word for inactivity_timeout, e.g. 600.")
+    min_workers: int | None = Field(
+        default=None,
+        description="Guide word: 0 → min_load 0 (scale to zero); N → min_load of N workers' measured perf "
+        "(1 when none is measured). The translation is shown before anything changes.",
+    )
+    gpu_type: str | None = Field(
+        default=None, description="Guide word: the gpu_name of every worker group's search_params, e.g. RTX_A6000."
+    )
 
-    def wanted(self) -> WorkerSettings:
-        """The settings asked for."""
+    def direct(self) -> WorkerSettings:
+        """The Vast.ai fields asked for."""
+        search = self.search_params.strip() if self.search_params and self.search_params.strip() else None
+        return WorkerSettings(
+            min_load=self.min_load,
+            min_cold_load=self.min_cold_load,
+            cold_workers=self.cold_workers,
+            max_workers=self.max_workers,
+            target_util=self.target_util,
+            cold_mult=self.cold_mult,
+            inactivity_timeout=self.inactivity_timeout,
+            search_params=search,
+        )
+
+    def words(self) -> GuideWords:
+        """The guide's words asked for."""
         gpu = self.gpu_type.strip() if self.gpu_type and self.gpu_type.strip() else None
-        return WorkerSettings(self.idle_timeout, self.min_workers, self.max_workers, gpu)
+        return GuideWords(idle_timeout=self.idle_timeout, min_workers=self.min_workers, gpu_type=gpu)
 
 
 def _read(vast: VastAIResource, endpoint_id: int) -> tuple[WorkerSettings, tuple[GroupQuery, ...]]:
     endpoint = vast.find_endpoint(endpoint_id)
     if endpoint is None:
         raise dg.Failure(description=f"Endpoint {endpoint_id} is no longer on the Vast.ai account.")
-    groups = tuple(GroupQuery(int(g["id"]), g.get("search_params")) for g in vast.endpoint_workergroups(endpoint_id))
+    groups = tuple(GroupQuery(int(g["id"]), group_query(g)) for g in vast.endpoint_workergroups(endpoint_id))
     return from_vast(endpoint.raw, [g.search_params for g in groups]), groups
 
 
-@dg.op(description="Find the endpoint (by name or id), show its current settings and what would change.")
+@dg.op(
+    description="Find the endpoint (by name or id), show its current settings, the guide's words as Vast.ai "
+    "fields, and what would change."
+)
 def update_worker_read(
     context: dg.OpExecutionContext, config: UpdateWorkerConfig, vast: VastAIResource, settings: RunbookSettings
 ) -> WorkerUpdate:
-    wanted = config.wanted()
+    words = config.words()
     try:
         endpoints = vast.list_endpoints()
         found = [e for e in endpoints if config.endpoint.strip() in (e.name, str(e.id))]
@@ -76,22 +119,46 @@ def update_worker_read(
         before, groups = _read(vast, endpoint.id)
     except OperatorError as exc:
         raise dg.Failure(description=f"Could not read the Vast.ai account; nothing was changed: {exc}") from None
-    # The current GPU may read "RTX_3090,RTX_4090" (one per worker group): only what is asked is checked there.
-    problems = settings_problems(merged(dataclasses.replace(before, gpu_type=None), wanted))
-    if wanted.gpu_type is not None and not groups:
+    perf = None
+    if words.min_workers:
+        try:
+            perf = vast.worker_perf(endpoint.id)
+        except OperatorError as exc:
+            context.log.warning(f"Workers' measured perf unknown ({exc}); min_load is sized without it")
+    queries = {g.search_params for g in groups}
+    translation = combine(
+        config.direct(),
+        from_guide(words, worker_perf=perf, search_params=next(iter(queries)) if len(queries) == 1 else None),
+    )
+    wanted = translation.settings
+    problems = list(translation.problems) + settings_problems(merged(before, wanted))
+    if (wanted.search_params is not None or words.gpu_type) and not groups:
         problems.append(
-            f"gpu_type lives on worker groups and endpoint {endpoint.name} has none: deploy_model creates one"
+            f"search_params (gpu_type) live on worker groups and endpoint {endpoint.name} has none: deploy_model "
+            "creates one"
         )
     if problems:
         raise dg.Failure(description="update_worker config is invalid; nothing was changed:\n" + bullet_list(problems))
+    if translation.lines:
+        context.log.info(
+            "The guide's words as Vast.ai fields (nothing changed yet):\n" + bullet_list(translation.lines)
+        )
+    found_changes = changes(before, wanted)
+    if words.gpu_type and len(queries) > 1:
+        # Several offer queries: each group keeps its own filters and gets the GPU; the check is per group.
+        found_changes = tuple(c for c in found_changes if c.name != "search_params")
+        if any(gpu_from_search_params(q) != words.gpu_type for q in queries):
+            found_changes += (changes(before, WorkerSettings(search_params=f"gpu_name={words.gpu_type}"))[0],)
     update = WorkerUpdate(
         endpoint_id=endpoint.id,
         endpoint_name=endpoint.name,
         before=before,
         wanted=wanted,
-        changes=changes(before, wanted),
+        changes=found_changes,
         groups=groups,
         dry_run=not settings.apply_actions,
+        translation=translation.lines,
+        gpu_type=words.gpu_type,
     )
     table = settings_table(before)
     context.log.info(f"Current settings of {endpoint.name} (id {endpoint.id}):\n{table}")
@@ -101,9 +168,17 @@ def update_worker_read(
             "endpoint_id": endpoint.id,
             "changes": len(update.changes),
             "current": dg.MetadataValue.md(table),
+            "translation": dg.MetadataValue.md(bullet_list(translation.lines) or "no guide words given"),
         }
     )
     return update
+
+
+def _group_target(update: WorkerUpdate, group: GroupQuery) -> str | None:
+    """The offer query a worker group should have after this update (None: leave it)."""
+    if update.gpu_type:
+        return with_gpu(group.search_params, update.gpu_type)
+    return update.wanted.search_params
 
 
 @dg.op(description="PUT only the changed fields: the endpoint's, and each worker group's GPU offer query.")
@@ -113,19 +188,20 @@ def update_worker_apply(
     if not update.changes:
         context.log.info(f"{update.endpoint_name}: nothing to change, no call made")
         return update
-    changed = WorkerSettings(**{c.name: c.after for c in update.changes})
     # (what, path, id, before, after) in Vast.ai's fields
     calls: list[tuple[str, str, int, dict, dict]] = []
-    endpoint_fields = to_vast(changed).endpoint
+    endpoint_fields = {c.name: c.after for c in update.changes if c.name in ENDPOINT_FIELDS}
     if endpoint_fields:
-        before = {VAST_FIELDS[c.name]: c.before for c in update.changes if VAST_FIELDS[c.name] in endpoint_fields}
+        before = {c.name: c.before for c in update.changes if c.name in ENDPOINT_FIELDS}
         calls.append(("endpoint", vast.endpoints_path, update.endpoint_id, before, endpoint_fields))
-    if changed.gpu_type is not None:
-        for group in [g for g in update.groups if gpu_from_search_params(g.search_params) != changed.gpu_type]:
-            after = to_vast(changed, group.search_params).workergroup
-            calls.append(
-                ("worker group", vast.workergroups_path, group.id, {"search_params": group.search_params}, after)
-            )
+    if any(c.name == "search_params" for c in update.changes):
+        for group in update.groups:
+            target = _group_target(update, group)
+            if target is not None and target != group.search_params:
+                after = {"search_params": target, "endpoint_id": update.endpoint_id}
+                calls.append(
+                    ("worker group", vast.workergroups_path, group.id, {"search_params": group.search_params}, after)
+                )
     if update.dry_run:
         planned = [vast.describe_call("PUT", f"{path}{target}/", body) for _, path, target, _, body in calls]
         for line in planned:
@@ -184,7 +260,7 @@ def update_worker_confirm(
         )
         return
     try:
-        after, _groups = _read(vast, update.endpoint_id)
+        after, groups = _read(vast, update.endpoint_id)
     except OperatorError as exc:
         raise dg.Failure(
             description=f"The change was sent ({'; '.join(update.applied)}) but could not be read back: {exc}"
@@ -194,9 +270,16 @@ def update_worker_confirm(
     context.add_output_metadata(
         {"dry_run": False, "changes": len(update.changes), "report": dg.MetadataValue.md(report)}
     )
-    differ = [c for c in update.changes if getattr(after, c.name) != c.after]
-    if differ:
-        read = ", ".join(f"{c.name}={getattr(after, c.name)} (asked {c.after})" for c in differ)
+    differ = [c for c in update.changes if c.name != "search_params" and getattr(after, c.name) != c.after]
+    read = [f"{c.name}={getattr(after, c.name)} (asked {c.after})" for c in differ]
+    if any(c.name == "search_params" for c in update.changes):
+        read += [
+            f"worker group {g.id} search_params={g.search_params!r} (asked {_group_target(update, g)!r})"
+            for g in groups
+            if _group_target(update, g) not in (None, g.search_params)
+        ]
+    if read:
+        read = ", ".join(read)
         raise dg.Failure(description=f"Vast.ai accepted the change but reads back {read}.\n{report}")
     notify_updates(
         context,
@@ -216,8 +299,9 @@ def _update_worker_config(config: UpdateWorkerConfig) -> dg.RunConfig:
 @dg.job(
     config=_update_worker_config,
     tags=CHANGES_TAG,
-    description="The guide's Update Worker Configuration: show an endpoint's idle_timeout, min_workers, "
-    "max_workers and gpu_type, PUT only the fields that change, read them back and report before → after. "
+    description="The guide's Update Worker Configuration: show an endpoint's Vast.ai settings (min_load, "
+    "cold_workers, max_workers, inactivity_timeout, ..., the worker groups' search_params), translate the guide's "
+    "idle_timeout/min_workers/gpu_type, PUT only the fields that change, read them back, report before → after. "
     "Changes only with VAST_EMERGENCY_ACTIONS=apply; otherwise prints the calls.",
 )
 def update_worker() -> None:

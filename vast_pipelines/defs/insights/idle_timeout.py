@@ -17,7 +17,7 @@ from vast_pipelines.policy.idle_timeout import (
     validate,
 )
 from vast_pipelines.policy.spend import usd
-from vast_pipelines.policy.worker_settings import WorkerSettings
+from vast_pipelines.policy.worker_settings import GuideWords, from_guide, from_vast, to_guide
 from vast_pipelines.reports.deploy import update_worker_recommendation
 from vast_pipelines.reports.insights import validation_line, what_if_table
 from vast_pipelines.resources.database import AnalyticsDatabase
@@ -65,9 +65,11 @@ def idle_timeout_what_if(
         requests += len(trace.starts)
         endpoint = endpoints.get(endpoint_name_for(trace.model)) or endpoints.get(trace.model)
         name = endpoint.name if endpoint else endpoint_name_for(trace.model)
-        current = WorkerSettings(
-            idle_timeout=endpoint.inactivity_timeout if endpoint and endpoint.inactivity_timeout else 300,
-            min_workers=endpoint.cold_workers if endpoint and endpoint.cold_workers is not None else 0,
+        # The endpoint's setting in the replay's (the guide's) words: warm when min_load keeps a worker active.
+        read = to_guide(from_vast(endpoint.raw)) if endpoint else GuideWords()
+        current = GuideWords(
+            idle_timeout=read.idle_timeout or 300,
+            min_workers=read.min_workers if read.min_workers is not None else 0,
         )
         own_groups = [g for g in groups if endpoint and str(g.get("endpoint_id")) == str(endpoint.id)]
         vast_price = reported_price(endpoint.raw, *own_groups) if endpoint else None
@@ -84,7 +86,7 @@ def idle_timeout_what_if(
                 trace.starts, trace.durations, (current.idle_timeout,), (min(current.min_workers, 1),), days * 86400.0
             )[0]
         )
-        advice = _advice(name, endpoint, current, best, now_replay, price, limits.cold_start_rate)
+        advice = _advice(name, endpoint, current, best, now_replay, price, limits.cold_start_rate, vast)
         if best is not None and price is not None:
             savings += max(now_replay.cost(price) - best.cost(price), 0.0)
         sections.append(
@@ -130,7 +132,7 @@ def idle_timeout_what_if(
     )
 
 
-def _current(replays: list[Replay], current: WorkerSettings) -> Replay | None:
+def _current(replays: list[Replay], current: GuideWords) -> Replay | None:
     for r in replays:
         if current.min_workers and r.min_workers >= 1:
             return r
@@ -142,11 +144,12 @@ def _current(replays: list[Replay], current: WorkerSettings) -> Replay | None:
 def _advice(
     name: str,
     endpoint: VastEndpoint | None,
-    current: WorkerSettings,
+    current: GuideWords,
     best: Replay | None,
     now: Replay,
     price: float | None,
     limit: float,
+    vast: VastAIResource,
 ) -> str:
     """The recommendation as a ready `update_worker` config, or why there is none."""
     if best is None:
@@ -156,17 +159,27 @@ def _advice(
     )
     if same:
         return "The current setting is already the cheapest within the cold-start limit."
-    changes = (
-        WorkerSettings(min_workers=1, max_workers=max(endpoint.max_workers or 1, 1) if endpoint else None)
+    # The replay's words through the one mapping: warm → min_load (from a worker's measured perf when one
+    # reports it), scale to zero → min_load 0 with the inactivity_timeout.
+    perf = None
+    if best.min_workers >= 1 and endpoint is not None:
+        try:
+            perf = vast.worker_perf(endpoint.id)
+        except OperatorError:
+            perf = None
+    words = (
+        GuideWords(min_workers=1)
         if best.min_workers >= 1
-        else WorkerSettings(idle_timeout=best.idle_timeout, min_workers=0)
+        else GuideWords(idle_timeout=best.idle_timeout, min_workers=0)
     )
+    translation = from_guide(words, worker_perf=perf)
+    changes = translation.settings
     cost = f"{usd(now.cost(price))} → {usd(best.cost(price))} over the window" if price is not None else "cost unknown"
     rates = f"cold-start rate {_rate(now)} → {_rate(best)}"
     setting = f"min_workers {best.min_workers}" if best.min_workers else f"idle_timeout {best.idle_timeout} s"
     return (
         f"**Recommended: {setting}** ({rates}; warm {now.warm_seconds / 3600:,.1f} → {best.warm_seconds / 3600:,.1f} "
-        f"GPU h; {cost}).\n\n{update_worker_recommendation(name, changes)}"
+        f"GPU h; {cost}).\n\n{'; '.join(translation.lines)}.\n\n{update_worker_recommendation(name, changes)}"
         + ("" if endpoint else f"\n\n(No endpoint named `{name}` on Vast.ai: correct the name before launching.)")
     )
 

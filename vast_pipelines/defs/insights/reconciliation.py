@@ -56,6 +56,12 @@ def billing_reconciliation(
     results = [r for r, _ in days]
     diverged = [r for r in results if r.diverged]
     text = reconciliation_report(results, limits.reconcile_share, note)
+    try:
+        credit: float | None = vast.account_credit().credit
+        text += f"\n\nVast.ai account credit now: ${credit:,.2f} (`GET /api/v0/users/current`)."
+    except OperatorError as exc:
+        credit = None
+        text += f"\n\nVast.ai account credit unknown: {exc}"
     shares = [abs(r.share) for r in results if r.share is not None]
     money = (
         {"billed_usd": sum(r.billed or 0.0 for r in results), "logged_usd": sum(r.logged for r in results)}
@@ -65,6 +71,7 @@ def billing_reconciliation(
     return dg.MaterializeResult(
         metadata={
             **money,
+            **({"account_credit_usd": credit} if credit is not None else {}),
             "diverged_days": len(diverged),
             **({"max_share": max(shares)} if shares else {}),
             "report": dg.MetadataValue.md(text),
