@@ -277,6 +277,11 @@ EMBEDDED_MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
+# A sensor tick's limits, for its transaction only (SET LOCAL takes no bound parameters; set_config does).
+SET_TICK_TIMEOUTS = """
+SELECT set_config('statement_timeout', :statement, true), set_config('lock_timeout', :lock, true)
+"""
+
 COST_TABLE_COLUMNS = """
 SELECT column_name, data_type
 FROM information_schema.columns

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -30,6 +31,41 @@ EMBEDDED_LABEL = "embedded demo database"
 
 class DatabaseUnavailable(OperatorError):
     """The analytics database cannot be reached or refused the connection."""
+
+
+class DatabaseLoginFailed(DatabaseUnavailable):
+    """The server answered and refused the user, password or database name of the URL."""
+
+
+class DatabaseBusy(OperatorError):
+    """A statement ran past its timeout or waited too long for a lock."""
+
+
+class DatabasePermissionDenied(OperatorError):
+    """The database user may not read or write what the pipelines need."""
+
+
+class DatabaseBadData(OperatorError):
+    """The server refused a value: out of range, malformed, or too large to index."""
+
+
+# Limits on every statement of a sensor tick, well inside Dagster's 60 s sensor timeout: a tick that waits on a
+# lock held elsewhere fails in seconds with the reason instead of being killed at 60 s without one.
+TICK_STATEMENT_TIMEOUT_SECONDS = 10
+TICK_LOCK_TIMEOUT_SECONDS = 5
+_TICK_LIMITS: ContextVar[tuple[int, int] | None] = ContextVar("vast_pipelines_tick_limits", default=None)
+
+
+@contextmanager
+def tick_limits(
+    statement_seconds: int = TICK_STATEMENT_TIMEOUT_SECONDS, lock_seconds: int = TICK_LOCK_TIMEOUT_SECONDS
+) -> Iterator[None]:
+    """Run the database statements made within (by any ``AnalyticsDatabase``) under these timeouts."""
+    token = _TICK_LIMITS.set((statement_seconds, lock_seconds))
+    try:
+        yield
+    finally:
+        _TICK_LIMITS.reset(token)
 
 
 class CostTableMissing(OperatorError):
@@ -218,12 +254,25 @@ class AnalyticsDatabase(dg.ConfigurableResource):
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A transaction on the analytics database."""
+        """A transaction on the analytics database (under the tick's timeouts within ``tick_limits``).
+
+        A database error that an operator can act on (unreachable, login refused, timeout or lock, permission,
+        bad data) becomes an ``OperatorError`` worded for itself; anything else (a bug) is raised as it is.
+        """
         try:
             with self.engine.begin() as conn:
+                limits = _TICK_LIMITS.get()
+                if limits is not None:
+                    statement_ms = min(limits[0], self.statement_timeout_seconds) * 1000
+                    conn.execute(
+                        sa.text(sql.SET_TICK_TIMEOUTS), {"statement": f"{statement_ms}", "lock": f"{limits[1] * 1000}"}
+                    )
                 yield conn
-        except sa.exc.OperationalError as exc:
-            raise self._unavailable(exc) from None
+        except sa.exc.DBAPIError as exc:
+            explained = self.explain(exc)
+            if explained is None:
+                raise
+            raise explained from None
 
     def _resolved_url(self) -> str:
         if self.url:
@@ -257,7 +306,13 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                 _ENGINES[key] = engine
         self._wait_until_reachable(engine)
         if raw_url not in _MIGRATED:
-            migrate(engine, embedded=self.is_embedded)
+            try:
+                migrate(engine, embedded=self.is_embedded)
+            except sa.exc.DBAPIError as exc:
+                explained = self.explain(exc)
+                if explained is None:
+                    raise
+                raise explained from None
             _MIGRATED.add(raw_url)
         return engine
 
@@ -269,20 +324,70 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                     conn.execute(sa.text("SELECT 1"))
                 return
             except sa.exc.OperationalError as exc:
-                if attempt == self.connect_attempts:
+                # A refused login does not get better by asking again.
+                if attempt == self.connect_attempts or isinstance(self.explain(exc), DatabaseLoginFailed):
                     raise self._unavailable(exc) from None
                 time.sleep(delay)
                 delay *= 2
 
-    def _unavailable(self, exc: Exception) -> DatabaseUnavailable:
+    def _reason(self, exc: Exception) -> str:
+        """The server's or driver's first line, without the statement and without any part of a password."""
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        secret = make_url(self.url).password if self.url else None
-        where = "TIMESCALE_URL" if self.url else "the embedded database"
+        return redact(reason, *url_secrets(self.url))
+
+    @property
+    def _where(self) -> str:
+        return f"{self.label} (TIMESCALE_URL)" if self.url else self.label
+
+    def _unavailable(self, exc: Exception) -> DatabaseUnavailable:
+        explained = self.explain(exc)
+        if isinstance(explained, DatabaseUnavailable):
+            return explained
         return DatabaseUnavailable(
-            f"Cannot reach the analytics database {self.label} ({where}): {redact(reason, secret)}. "
+            f"Cannot reach the analytics database {self._where}: {self._reason(exc)}. "
             "Check that the server is up and TIMESCALE_URL (host, port, user, database) is right; "
             "unset TIMESCALE_URL to use the embedded demo database."
         )
+
+    def explain(self, exc: Exception) -> OperatorError | None:
+        """What an operator reads for a database error, or None when it is not theirs to fix (a bug)."""
+        orig = getattr(exc, "orig", None) or exc
+        state = getattr(orig, "sqlstate", None) or ""
+        reason = self._reason(exc)
+        lowered = reason.lower()
+        if state in ("28P01", "28000") or "authentication failed" in lowered or "no password supplied" in lowered:
+            return DatabaseLoginFailed(
+                f"The analytics database {self._where} refused the login: {reason}. Check the user and password "
+                f"in TIMESCALE_URL. {QUOTE_ADVICE}."
+            )
+        if state == "3D000" or ("database" in lowered and "does not exist" in lowered):
+            return DatabaseLoginFailed(
+                f"The analytics database {self._where} has no such database: {reason}. "
+                "Check the database name at the end of TIMESCALE_URL."
+            )
+        if state in ("57014", "55P03", "40P01") or "lock timeout" in lowered:
+            return DatabaseBusy(
+                f"The analytics database {self._where} did not answer in time: {reason}. A long query or a lock "
+                "held by another session (see pg_stat_activity and pg_locks) is in the way; nothing was changed."
+            )
+        if state == "42501":
+            return DatabasePermissionDenied(
+                f"The database user of {self._where} is not allowed to do this: {reason}. Grant it SELECT on "
+                f"{sql.COST_TABLE} and USAGE, CREATE on schema {sql.SCHEMA} (and its tables)."
+            )
+        if state.startswith(("22", "54")):
+            return DatabaseBadData(
+                f"The analytics database {self._where} refused a value: {reason}. A row of {sql.COST_TABLE} "
+                "holds data the pipelines cannot store as it is (out of range, malformed or too large); "
+                "nothing was changed."
+            )
+        if isinstance(exc, sa.exc.OperationalError) or state.startswith(("08", "53", "57P")):
+            return DatabaseUnavailable(
+                f"Cannot reach the analytics database {self._where}: {reason}. "
+                "Check that the server is up and TIMESCALE_URL (host, port, user, database) is right; "
+                "unset TIMESCALE_URL to use the embedded demo database."
+            )
+        return None
 
     # --- vast_ai_costs -------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from datetime import date
 import dagster as dg
 
 from vast_pipelines import clock
-from vast_pipelines.defs.guards import skip_when_unavailable
+from vast_pipelines.defs.guards import fail_when_blind
 from vast_pipelines.notifications import alert_messages, deliver_queued
 from vast_pipelines.policy.alerts import BudgetDecision, alerts_to_send, budget_decision, next_level
 from vast_pipelines.policy.periods import periods_at
@@ -36,7 +36,7 @@ def known_claims(cursor: str | None, month: date) -> set[str]:
     "$200 emergency sends one alert per level per month to #platform-alerts and platform-ops by email, "
     "and a forecast reaching the hard cap before month end warns ahead.",
 )
-@skip_when_unavailable
+@fail_when_blind
 def budget_alert_sensor(
     context: dg.SensorEvaluationContext,
     database: AnalyticsDatabase,

@@ -5,7 +5,7 @@ import dagster as dg
 from vast_pipelines import clock
 from vast_pipelines.defs.emergency.shutdown import emergency_shutdown
 from vast_pipelines.defs.emergency.steps import EMERGENCY_TAG
-from vast_pipelines.defs.guards import skip_when_unavailable
+from vast_pipelines.defs.guards import fail_when_blind
 from vast_pipelines.policy.emergency import Reason, emergency_triggers
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.spend import usd
@@ -32,7 +32,7 @@ def fired_this_month(cursor: str | None, month: str) -> set[str]:
     description="The guide's Runaway Costs trigger: today's spend over $50 (runaway_daily) or month-to-date at the "
     "$200 hard cap starts emergency_shutdown, once per day (runaway) or once per month (hard cap).",
 )
-@skip_when_unavailable
+@fail_when_blind
 def runaway_cost_sensor(
     context: dg.SensorEvaluationContext, database: AnalyticsDatabase, settings: RunbookSettings
 ) -> dg.SensorResult:
