@@ -80,7 +80,7 @@ def budget_decision(spend: SpendSummary, forecast: Forecast, month: str, t: Thre
 
     No logged requests means no alert and no forecast: silence is not a $0.00 that passes the budget.
     """
-    if spend.month_requests == 0:
+    if not spend.month_has_cost:
         return BudgetDecision(month, (), False)
     warn_ahead = forecast.hard_cap_date is not None and spend.month_to_date < t.hard_cap
     return BudgetDecision(month, crossed_levels(spend.month_to_date, t), warn_ahead)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from vast_pipelines.policy.alerts import MEANING, AlertLevel, level_thresholds
 from vast_pipelines.policy.spend import Forecast, SpendSummary, usd
 from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+from vast_pipelines.reports.health import uncounted_lines
 
 ICON = {
     AlertLevel.INFO: ":information_source:",
@@ -73,9 +74,7 @@ def figures_lines(spend: SpendSummary, forecast: Forecast, now: datetime, tz: Zo
         f"{usd(forecast.daily_run_rate)}/day; {cap}",
         f"• Budget: target <{usd(t.budget_target)}, alert {usd(t.budget_alert)}, hard cap {usd(t.hard_cap)}",
     ]
-    if spend.month_null_cost_rows:
-        lines.append(f"• {spend.month_null_cost_rows:,} request(s) this month have no cost (NULL): not counted")
-    return lines
+    return lines + [f"• {line}" for line in uncounted_lines(spend)]
 
 
 def budget_alert(

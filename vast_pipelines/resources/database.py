@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +28,16 @@ from vast_pipelines.resources.embedded import embedded_server_url
 from vast_pipelines.resources.errors import OperatorError, redact
 
 EMBEDDED_LABEL = "embedded demo database"
+
+
+# How each column's expected type is named in messages.
+EXPECTED_TYPE = {
+    "timestamp": "timestamptz",
+    "model": "text",
+    "cost": "numeric",
+    "duration": "double precision",
+    "cold_start": "boolean",
+}
 
 
 class DatabaseUnavailable(OperatorError):
@@ -391,8 +402,10 @@ class AnalyticsDatabase(dg.ConfigurableResource):
 
     # --- vast_ai_costs -------------------------------------------------------------------------
 
-    def check_cost_table(self) -> None:
-        """Raise ``CostTableMissing`` naming what is missing from ``vast_ai_costs``."""
+    def check_cost_table(self, columns: Sequence[str] | None = None) -> None:
+        """Raise ``CostTableMissing`` naming, in one message, every column of ``columns`` (default: all of the
+        guide's) that ``vast_ai_costs`` lacks or holds with the wrong type, with the type expected."""
+        needed = tuple(columns or sql.COST_COLUMNS)
         with self.begin() as conn:
             rows = conn.execute(sa.text(sql.COST_TABLE_COLUMNS), {"table": sql.COST_TABLE}).all()
         found = {name: dtype for name, dtype in rows}
@@ -402,11 +415,22 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                 f"expected columns: {', '.join(f'{c} {t}' for c, t in sql.COST_COLUMNS.items())}. "
                 "Point TIMESCALE_URL at the analytics database, or unset it for the embedded demo."
             )
-        missing = [f"{c} ({t})" for c, t in sql.COST_COLUMNS.items() if c not in found]
-        if missing:
+        missing = [f"{c} ({sql.COST_COLUMNS[c]})" for c in needed if c not in found]
+        wrong = [
+            f"{c} is {found[c]} (expected {c} {EXPECTED_TYPE[c]})"
+            for c in needed
+            if c in found and found[c] not in sql.COST_COLUMN_TYPES[c]
+        ]
+        if missing or wrong:
+            said = []
+            if missing:
+                said.append(f"lacks column(s) {', '.join(missing)}")
+            if wrong:
+                said.append(f"has the wrong type: {'; '.join(wrong)}")
             raise CostTableMissing(
-                f"Table {sql.COST_TABLE} in {self.label} lacks column(s) {', '.join(missing)}; "
-                "the operations guide's queries need all of timestamp, model, cost, duration, cold_start."
+                f"Table {sql.COST_TABLE} in {self.label} {' and '.join(said)}. This check needs "
+                f"{', '.join(needed)}. Fix the table agent-router writes (e.g. ALTER TABLE {sql.COST_TABLE} ALTER "
+                "COLUMN cost TYPE numeric USING cost::numeric); nothing was read or changed."
             )
 
     def spend_summary(self, periods: Periods, *, rolling_24h: bool = True) -> SpendSummary:
@@ -418,9 +442,9 @@ class AnalyticsDatabase(dg.ConfigurableResource):
         The table's columns are checked once per process (sensors call this every minute); a query that
         fails on a missing table or column is explained by checking again.
         """
-        key = self.url or f"embedded:{Path(self.home).expanduser().resolve()}"
+        key = (self.url or f"embedded:{Path(self.home).expanduser().resolve()}") + ":spend"
         if key not in _COST_TABLE_CHECKED:
-            self.check_cost_table()
+            self.check_cost_table(sql.SPEND_COLUMNS)
             _COST_TABLE_CHECKED.add(key)
         try:
             with self.begin() as conn:
@@ -428,7 +452,7 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                 row = conn.execute(sa.text(sql.SPEND_SUMMARY), params).mappings().one()
         except sa.exc.ProgrammingError:
             _COST_TABLE_CHECKED.discard(key)
-            self.check_cost_table()
+            self.check_cost_table(sql.SPEND_COLUMNS)
             raise
         return SpendSummary(
             rolling_24h_cost=_money(row["rolling_24h_cost"]),
@@ -444,6 +468,15 @@ class AnalyticsDatabase(dg.ConfigurableResource):
             month_negative_cost_rows=int(row["month_negative_cost_rows"]),
             future_rows=int(row["future_rows"]),
             latest_request=row["latest_request"],
+            rolling_24h_costed_requests=int(row["rolling_24h_costed_requests"]),
+            previous_day_costed_requests=int(row["previous_day_costed_requests"]),
+            today_costed_requests=int(row["today_costed_requests"]),
+            month_costed_requests=int(row["month_costed_requests"]),
+            month_invalid_cost_rows=int(row["month_invalid_cost_rows"]),
+            today_null_cost_rows=int(row["today_null_cost_rows"]),
+            today_invalid_cost_rows=int(row["today_invalid_cost_rows"]),
+            today_negative_cost_rows=int(row["today_negative_cost_rows"]),
+            month_credit=_money(row["month_credit"]),
         )
 
     # --- the pipelines' own tables --------------------------------------------------------------
@@ -754,7 +787,22 @@ def _outbox_row(row: Any) -> OutboxRow:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, default=str)
+    return json_document(value)
+
+
+def json_document(value: Any) -> str:
+    """``value`` as JSON that PostgreSQL accepts: NaN and Infinity (never figures) become null."""
+    return json.dumps(_finite(value), default=str, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _money(value: Any) -> float:
@@ -775,6 +823,6 @@ def dispose_engine(url: str) -> None:
     with _LOCK:
         engines = [_ENGINES.pop(key) for key in list(_ENGINES) if key[0] == url]
         _MIGRATED.discard(url)
-        _COST_TABLE_CHECKED.discard(url)
+        _COST_TABLE_CHECKED.discard(url + ":spend")
     for engine in engines:
         engine.dispose()

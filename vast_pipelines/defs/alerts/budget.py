@@ -11,6 +11,7 @@ from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.spend import SpendSummary, forecast_month_end, usd
 from vast_pipelines.policy.thresholds import Thresholds
 from vast_pipelines.reports.alerts import budget_alert, forecast_alert
+from vast_pipelines.reports.health import uncounted_lines
 from vast_pipelines.reports.insights import stale_text
 from vast_pipelines.resources.database import AnalyticsDatabase, OutboxMessage
 from vast_pipelines.resources.email import EmailResource
@@ -125,8 +126,14 @@ def spend_status(decision: BudgetDecision, spend: SpendSummary, limits: Threshol
         )
     if spend.month_requests == 0:
         return "No cost rows logged this month: nothing to compare with the budget (is agent-router logging?)."
+    if not spend.month_has_cost:
+        return (
+            f"No data: none of this month's {spend.month_requests:,} logged requests carries a cost "
+            "(NULL or not a finite number): nothing to compare with the budget (is agent-router logging costs?)."
+        )
     ahead = next_level(spend.month_to_date, limits)
     upcoming = f"next: {ahead[0].value} at {usd(ahead[1])}" if ahead else "every level crossed"
     crossed = ", ".join(level.value for level in decision.crossed) or "none"
     forecast = "; forecast reaches the hard cap this month" if decision.forecast_warning else ""
-    return f"Month-to-date {usd(spend.month_to_date)}; levels crossed: {crossed}; {upcoming}{forecast}."
+    uncounted = "".join(f" {line}." for line in uncounted_lines(spend))
+    return f"Month-to-date {usd(spend.month_to_date)}; levels crossed: {crossed}; {upcoming}{forecast}.{uncounted}"

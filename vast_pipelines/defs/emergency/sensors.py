@@ -9,6 +9,7 @@ from vast_pipelines.defs.guards import fail_when_blind
 from vast_pipelines.policy.emergency import Reason, emergency_triggers
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.spend import usd
+from vast_pipelines.reports.health import uncounted_lines
 from vast_pipelines.reports.insights import stale_text
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.insights import cost_freshness
@@ -50,6 +51,9 @@ def runaway_cost_sensor(
     )
     if spend.today_requests == 0:
         status += "; no cost rows logged today"
+    elif not spend.today_has_cost:
+        status += "; no data: none of today's requests carries a cost"
+    status += "".join(f"; {line}" for line in uncounted_lines(spend))
     freshness = cost_freshness(database, periods.now, limits)
     if freshness.stale and freshness.since is not None:
         status += f"; verdict {stale_text(freshness, tz)}, spend may be higher"
