@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -178,7 +179,8 @@ def mask_url(raw: str) -> str:
     scheme, userinfo, rest = _split_userinfo(raw)
     user = userinfo.partition(":")[0] if userinfo else ""
     shown = f"{user}:***@" if ":" in userinfo else (f"{user}@" if userinfo else "")
-    rest = redact(rest, *url_secrets(raw))
+    # The user info ends at the last @, so the rest holds no part of it; a password given as a parameter is hidden.
+    rest = re.sub(r"(?i)(password=)[^&]*", r"\1***", rest)
     return f"{scheme}://{shown}{rest}"
 
 
@@ -366,7 +368,12 @@ class AnalyticsDatabase(dg.ConfigurableResource):
         state = getattr(orig, "sqlstate", None) or ""
         reason = self._reason(exc)
         lowered = reason.lower()
-        if state in ("28P01", "28000") or "authentication failed" in lowered or "no password supplied" in lowered:
+        refused = ("authentication failed", "no password supplied", "no pg_hba.conf entry")
+        if (
+            state in ("28P01", "28000")
+            or any(r in lowered for r in refused)
+            or ("role" in lowered and "does not exist" in lowered)
+        ):
             return DatabaseLoginFailed(
                 f"The analytics database {self._where} refused the login: {reason}. Check the user and password "
                 f"in TIMESCALE_URL. {QUOTE_ADVICE}."
