@@ -119,6 +119,20 @@ def test_a_nan_day_rolled_up_stores_no_nan_and_the_budget_sensor_keeps_ticking(d
     assert "not a finite number" in result.skip_message
 
 
+def test_today_with_rows_the_checks_cannot_count_alerts_once_a_day(database, slack_server, instance, at):
+    at(NOW)
+    add_rows(database, (TODAY, "llama-3-70b", "'NaN'", "1"), (TODAY, "llama-3-70b", "NULL", "1"))
+    add_rows(database, (TODAY, "llama-3-70b", "2", "1"))
+    resources = make_resources(database, slack=slack_server)
+    first = evaluate_sensor("budget_alert_sensor", resources, instance)
+    again = evaluate_sensor("budget_alert_sensor", resources, instance, first.cursor)
+    evaluate_sensor("budget_alert_sensor", resources, instance)  # a restarted daemon (no cursor) neither
+    [message] = slack_server.messages
+    assert message["channel"] == "#platform-alerts"
+    assert "2 of today's 3 requests (2026-03-14) carry no usable cost: 1 NULL, 1 not a finite number" in message["text"]
+    assert first.skip_message.startswith("Sent uncounted_costs.") and "Sent" not in again.skip_message
+
+
 @pytest.mark.parametrize(
     ("column", "literal"),
     [("numeric", "'Infinity'"), ("numeric", "1e400"), ("double precision", "'Infinity'"), ("numeric", "'-Infinity'")],
@@ -167,7 +181,7 @@ def test_a_day_whose_costs_are_all_null_is_no_data_never_excellent(database, ins
     assert "Yesterday's Spend: no data (no request with a cost) (last 24 h, 2 requests)" in report
     assert "Excellent" not in report
     budget = tick("budget_alert_sensor", database, instance)
-    assert budget.skip_message.startswith("No data: none of this month's 2 logged requests carries a cost")
+    assert "No data: none of this month's 2 logged requests carries a cost" in budget.skip_message
     runaway = tick("runaway_cost_sensor", database, instance)
     assert "no data: none of today's requests carries a cost" in runaway.skip_message
 

@@ -113,6 +113,26 @@ def budget_alert(
     return Message(subject, "\n".join(lines))
 
 
+def uncounted_costs_alert(spend: SpendSummary, *, now: datetime, tz: ZoneInfo, source: str) -> Message:
+    """Today's requests logged without a cost that is money: spend the budget and runaway checks cannot see."""
+    head = (
+        f":warning: *Vast.ai cost data*: {spend.today_uncounted_rows:,} of today's {spend.today_requests:,} "
+        f"requests ({now.astimezone(tz):%Y-%m-%d}) carry no usable cost: {spend.today_null_cost_rows:,} NULL, "
+        f"{spend.today_invalid_cost_rows:,} not a finite number (NaN, Infinity or beyond ±$1e12)"
+    )
+    lines = [
+        head,
+        f"• Counted today: {usd(spend.today_cost)}; these requests are not in it, so the runaway and budget "
+        "checks cannot see what they cost.",
+        "What to do:",
+        "• Check agent-router's cost logging (the cost it writes for each request) and fix the rows in "
+        "vast_ai_costs; then re-materialize daily_cost_history for the day.",
+        f"Source: {source}",
+    ]
+    subject = f"[vast_pipelines] Vast.ai cost data: {spend.today_uncounted_rows:,} request(s) today without a cost"
+    return Message(subject, "\n".join(lines))
+
+
 def forecast_alert(
     spend: SpendSummary,
     forecast: Forecast,

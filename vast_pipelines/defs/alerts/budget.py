@@ -10,7 +10,7 @@ from vast_pipelines.policy.alerts import BudgetDecision, alerts_to_send, budget_
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.spend import SpendSummary, forecast_month_end, usd
 from vast_pipelines.policy.thresholds import Thresholds
-from vast_pipelines.reports.alerts import budget_alert, forecast_alert
+from vast_pipelines.reports.alerts import budget_alert, forecast_alert, uncounted_costs_alert
 from vast_pipelines.reports.health import uncounted_lines
 from vast_pipelines.reports.insights import stale_text
 from vast_pipelines.resources.database import AnalyticsDatabase, OutboxMessage
@@ -52,7 +52,7 @@ def budget_alert_sensor(
     month = periods.month_start.date()
     spend = database.spend_summary(periods, rolling_24h=False)
     forecast = forecast_month_end(spend.month_to_date, spend.last_7_days_cost, periods, limits)
-    decision = budget_decision(spend, forecast, month.isoformat(), limits)
+    decision = budget_decision(spend, forecast, month.isoformat(), limits, today=periods.today_start.date())
     freshness = cost_freshness(database, periods.now, limits)
     stale = stale_text(freshness, tz) if freshness.stale and freshness.since is not None else None
     known = known_claims(context.cursor, month)
@@ -79,6 +79,11 @@ def budget_alert_sensor(
                 alert,
                 kind=f"budget_{plan.level.value}",
                 dedupe_key=f"budget:{month:%Y-%m}:{plan.level.value}",
+            )
+        if plan.uncounted:
+            alert = uncounted_costs_alert(spend, now=periods.now, tz=tz, source=database.label)
+            messages += alert_messages(
+                slack, email, alert, kind="uncounted_costs", dedupe_key=f"budget:{decision.uncounted_key}"
             )
         if plan.forecast:
             alert = forecast_alert(
