@@ -813,8 +813,15 @@ def _finite(value: Any) -> Any:
 
 
 def _money(value: Any) -> float:
-    """SUM over no rows is NULL: the sum of no logged cost is 0 (whether that is "no data" is decided apart)."""
-    return float(value) if value is not None else 0.0
+    """SUM over no rows is NULL: the sum of no logged cost is 0 (whether that is "no data" is decided apart).
+
+    The statements sum finite costs only; a sum that is still not finite fails loud rather than reach a verdict
+    (NaN compares false with every limit, which would switch the runaway check off).
+    """
+    money = float(value) if value is not None else 0.0
+    if not math.isfinite(money):
+        raise DatabaseBadData(f"A spend figure read from {sql.COST_TABLE} is {money}, not an amount of money.")
+    return money
 
 
 def migrate(engine: Engine, *, embedded: bool) -> None:
