@@ -32,6 +32,7 @@ from vast_pipelines.resources.database import (
 )
 from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines_tests.conftest import REPO, _libpq, evaluate_sensor, insert_costs, make_resources
+from vast_pipelines_tests.cost_runs import run_partition
 from vast_pipelines_tests.test_faults import run
 
 pytestmark = pytest.mark.faults
@@ -184,6 +185,19 @@ def test_a_day_whose_costs_are_all_null_is_no_data_never_excellent(database, ins
     assert "No data: none of this month's 2 logged requests carries a cost" in budget.skip_message
     runaway = tick("runaway_cost_sensor", database, instance)
     assert "no data: none of today's requests carries a cost" in runaway.skip_message
+
+
+def test_a_rolled_up_day_whose_costs_are_null_or_nan_is_no_data_in_the_daily_cost_band(database):
+    day = datetime(2026, 3, 13, 12, tzinfo=UTC)
+    add_rows(database, (day, "llama-3-70b", "NULL", "1"), (day, "llama-3-70b", "'NaN'", "1"))
+    result = run_partition("daily_cost_history_job", "2026-03-13", make_resources(database))
+    [check] = result.get_asset_check_evaluations()
+    assert check.check_name == "daily_cost_band" and not check.passed
+    assert check.metadata["verdict"].value == "no data"
+    [event] = result.get_asset_materialization_events()
+    meta = {k: v.value for k, v in event.materialization.metadata.items()}
+    assert "daily_cost" not in meta and (meta["null_cost_requests"], meta["invalid_cost_requests"]) == (1, 1)
+    assert "1 request(s) with a cost that is not a finite number" in meta["report"]
 
 
 # --- the schema ----------------------------------------------------------------------------------------
