@@ -373,7 +373,15 @@ history AS (
     WHERE h.day >= :history_first AND h.day < (SELECT day FROM first_gap)
 ),
 raw AS (
-    SELECT "timestamp", cost, CAST(("timestamp" AT TIME ZONE :tz) AS date) AS day
+    -- Each row's cost is classified once (OFFSET 0 keeps the planner from repeating the tests in every sum).
+    SELECT
+        "timestamp",
+        CAST(("timestamp" AT TIME ZONE :tz) AS date) AS day,
+        CASE WHEN {CHARGED} THEN cost END AS charged,
+        CASE WHEN {CHARGED} OR {CREDIT} THEN 1 END AS costed,
+        CASE WHEN {CREDIT} THEN cost END AS credit,
+        CASE WHEN {INVALID_COST} THEN 1 END AS invalid,
+        CASE WHEN cost IS NULL THEN 1 END AS missing
     FROM vast_ai_costs
     WHERE "timestamp" >= CASE
             WHEN :with_rolling THEN LEAST(
@@ -382,34 +390,31 @@ raw AS (
             ELSE (SELECT CAST(day AS timestamp) AT TIME ZONE :tz FROM first_gap)
         END
         AND "timestamp" <= :now
+    OFFSET 0
 ),
 recent AS (
     SELECT
-        SUM(r.cost) FILTER (WHERE r."timestamp" >= :rolling_start AND {CHARGED}) AS rolling_24h_cost,
+        SUM(r.charged) FILTER (WHERE r."timestamp" >= :rolling_start) AS rolling_24h_cost,
         COUNT(*) FILTER (WHERE r."timestamp" >= :rolling_start) AS rolling_24h_requests,
-        COUNT(*) FILTER (WHERE r."timestamp" >= :rolling_start AND ({CHARGED} OR {CREDIT}))
-            AS rolling_24h_costed,
-        SUM(r.cost) FILTER (WHERE r.day = :today AND {CHARGED}) AS today_cost,
+        COUNT(r.costed) FILTER (WHERE r."timestamp" >= :rolling_start) AS rolling_24h_costed,
+        SUM(r.charged) FILTER (WHERE r.day = :today) AS today_cost,
         COUNT(*) FILTER (WHERE r.day = :today) AS today_requests,
-        COUNT(*) FILTER (WHERE r.day = :today AND ({CHARGED} OR {CREDIT})) AS today_costed,
-        COUNT(*) FILTER (WHERE r.day = :today AND r.cost IS NULL) AS today_null,
-        COUNT(*) FILTER (WHERE r.day = :today AND {INVALID_COST}) AS today_invalid,
-        COUNT(*) FILTER (WHERE r.day = :today AND {CREDIT}) AS today_negative,
+        COUNT(r.costed) FILTER (WHERE r.day = :today) AS today_costed,
+        COUNT(r.missing) FILTER (WHERE r.day = :today) AS today_null,
+        COUNT(r.invalid) FILTER (WHERE r.day = :today) AS today_invalid,
+        COUNT(r.credit) FILTER (WHERE r.day = :today) AS today_negative,
         -- Days the rollup did not answer (on or after the first gap) only, so nothing is counted twice.
-        SUM(r.cost) FILTER (WHERE r.day = :previous_day AND r.day >= g.day AND {CHARGED}) AS previous_day_cost,
+        SUM(r.charged) FILTER (WHERE r.day = :previous_day AND r.day >= g.day) AS previous_day_cost,
         COUNT(*) FILTER (WHERE r.day = :previous_day AND r.day >= g.day) AS previous_day_requests,
-        COUNT(*) FILTER (WHERE r.day = :previous_day AND r.day >= g.day AND ({CHARGED} OR {CREDIT}))
-            AS previous_day_costed,
-        SUM(r.cost) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND {CHARGED}) AS month_cost,
+        COUNT(r.costed) FILTER (WHERE r.day = :previous_day AND r.day >= g.day) AS previous_day_costed,
+        SUM(r.charged) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_cost,
         COUNT(*) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_requests,
-        COUNT(*) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND ({CHARGED} OR {CREDIT}))
-            AS month_costed,
-        COUNT(*) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND r.cost IS NULL) AS month_null,
-        COUNT(*) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND {CREDIT}) AS month_negative,
-        SUM(r.cost) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND {CREDIT}) AS month_credit,
-        COUNT(*) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND {INVALID_COST}) AS month_invalid,
-        SUM(r.cost) FILTER (WHERE r.day >= :week_first AND r.day < :today AND r.day >= g.day AND {CHARGED})
-            AS week_cost
+        COUNT(r.costed) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_costed,
+        COUNT(r.missing) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_null,
+        COUNT(r.credit) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_negative,
+        SUM(r.credit) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_credit,
+        COUNT(r.invalid) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_invalid,
+        SUM(r.charged) FILTER (WHERE r.day >= :week_first AND r.day < :today AND r.day >= g.day) AS week_cost
     FROM raw r CROSS JOIN first_gap g
 )
 SELECT
