@@ -626,24 +626,37 @@ INSERT INTO vast_pipelines.daily_cost_history (
 )
 SELECT
     CAST(:day AS date),
-    {MODEL_LABEL},
+    model,
     COUNT(*),
-    SUM(cost) FILTER (WHERE {CHARGED}),
+    SUM(charged),
     COUNT(*) FILTER (WHERE cold_start),
-    SUM(cost) FILTER (WHERE cold_start AND {CHARGED}),
-    COUNT(*) FILTER (WHERE cold_start AND ({CHARGED} OR {CREDIT})),
-    SUM(duration) FILTER (WHERE {FINITE_DURATION}),
-    COUNT(*) FILTER (WHERE {FINITE_DURATION}),
-    SUM(duration) FILTER (WHERE cold_start AND {FINITE_DURATION}),
-    COUNT(*) FILTER (WHERE cold_start AND {FINITE_DURATION}),
-    COUNT(*) FILTER (WHERE cost IS NULL),
-    COUNT(*) FILTER (WHERE NOT {FINITE_DURATION} OR duration IS NULL),
-    COUNT(*) FILTER (WHERE {CREDIT}),
-    COUNT(*) FILTER (WHERE {INVALID_COST}),
-    SUM(cost) FILTER (WHERE {CREDIT})
-FROM vast_ai_costs
-WHERE "timestamp" >= :window_start AND "timestamp" < :window_end
-GROUP BY 2
+    SUM(charged) FILTER (WHERE cold_start),
+    COUNT(costed) FILTER (WHERE cold_start),
+    SUM(timed),
+    COUNT(timed),
+    SUM(timed) FILTER (WHERE cold_start),
+    COUNT(timed) FILTER (WHERE cold_start),
+    COUNT(missing),
+    COUNT(*) - COUNT(timed),
+    COUNT(credit),
+    COUNT(invalid),
+    SUM(credit)
+FROM (
+    -- Each row classified once (OFFSET 0 keeps the planner from repeating the tests in every aggregate).
+    SELECT
+        {MODEL_LABEL} AS model,
+        cold_start,
+        CASE WHEN {CHARGED} THEN cost END AS charged,
+        CASE WHEN {CHARGED} OR {CREDIT} THEN 1 END AS costed,
+        CASE WHEN {CREDIT} THEN cost END AS credit,
+        CASE WHEN {INVALID_COST} THEN 1 END AS invalid,
+        CASE WHEN cost IS NULL THEN 1 END AS missing,
+        CASE WHEN {FINITE_DURATION} THEN duration END AS timed
+    FROM vast_ai_costs
+    WHERE "timestamp" >= :window_start AND "timestamp" < :window_end
+    OFFSET 0
+) c
+GROUP BY model
 RETURNING requests
 """
 
