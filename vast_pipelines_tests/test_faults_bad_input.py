@@ -318,6 +318,9 @@ def test_an_index_row_too_large_is_bad_data_not_an_unreachable_database(database
             )
         )
     assert "refused a value" in str(bad.value) and "Cannot reach" not in str(bad.value)
+    with pytest.raises(DatabaseBadData) as echoed, database.begin() as conn:  # the server quotes a 1 MB value
+        conn.execute(sa.text("SELECT CAST(repeat('x', 1000000) AS integer)"))
+    assert "invalid input syntax for type integer" in str(echoed.value) and len(str(echoed.value)) < 1000
 
 
 def test_an_unknown_user_is_a_refused_login_naming_timescale_url(fresh_database_url):

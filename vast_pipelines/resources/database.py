@@ -61,6 +61,9 @@ class DatabaseBadData(OperatorError):
     """The server refused a value: out of range, malformed, or too large to index."""
 
 
+# The longest database message quoted to an operator.
+REASON_CHARS = 300
+
 # Limits on every statement of a sensor tick, well inside Dagster's 60 s sensor timeout: a tick that waits on a
 # lock held elsewhere fails in seconds with the reason instead of being killed at 60 s without one.
 TICK_STATEMENT_TIMEOUT_SECONDS = 10
@@ -345,8 +348,10 @@ class AnalyticsDatabase(dg.ConfigurableResource):
 
     def _reason(self, exc: Exception) -> str:
         """The server's or driver's first line, without the statement and without any part of a password."""
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        return redact(reason, *url_secrets(self.url))
+        lines = str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["(no message)"]
+        reason = redact(lines[0], *url_secrets(self.url))
+        # A server message may quote the offending value (a 10 MB model name): a few hundred bytes tell enough.
+        return reason if len(reason) <= REASON_CHARS else reason[:REASON_CHARS] + "…"
 
     @property
     def _where(self) -> str:
