@@ -184,7 +184,10 @@ def test_a_day_whose_costs_are_all_null_is_no_data_never_excellent(database, ins
     budget = tick("budget_alert_sensor", database, instance)
     assert "No data: none of this month's 2 logged requests carries a cost" in budget.skip_message
     runaway = tick("runaway_cost_sensor", database, instance)
-    assert "no data: none of today's requests carries a cost" in runaway.skip_message
+    assert runaway.skip_message.startswith("Today no data (no request with a cost) (2 requests;")
+    assert (
+        "month-to-date no data (no request with a cost)" in runaway.skip_message and "$0.00" not in runaway.skip_message
+    )
 
 
 def test_a_rolled_up_day_whose_costs_are_null_or_nan_is_no_data_in_the_daily_cost_band(database):

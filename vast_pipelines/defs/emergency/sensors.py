@@ -9,7 +9,7 @@ from vast_pipelines.defs.guards import fail_when_blind
 from vast_pipelines.policy.emergency import Reason, emergency_triggers
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.spend import usd
-from vast_pipelines.reports.health import uncounted_lines
+from vast_pipelines.reports.health import spent, uncounted_lines
 from vast_pipelines.reports.insights import stale_text
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.insights import cost_freshness
@@ -46,13 +46,12 @@ def runaway_cost_sensor(
     fired = fired_this_month(context.cursor, month)
     triggers = [t for t in emergency_triggers(spend, today, limits) if t.run_key not in fired]
     status = (
-        f"Today {usd(spend.today_cost)} ({spend.today_requests:,} requests; runaway over "
-        f"{usd(limits.runaway_daily)}/day), month-to-date {usd(spend.month_to_date)} (hard cap {usd(limits.hard_cap)})"
+        f"Today {spent(spend.today_cost, spend.today_has_cost)} ({spend.today_requests:,} requests; runaway over "
+        f"{usd(limits.runaway_daily)}/day), month-to-date {spent(spend.month_to_date, spend.month_has_cost)} "
+        f"(hard cap {usd(limits.hard_cap)})"
     )
     if spend.today_requests == 0:
         status += "; no cost rows logged today"
-    elif not spend.today_has_cost:
-        status += "; no data: none of today's requests carries a cost"
     status += "".join(f"; {line}" for line in uncounted_lines(spend))
     freshness = cost_freshness(database, periods.now, limits)
     if freshness.stale and freshness.since is not None:
