@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -158,8 +157,3 @@ class SpendSummary:
 
 def _costed(requests: int, costed: int | None) -> int:
     return requests if costed is None else costed
-
-
-def finite_or_none(value: float | None) -> float | None:
-    """``value`` if it is a finite number, else None: NaN and Infinity are never figures."""
-    return value if value is not None and math.isfinite(value) else None
