@@ -7,12 +7,14 @@ is exact: what the tick, the report or the loader says, and what it did (or refu
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import httpx
 import psycopg
 import pytest
 import sqlalchemy as sa
@@ -31,7 +33,15 @@ from vast_pipelines.resources.database import (
     tick_limits,
 )
 from vast_pipelines.resources.errors import OperatorError
-from vast_pipelines_tests.conftest import REPO, _libpq, evaluate_sensor, insert_costs, make_resources
+from vast_pipelines_tests.conftest import (
+    REPO,
+    _libpq,
+    closed_port_url,
+    dagster_process,
+    evaluate_sensor,
+    insert_costs,
+    make_resources,
+)
 from vast_pipelines_tests.cost_runs import run_partition
 from vast_pipelines_tests.test_faults import run
 
@@ -444,3 +454,37 @@ def test_dagster_definitions_validate_shows_every_bad_variable_in_one_message(tm
     good = {**env, "VAST_PIPELINES_THRESHOLDS": "hard_cap=300,runaway_daily=80", "DAGSTER_HOME": str(tmp_path)}
     accepted = subprocess.run(command, cwd=REPO, env=good, capture_output=True, text=True, timeout=300)
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+
+
+def test_dagster_dev_shows_the_refusal_on_the_code_location(tmp_path, embedded_home):
+    port = int(closed_port_url().rsplit(":", 1)[1])
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        "DAGSTER_HOME": str(home),
+        "VAST_PIPELINES_HOME": str(embedded_home),
+        "VAST_EMERGENCY_SHUTDOWN": "destroy",
+        "VAST_PIPELINES_THRESHOLDS": "runaway_daily=inf",
+    }
+    command = ["dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-w", str(REPO / "workspace.yaml")]
+    query = """{ workspaceOrError { ... on Workspace { locationEntries { name
+        locationOrLoadError { __typename ... on PythonError { message causes { message } } } } } } }"""
+    with dagster_process(command, env, tmp_path / "dagster-dev.log"):
+        deadline, entries = time.monotonic() + 120, []
+        while time.monotonic() < deadline:
+            try:
+                body = httpx.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=5).json()
+                entries = body["data"]["workspaceOrError"]["locationEntries"]
+                if entries and entries[0]["locationOrLoadError"]:
+                    break
+            except (httpx.TransportError, KeyError, TypeError, ValueError):
+                pass
+            time.sleep(1)
+    [entry] = entries
+    error = entry["locationOrLoadError"]
+    assert error["__typename"] == "PythonError"
+    shown = "\n".join([error["message"], *(c["message"] for c in error["causes"])])
+    assert "vast_pipelines will not load with this configuration" in shown
+    assert "VAST_EMERGENCY_SHUTDOWN='destroy' is neither 'stop' nor 'delete'" in shown
+    assert "runaway_daily=inf must be a finite number" in shown
