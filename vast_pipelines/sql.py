@@ -13,6 +13,35 @@ COST_COLUMNS = {
     "duration": "double precision",
     "cold_start": "boolean",
 }
+# The types each column may have (information_schema's data_type): a cost must be a number, a timestamp must
+# carry its time zone (a naive one is a different instant in every zone), cold_start must be true/false.
+COST_COLUMN_TYPES = {
+    "timestamp": ("timestamp with time zone",),
+    "model": ("text", "character varying", "character"),
+    "cost": ("numeric", "double precision", "real"),
+    "duration": ("double precision", "real", "numeric", "integer", "bigint", "smallint"),
+    "cold_start": ("boolean",),
+}
+# What each reader needs: a sensor only needs the columns it reads.
+SPEND_COLUMNS = ("timestamp", "cost")
+
+# --- What counts as money -------------------------------------------------------------------------------
+# A cost is money only when it is a finite amount. NaN sorts above every number in PostgreSQL and +-Infinity lies
+# outside any range, so one range test excludes them from a numeric or a double precision column alike (and
+# amounts beyond what a float holds to the cent: no request costs a trillion dollars).
+# Spend is what was charged: costs of 0 or more. A negative cost (a credit, a refund, or a bug) is counted and
+# totalled apart, never subtracted: one row of -100 must not hide $60 of real spend from the runaway check.
+CHARGED = "(cost >= 0 AND cost <= 1e12)"
+CREDIT = "(cost < 0 AND cost >= -1e12)"
+# Not NULL and not money: NaN, Infinity, -Infinity, or beyond +-1e12.
+INVALID_COST = "(cost IS NOT NULL AND NOT (cost BETWEEN -1e12 AND 1e12))"
+# Durations (seconds) that are numbers: NaN or Infinity would break every average, percentile and JSON document.
+FINITE_DURATION = "(duration BETWEEN -1e12 AND 1e12)"
+# A model name as stored, grouped and shown: long names (a 10 MB bug) become a short, still unique label.
+MODEL_LABEL = (
+    "COALESCE(CASE WHEN octet_length(model) <= 200 THEN model ELSE left(model, 64) || '… (' || length(model) "
+    "|| ' characters, md5 ' || left(md5(model), 12) || ')' END, :no_model)"
+)
 
 # Serialises concurrent migrations (two code servers starting at once).
 MIGRATION_LOCK_KEY = 0x7A57_0001
@@ -147,6 +176,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (day, model)
     )
     """,
+    # Rows whose cost is not a finite number, and the credits (negative costs) summed apart (issue 11).
+    """
+    ALTER TABLE vast_pipelines.daily_cost_history
+        ADD COLUMN IF NOT EXISTS invalid_cost_requests bigint NOT NULL DEFAULT 0,
+        ADD COLUMN IF NOT EXISTS credit_cost numeric
+    """,
     # Which days were rolled up (an empty day is a row here and none above), in which time zone.
     """
     CREATE TABLE IF NOT EXISTS vast_pipelines.daily_cost_history_days (
@@ -157,6 +192,21 @@ MIGRATIONS: tuple[str, ...] = (
         requests bigint NOT NULL,
         refreshed_at timestamptz NOT NULL DEFAULT now(),
         run_id text
+    )
+    """,
+    # Days rolled up before costs were checked for being finite (a NaN stored) or credits kept apart (net of a
+    # negative cost, no credit_cost): forgotten, so the spend statement reads them raw and the reports roll
+    # them up again. A day rolled up since has credit_cost set whenever it had a negative cost: done once.
+    """
+    DELETE FROM vast_pipelines.daily_cost_history_days d
+    WHERE EXISTS (
+        SELECT 1 FROM vast_pipelines.daily_cost_history h
+        WHERE h.day = d.day AND (
+            NOT (h.cost BETWEEN -1e12 AND 1e12)
+            OR NOT (h.cold_start_cost BETWEEN -1e12 AND 1e12)
+            OR 'NaN' IN (h.duration_sum, h.cold_duration_sum)
+            OR (h.negative_cost_requests > 0 AND h.credit_cost IS NULL)
+        )
     )
     """,
     # Every report's figures and text, one row per report and period (re-runs replace it).
@@ -277,6 +327,11 @@ EMBEDDED_MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
+# A sensor tick's limits, for its transaction only (SET LOCAL takes no bound parameters; set_config does).
+SET_TICK_TIMEOUTS = """
+SELECT set_config('statement_timeout', :statement, true), set_config('lock_timeout', :lock, true)
+"""
+
 COST_TABLE_COLUMNS = """
 SELECT column_name, data_type
 FROM information_schema.columns
@@ -288,7 +343,7 @@ WHERE table_name = :table AND table_schema = ANY (current_schemas(false))
 # first day it lacks; raw rows are read (an index range on "timestamp") only from that day, or from the start
 # of the rolling 24 h, whichever is earlier: normally yesterday and today. Callers that do not need the rolling
 # 24 h (the per-minute sensors) pass with_rolling = false and read only from the first gap: normally today.
-SPEND_SUMMARY = """
+SPEND_SUMMARY = f"""
 WITH needed AS (
     SELECT CAST(d AS date) AS day
     FROM generate_series(CAST(:history_first AS date), CAST(:today AS date) - 1, interval '1 day') AS d
@@ -303,16 +358,30 @@ history AS (
     SELECT
         SUM(h.cost) FILTER (WHERE h.day = :previous_day) AS previous_day_cost,
         SUM(h.requests) FILTER (WHERE h.day = :previous_day) AS previous_day_requests,
+        SUM(h.requests - h.null_cost_requests - h.invalid_cost_requests) FILTER (WHERE h.day = :previous_day)
+            AS previous_day_costed,
         SUM(h.cost) FILTER (WHERE h.day >= :month_first) AS month_cost,
         SUM(h.requests) FILTER (WHERE h.day >= :month_first) AS month_requests,
+        SUM(h.requests - h.null_cost_requests - h.invalid_cost_requests) FILTER (WHERE h.day >= :month_first)
+            AS month_costed,
         SUM(h.null_cost_requests) FILTER (WHERE h.day >= :month_first) AS month_null,
         SUM(h.negative_cost_requests) FILTER (WHERE h.day >= :month_first) AS month_negative,
+        SUM(h.credit_cost) FILTER (WHERE h.day >= :month_first) AS month_credit,
+        SUM(h.invalid_cost_requests) FILTER (WHERE h.day >= :month_first) AS month_invalid,
         SUM(h.cost) FILTER (WHERE h.day >= :week_first) AS week_cost
     FROM vast_pipelines.daily_cost_history h
     WHERE h.day >= :history_first AND h.day < (SELECT day FROM first_gap)
 ),
 raw AS (
-    SELECT "timestamp", cost, CAST(("timestamp" AT TIME ZONE :tz) AS date) AS day
+    -- Each row's cost is classified once (OFFSET 0 keeps the planner from repeating the tests in every sum).
+    SELECT
+        "timestamp",
+        CAST(("timestamp" AT TIME ZONE :tz) AS date) AS day,
+        CASE WHEN {CHARGED} THEN cost END AS charged,
+        CASE WHEN {CHARGED} OR {CREDIT} THEN 1 END AS costed,
+        CASE WHEN {CREDIT} THEN cost END AS credit,
+        CASE WHEN {INVALID_COST} THEN 1 END AS invalid,
+        CASE WHEN cost IS NULL THEN 1 END AS missing
     FROM vast_ai_costs
     WHERE "timestamp" >= CASE
             WHEN :with_rolling THEN LEAST(
@@ -321,35 +390,54 @@ raw AS (
             ELSE (SELECT CAST(day AS timestamp) AT TIME ZONE :tz FROM first_gap)
         END
         AND "timestamp" <= :now
+    OFFSET 0
 ),
 recent AS (
     SELECT
-        SUM(r.cost) FILTER (WHERE r."timestamp" >= :rolling_start) AS rolling_24h_cost,
+        SUM(r.charged) FILTER (WHERE r."timestamp" >= :rolling_start) AS rolling_24h_cost,
         COUNT(*) FILTER (WHERE r."timestamp" >= :rolling_start) AS rolling_24h_requests,
-        SUM(r.cost) FILTER (WHERE r.day = :today) AS today_cost,
+        COUNT(r.costed) FILTER (WHERE r."timestamp" >= :rolling_start) AS rolling_24h_costed,
+        SUM(r.charged) FILTER (WHERE r.day = :today) AS today_cost,
         COUNT(*) FILTER (WHERE r.day = :today) AS today_requests,
+        COUNT(r.costed) FILTER (WHERE r.day = :today) AS today_costed,
+        COUNT(r.missing) FILTER (WHERE r.day = :today) AS today_null,
+        COUNT(r.invalid) FILTER (WHERE r.day = :today) AS today_invalid,
+        COUNT(r.credit) FILTER (WHERE r.day = :today) AS today_negative,
         -- Days the rollup did not answer (on or after the first gap) only, so nothing is counted twice.
-        SUM(r.cost) FILTER (WHERE r.day = :previous_day AND r.day >= g.day) AS previous_day_cost,
+        SUM(r.charged) FILTER (WHERE r.day = :previous_day AND r.day >= g.day) AS previous_day_cost,
         COUNT(*) FILTER (WHERE r.day = :previous_day AND r.day >= g.day) AS previous_day_requests,
-        SUM(r.cost) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_cost,
+        COUNT(r.costed) FILTER (WHERE r.day = :previous_day AND r.day >= g.day) AS previous_day_costed,
+        SUM(r.charged) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_cost,
         COUNT(*) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_requests,
-        COUNT(*) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND r.cost IS NULL) AS month_null,
-        COUNT(*) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND r.cost < 0) AS month_negative,
-        SUM(r.cost) FILTER (WHERE r.day >= :week_first AND r.day < :today AND r.day >= g.day) AS week_cost
+        COUNT(r.costed) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_costed,
+        COUNT(r.missing) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_null,
+        COUNT(r.credit) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_negative,
+        SUM(r.credit) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_credit,
+        COUNT(r.invalid) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_invalid,
+        SUM(r.charged) FILTER (WHERE r.day >= :week_first AND r.day < :today AND r.day >= g.day) AS week_cost
     FROM raw r CROSS JOIN first_gap g
 )
 SELECT
     CASE WHEN :with_rolling THEN r.rolling_24h_cost END AS rolling_24h_cost,
     CASE WHEN :with_rolling THEN r.rolling_24h_requests ELSE 0 END AS rolling_24h_requests,
+    CASE WHEN :with_rolling THEN r.rolling_24h_costed ELSE 0 END AS rolling_24h_costed_requests,
     COALESCE(h.previous_day_cost, 0) + COALESCE(r.previous_day_cost, 0) AS previous_day_cost,
     COALESCE(h.previous_day_requests, 0) + r.previous_day_requests AS previous_day_requests,
+    COALESCE(h.previous_day_costed, 0) + r.previous_day_costed AS previous_day_costed_requests,
     r.today_cost,
     r.today_requests,
+    r.today_costed AS today_costed_requests,
+    r.today_null AS today_null_cost_rows,
+    r.today_invalid AS today_invalid_cost_rows,
+    r.today_negative AS today_negative_cost_rows,
     COALESCE(h.month_cost, 0) + COALESCE(r.month_cost, 0) AS month_to_date,
     COALESCE(h.month_requests, 0) + r.month_requests AS month_requests,
+    COALESCE(h.month_costed, 0) + r.month_costed AS month_costed_requests,
     COALESCE(h.week_cost, 0) + COALESCE(r.week_cost, 0) AS last_7_days_cost,
     COALESCE(h.month_null, 0) + r.month_null AS month_null_cost_rows,
     COALESCE(h.month_negative, 0) + r.month_negative AS month_negative_cost_rows,
+    COALESCE(h.month_credit, 0) + COALESCE(r.month_credit, 0) AS month_credit,
+    COALESCE(h.month_invalid, 0) + r.month_invalid AS month_invalid_cost_rows,
     (SELECT COUNT(*) FROM vast_ai_costs WHERE "timestamp" > :now) AS future_rows,
     (SELECT MAX("timestamp") FROM vast_ai_costs WHERE "timestamp" <= :now) AS latest_request,
     (SELECT day FROM first_gap) AS raw_from_day
@@ -530,30 +618,45 @@ LOCK_COST_HISTORY_DAY = "SELECT pg_advisory_xact_lock(:lock_key, :day_number)"
 DELETE_COST_HISTORY_DAY = "DELETE FROM vast_pipelines.daily_cost_history WHERE day = :day"
 
 # One index range scan over the local day [window_start, window_end).
-INSERT_COST_HISTORY_DAY = """
+INSERT_COST_HISTORY_DAY = f"""
 INSERT INTO vast_pipelines.daily_cost_history (
     day, model, requests, cost, cold_start_requests, cold_start_cost, cold_start_costed_requests,
     duration_sum, duration_count, cold_duration_sum, cold_duration_count,
-    null_cost_requests, null_duration_requests, negative_cost_requests
+    null_cost_requests, null_duration_requests, negative_cost_requests, invalid_cost_requests, credit_cost
 )
 SELECT
     CAST(:day AS date),
-    COALESCE(model, :no_model),
+    model,
     COUNT(*),
-    SUM(cost),
+    SUM(charged),
     COUNT(*) FILTER (WHERE cold_start),
-    SUM(cost) FILTER (WHERE cold_start),
-    COUNT(cost) FILTER (WHERE cold_start),
-    SUM(duration),
-    COUNT(duration),
-    SUM(duration) FILTER (WHERE cold_start),
-    COUNT(duration) FILTER (WHERE cold_start),
-    COUNT(*) FILTER (WHERE cost IS NULL),
-    COUNT(*) FILTER (WHERE duration IS NULL),
-    COUNT(*) FILTER (WHERE cost < 0)
-FROM vast_ai_costs
-WHERE "timestamp" >= :window_start AND "timestamp" < :window_end
-GROUP BY COALESCE(model, :no_model)
+    SUM(charged) FILTER (WHERE cold_start),
+    COUNT(costed) FILTER (WHERE cold_start),
+    SUM(timed),
+    COUNT(timed),
+    SUM(timed) FILTER (WHERE cold_start),
+    COUNT(timed) FILTER (WHERE cold_start),
+    COUNT(missing),
+    COUNT(*) - COUNT(timed),
+    COUNT(credit),
+    COUNT(invalid),
+    SUM(credit)
+FROM (
+    -- Each row classified once (OFFSET 0 keeps the planner from repeating the tests in every aggregate).
+    SELECT
+        {MODEL_LABEL} AS model,
+        cold_start,
+        CASE WHEN {CHARGED} THEN cost END AS charged,
+        CASE WHEN {CHARGED} OR {CREDIT} THEN 1 END AS costed,
+        CASE WHEN {CREDIT} THEN cost END AS credit,
+        CASE WHEN {INVALID_COST} THEN 1 END AS invalid,
+        CASE WHEN cost IS NULL THEN 1 END AS missing,
+        CASE WHEN {FINITE_DURATION} THEN duration END AS timed
+    FROM vast_ai_costs
+    WHERE "timestamp" >= :window_start AND "timestamp" < :window_end
+    OFFSET 0
+) c
+GROUP BY model
 RETURNING requests
 """
 
@@ -568,7 +671,7 @@ SET timezone = EXCLUDED.timezone, window_start = EXCLUDED.window_start, window_e
 COST_HISTORY_ROWS = """
 SELECT day, model, requests, cost, cold_start_requests, cold_start_cost, cold_start_costed_requests,
        duration_sum, duration_count, cold_duration_sum, cold_duration_count,
-       null_cost_requests, null_duration_requests, negative_cost_requests
+       null_cost_requests, null_duration_requests, negative_cost_requests, invalid_cost_requests, credit_cost
 FROM vast_pipelines.daily_cost_history
 WHERE day >= :first AND day < :end
 ORDER BY day, model
@@ -605,36 +708,37 @@ VALUES (:week_start, :day, :daily_cost, :requests, :cost_per_request, :rolled_up
 """
 
 # The guide's "Top cost drivers today", split warm/cold; models without a cost sort last, not first.
-TOP_COST_DRIVERS = """
+TOP_COST_DRIVERS = f"""
 SELECT
-    COALESCE(model, :no_model) AS model,
+    {MODEL_LABEL} AS model,
     COUNT(*) AS requests,
-    SUM(cost) AS total_cost,
-    AVG(duration) AS avg_duration_sec,
+    SUM(cost) FILTER (WHERE {CHARGED}) AS total_cost,
+    AVG(duration) FILTER (WHERE {FINITE_DURATION}) AS avg_duration_sec,
     COUNT(*) FILTER (WHERE cold_start) AS cold_start_requests,
-    SUM(cost) FILTER (WHERE cold_start) AS cold_start_cost,
-    AVG(duration) FILTER (WHERE cold_start IS NOT TRUE) AS warm_avg_duration_sec,
-    AVG(duration) FILTER (WHERE cold_start) AS cold_avg_duration_sec,
-    COUNT(*) FILTER (WHERE cost IS NULL) AS null_cost_requests
+    SUM(cost) FILTER (WHERE cold_start AND {CHARGED}) AS cold_start_cost,
+    AVG(duration) FILTER (WHERE cold_start IS NOT TRUE AND {FINITE_DURATION}) AS warm_avg_duration_sec,
+    AVG(duration) FILTER (WHERE cold_start AND {FINITE_DURATION}) AS cold_avg_duration_sec,
+    COUNT(*) FILTER (WHERE cost IS NULL OR {INVALID_COST}) AS null_cost_requests
 FROM vast_ai_costs
 WHERE "timestamp" >= :start AND "timestamp" <= :now
-GROUP BY COALESCE(model, :no_model)
+GROUP BY 1
 ORDER BY total_cost DESC NULLS LAST, requests DESC
 """
 
 # The guide's "Latency percentiles" over the last 24 h, plus the same for warm and for cold requests
-# (one sort each: the array form of percentile_cont).
-LATENCY_PERCENTILES = """
+# (one sort each: the array form of percentile_cont). Durations that are not numbers are left out.
+LATENCY_PERCENTILES = f"""
 SELECT
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY duration) AS p50_sec,
-    percentile_cont(0.95) WITHIN GROUP (ORDER BY duration) AS p95_sec,
-    percentile_cont(0.99) WITHIN GROUP (ORDER BY duration) AS p99_sec,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY duration) FILTER (WHERE {FINITE_DURATION}) AS p50_sec,
+    percentile_cont(0.95) WITHIN GROUP (ORDER BY duration) FILTER (WHERE {FINITE_DURATION}) AS p95_sec,
+    percentile_cont(0.99) WITHIN GROUP (ORDER BY duration) FILTER (WHERE {FINITE_DURATION}) AS p99_sec,
     AVG(CASE WHEN cold_start THEN 1 ELSE 0 END) AS cold_start_rate,
-    percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration) FILTER (WHERE cold_start IS NOT TRUE)
-        AS warm,
-    percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration) FILTER (WHERE cold_start) AS cold,
+    percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration)
+        FILTER (WHERE cold_start IS NOT TRUE AND {FINITE_DURATION}) AS warm,
+    percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY duration)
+        FILTER (WHERE cold_start AND {FINITE_DURATION}) AS cold,
     COUNT(*) AS requests,
-    COUNT(duration) AS timed_requests,
+    COUNT(*) FILTER (WHERE {FINITE_DURATION}) AS timed_requests,
     COUNT(*) FILTER (WHERE cold_start) AS cold_start_requests
 FROM vast_ai_costs
 WHERE "timestamp" >= :start AND "timestamp" <= :now
@@ -720,34 +824,35 @@ ORDER BY w.position
 """
 
 # Spend and requests per model in each window [start, end): one index range scan per window.
-WINDOW_MODEL_SPEND = """
-SELECT w.position, COALESCE(c.model, :no_model) AS model, SUM(c.cost) AS cost, COUNT(*) AS requests
+WINDOW_MODEL_SPEND = f"""
+SELECT w.position, {MODEL_LABEL} AS model,
+    SUM(c.cost) FILTER (WHERE {CHARGED}) AS cost, COUNT(*) AS requests
 FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[])) WITH ORDINALITY
     AS w(start_at, end_at, position)
 JOIN vast_ai_costs c ON c."timestamp" >= w.start_at AND c."timestamp" < w.end_at
-GROUP BY w.position, COALESCE(c.model, :no_model)
+GROUP BY 1, 2
 """
 
 # Every request of [start, end) per model in time order, for the idle-timeout replay (streamed).
-REQUEST_TRACE = """
+REQUEST_TRACE = f"""
 SELECT
-    COALESCE(model, :no_model) AS model,
+    {MODEL_LABEL} AS model,
     EXTRACT(EPOCH FROM "timestamp") AS start_seconds,
-    GREATEST(COALESCE(duration, 0), 0) AS duration,
+    CASE WHEN {FINITE_DURATION} THEN GREATEST(duration, 0) ELSE 0 END AS duration,
     cold_start,
-    cost
+    CASE WHEN {CHARGED} THEN cost END AS cost
 FROM vast_ai_costs
 WHERE "timestamp" >= :start AND "timestamp" < :end
-ORDER BY COALESCE(model, :no_model), "timestamp"
+ORDER BY 1, "timestamp"
 """
 
 # Logged cost per UTC day (Vast.ai bills by UTC day) over [start, end).
-LOGGED_BY_UTC_DAY = """
+LOGGED_BY_UTC_DAY = f"""
 SELECT
     CAST(("timestamp" AT TIME ZONE 'UTC') AS date) AS day,
-    SUM(cost) AS logged,
+    SUM(cost) FILTER (WHERE {CHARGED}) AS logged,
     COUNT(*) AS requests,
-    COUNT(*) FILTER (WHERE cost IS NULL) AS null_cost_requests
+    COUNT(*) FILTER (WHERE cost IS NULL OR {INVALID_COST}) AS null_cost_requests
 FROM vast_ai_costs
 WHERE "timestamp" >= :start AND "timestamp" < :end
 GROUP BY 1
@@ -755,10 +860,10 @@ ORDER BY 1
 """
 
 # One day's spend per minute, for the backtest's candidate days.
-MINUTE_SPEND = """
+MINUTE_SPEND = f"""
 SELECT date_trunc('minute', "timestamp") AS at, SUM(cost) AS cost
 FROM vast_ai_costs
-WHERE "timestamp" >= :start AND "timestamp" < :end AND cost IS NOT NULL
+WHERE "timestamp" >= :start AND "timestamp" < :end AND {CHARGED}
 GROUP BY 1
 ORDER BY 1
 """

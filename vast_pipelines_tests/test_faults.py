@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from vast_pipelines.definitions import defs
+from vast_pipelines.defs.guards import CannotJudge
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.vast import VastAIResource
@@ -84,20 +85,24 @@ def test_database_down_when_a_run_starts_fails_with_what_to_fix(instance):
     dispose_engine(down.url)
 
 
-def test_database_down_at_a_tick_skips_with_the_reason_for_every_sensor(instance):
+def test_database_down_at_a_tick_fails_the_protection_sensors_red_and_skips_the_outbox(instance):
     down = AnalyticsDatabase(url="postgresql://bluefly@127.0.0.1:1/analytics", connect_attempts=1)
     resources = make_resources(down)
-    for sensor in ("budget_alert_sensor", "runaway_cost_sensor", "notification_outbox_sensor"):
-        tick = evaluate_sensor(sensor, resources, instance)
-        assert not tick.run_requests, sensor
-        assert tick.skip_message.startswith("Skipped, will retry next tick: Cannot reach the analytics database")
+    for sensor in ("budget_alert_sensor", "runaway_cost_sensor", "endpoint_down_sensor"):
+        with pytest.raises(CannotJudge) as red:
+            evaluate_sensor(sensor, resources, instance)
+        assert str(red.value).startswith(f"{sensor} could not judge this tick: Cannot reach the analytics database")
+        assert "TIMESCALE_URL" in str(red.value)
+    # Not a protection: the outbox waits for the database and says so.
+    tick = evaluate_sensor("notification_outbox_sensor", resources, instance)
+    assert tick.skip_message.startswith("Skipped, will retry next tick: Cannot reach the analytics database")
     dispose_engine(down.url)
 
 
 def test_database_failing_in_the_middle_of_a_tick_loses_no_alert(
     database, fresh_database_url, slack_server, instance, at, statement_timeouts
 ):
-    """The spend query succeeds, the alert claim then times out on a lock: skip, and alert on the next tick."""
+    """The spend query succeeds, the alert claim then times out on a lock: a red tick, and the alert on the next."""
     at(NOW)
     insert_costs(database, [(NOW - timedelta(hours=1), "llama-3-70b", 120.0, 30.0, False)])  # crosses $50 and $100
     database.check_cost_table()  # migrates: alert_state exists
@@ -105,11 +110,13 @@ def test_database_failing_in_the_middle_of_a_tick_loses_no_alert(
     resources = make_resources(strict, slack=slack_server)
     with psycopg.connect(_libpq(fresh_database_url)) as blocker:
         blocker.execute("LOCK TABLE vast_pipelines.alert_state IN ACCESS EXCLUSIVE MODE")
-        tick = evaluate_sensor("budget_alert_sensor", resources, instance)
-        assert "statement timeout" in tick.skip_message and slack_server.messages == []
+        with pytest.raises(CannotJudge) as red:
+            evaluate_sensor("budget_alert_sensor", resources, instance)
+        assert "did not answer in time" in str(red.value) and "statement timeout" in str(red.value)
+        assert slack_server.messages == []
         blocker.rollback()
     assert outbox(database) == []  # nothing half-queued
-    first = evaluate_sensor("budget_alert_sensor", resources, instance, tick.cursor)
+    first = evaluate_sensor("budget_alert_sensor", resources, instance)
     again = evaluate_sensor("budget_alert_sensor", resources, instance, first.cursor)
     assert [m["channel"] for m in slack_server.messages] == ["#platform-alerts"]
     assert "Warning" in slack_server.messages[0]["text"] or "warning" in slack_server.messages[0]["text"]
@@ -137,11 +144,14 @@ def test_messy_cost_rows_are_counted_apart_and_a_bad_row_estimate_changes_nothin
     assert result.success
     [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey("yesterday_spend")]
     meta = {k: v.value for k, v in event.materialization.metadata.items()}
-    assert meta["yesterday_spend"] == pytest.approx(0.85)  # 1.00 - 0.40 + 0.25: the NULL and the future row excluded
-    assert (meta["null_cost_rows"], meta["future_rows"]) == (1, 1)
+    # 1.00 + 0.25: the NULL and the future row excluded, the credit of -0.40 counted apart (never subtracted)
+    assert meta["yesterday_spend"] == pytest.approx(1.25)
+    assert (meta["null_cost_rows"], meta["future_rows"], meta["negative_cost_rows"]) == (1, 1, 1)
+    assert meta["credits_month_to_date"] == pytest.approx(-0.40)
     with database.begin() as conn:
         report = conn.execute(sa.text("SELECT report_markdown FROM vast_pipelines.health_checks")).scalar_one()
-    assert "have no cost (NULL)" in report and "negative cost" in report and "in the future" in report
+    assert "have no cost (NULL)" in report and "in the future" in report
+    assert "negative cost (credits, $-0.40 in total): not subtracted from spend" in report
 
 
 # --- Vast.ai ------------------------------------------------------------------------------------------

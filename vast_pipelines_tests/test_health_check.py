@@ -94,7 +94,7 @@ def test_empty_cost_table_reports_no_data_instead_of_excellent(database):
     assert checks(result)["daily_spend_band"].passed is False
     with database.begin() as conn:
         report = conn.execute(sa.text("SELECT report_markdown FROM vast_pipelines.health_checks")).scalar_one()
-    assert "Yesterday's Spend: $0.00" in report and "No data" in report
+    assert "Yesterday's Spend: no data (no request with a cost)" in report and "No data" in report
     assert "not checked" in report and "VAST_API_KEY is not set" in report
 
 

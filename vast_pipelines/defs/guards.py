@@ -6,7 +6,12 @@ from typing import Any
 
 import dagster as dg
 
+from vast_pipelines.resources.database import tick_limits
 from vast_pipelines.resources.errors import OperatorError
+
+
+class CannotJudge(OperatorError):
+    """A protection sensor could not read what it judges by (spend, configuration, the database)."""
 
 
 def skip_when_unavailable(sensor_fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -19,9 +24,31 @@ def skip_when_unavailable(sensor_fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(sensor_fn)
     def guarded(context: dg.SensorEvaluationContext, *args: Any, **kwargs: Any) -> Any:
         try:
-            return sensor_fn(context, *args, **kwargs)
+            with tick_limits():
+                return sensor_fn(context, *args, **kwargs)
         except OperatorError as exc:
             context.log.warning(f"{sensor_fn.__name__} skipped this tick: {exc}")
             return dg.SkipReason(f"Skipped, will retry next tick: {exc}")
+
+    return guarded
+
+
+def fail_when_blind(sensor_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A protection sensor (runaway, budget, outage) that cannot judge fails its tick, red, with the reason.
+
+    A skipped tick means "looked, nothing to do"; a check that could not look must not look like one, or a
+    database down for a day would be a day of grey ticks while spend runs away. Statements run under the tick's
+    timeouts (``tick_limits``), so a lock held elsewhere fails the tick in seconds, not at Dagster's 60 s limit.
+    The next tick tries again; the state that makes alerts exactly-once lives in the database, so nothing is lost.
+    """
+
+    @functools.wraps(sensor_fn)
+    def guarded(context: dg.SensorEvaluationContext, *args: Any, **kwargs: Any) -> Any:
+        try:
+            with tick_limits():
+                return sensor_fn(context, *args, **kwargs)
+        except OperatorError as exc:
+            context.log.error(f"{sensor_fn.__name__} could not judge this tick: {exc}")
+            raise CannotJudge(f"{sensor_fn.__name__} could not judge this tick: {exc}") from None
 
     return guarded

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from vast_pipelines.policy.spend import Forecast, SpendSummary
@@ -20,6 +21,8 @@ class AlertLevel(StrEnum):
 
 # Not a level of the guide: the month-end forecast reaches the hard cap before the month is over.
 FORECAST_KEY = "forecast_hard_cap"
+# Not a level either: today holds requests whose cost is NULL or not a finite number (one alert per day).
+UNCOUNTED_PREFIX = "uncounted_costs:"
 
 # The guide's words for each level, and what an operator does about it.
 MEANING = {
@@ -58,11 +61,17 @@ class BudgetDecision:
     month: str
     crossed: tuple[AlertLevel, ...]
     forecast_warning: bool
+    # ``uncounted_costs:YYYY-MM-DD`` when today holds requests whose cost is not money (NULL, NaN, Infinity).
+    uncounted_key: str | None = None
 
     @property
     def keys(self) -> tuple[str, ...]:
-        """The alert-state keys to claim, lowest level first, the forecast last."""
-        return tuple(level.value for level in self.crossed) + ((FORECAST_KEY,) if self.forecast_warning else ())
+        """The alert-state keys to claim, lowest level first, the forecast, then today's uncounted rows."""
+        return (
+            tuple(level.value for level in self.crossed)
+            + ((FORECAST_KEY,) if self.forecast_warning else ())
+            + ((self.uncounted_key,) if self.uncounted_key else ())
+        )
 
     @property
     def highest(self) -> AlertLevel | None:
@@ -72,18 +81,26 @@ class BudgetDecision:
     def notify_keys(self) -> tuple[str, ...]:
         """The keys that get a message when claimed: the highest level, and the forecast warning."""
         keys = (self.highest.value,) if self.highest else ()
-        return keys + ((FORECAST_KEY,) if self.forecast_warning else ())
+        return (
+            keys
+            + ((FORECAST_KEY,) if self.forecast_warning else ())
+            + ((self.uncounted_key,) if self.uncounted_key else ())
+        )
 
 
-def budget_decision(spend: SpendSummary, forecast: Forecast, month: str, t: Thresholds = GUIDE) -> BudgetDecision:
+def budget_decision(
+    spend: SpendSummary, forecast: Forecast, month: str, t: Thresholds = GUIDE, today: date | None = None
+) -> BudgetDecision:
     """Levels crossed by month-to-date spend; a forecast reaching the hard cap before month end warns ahead.
 
-    No logged requests means no alert and no forecast: silence is not a $0.00 that passes the budget.
+    No request with a cost means no level and no forecast: silence is not a $0.00 that passes the budget. Rows
+    logged ``today`` whose cost is not money (NULL, NaN, Infinity) are spend the checks cannot see: one alert a day.
     """
-    if spend.month_requests == 0:
-        return BudgetDecision(month, (), False)
+    uncounted = f"{UNCOUNTED_PREFIX}{today.isoformat()}" if today and spend.today_uncounted_rows else None
+    if not spend.month_has_cost:
+        return BudgetDecision(month, (), False, uncounted)
     warn_ahead = forecast.hard_cap_date is not None and spend.month_to_date < t.hard_cap
-    return BudgetDecision(month, crossed_levels(spend.month_to_date, t), warn_ahead)
+    return BudgetDecision(month, crossed_levels(spend.month_to_date, t), warn_ahead, uncounted)
 
 
 @dataclass(frozen=True)
@@ -92,6 +109,7 @@ class AlertPlan:
 
     level: AlertLevel | None
     forecast: bool
+    uncounted: bool = False
 
 
 def alerts_to_send(decision: BudgetDecision, claimed: set[str]) -> AlertPlan:
@@ -101,4 +119,4 @@ def alerts_to_send(decision: BudgetDecision, claimed: set[str]) -> AlertPlan:
     """
     level = decision.highest if decision.highest and decision.highest.value in claimed else None
     forecast = FORECAST_KEY in claimed and level is None
-    return AlertPlan(level, forecast)
+    return AlertPlan(level, forecast, decision.uncounted_key is not None and decision.uncounted_key in claimed)

@@ -40,6 +40,10 @@ class CostTotals:
     null_cost_requests: int = 0
     null_duration_requests: int = 0
     negative_cost_requests: int = 0
+    # Costs that are not money (NaN, Infinity, beyond +-1e12): never in ``cost``, counted like NULLs.
+    invalid_cost_requests: int = 0
+    # Negative costs (credits), summed apart: ``cost`` is what was charged, never net of them.
+    credit_cost: Decimal | None = None
 
     def __add__(self, other: CostTotals) -> CostTotals:
         return CostTotals(**{f.name: _add(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)})
@@ -56,8 +60,8 @@ class CostTotals:
 
     @property
     def costed_requests(self) -> int:
-        """Requests that carry a cost."""
-        return self.requests - self.null_cost_requests
+        """Requests that carry a cost that is money."""
+        return self.requests - self.null_cost_requests - self.invalid_cost_requests
 
     @property
     def cold_start_rate(self) -> float | None:

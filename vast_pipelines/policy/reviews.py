@@ -284,8 +284,16 @@ def _common_concerns(days: list[DayCost], totals: CostTotals, other_zone_days: l
         concerns.append(f"No requests with a cost were logged on {_dates(empty)} (is agent-router writing costs?)")
     if totals.null_cost_requests:
         concerns.append(f"{totals.null_cost_requests:,} request(s) have no cost (NULL): not counted as money")
+    if totals.invalid_cost_requests:
+        concerns.append(
+            f"{totals.invalid_cost_requests:,} request(s) have a cost that is not a finite number "
+            "(NaN, Infinity or beyond ±$1e12): not counted as money"
+        )
     if totals.negative_cost_requests:
-        concerns.append(f"{totals.negative_cost_requests:,} request(s) have a negative cost")
+        credit = f" ({float(totals.credit_cost):,.2f} USD in total)" if totals.credit_cost is not None else ""
+        concerns.append(
+            f"{totals.negative_cost_requests:,} request(s) have a negative cost{credit}: credits, not subtracted"
+        )
     if other_zone_days:
         concerns.append(
             f"{_dates(other_zone_days)} were rolled up in another time zone than {zone}: "

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 
 
 @dataclass(frozen=True)
@@ -72,3 +73,82 @@ class Thresholds:
 
 
 GUIDE = Thresholds()
+
+
+# --- What a sensible set of thresholds is (checked when the code location loads) -------------------
+
+# Shares of something: above 0, at most 1.
+RATIOS = frozenset(
+    {
+        "cold_start_rate",
+        "saving_batching",
+        "saving_caching",
+        "saving_cheaper_gpu",
+        "saving_quantization",
+        "reconcile_share",
+    }
+)
+# Whole numbers of checks, days, weeks or workers: at least 1.
+COUNTS = frozenset(
+    {"outage_checks", "suggested_max_workers", "what_if_days", "anomaly_weeks", "reconcile_days", "backtest_days"}
+)
+# 0 has a meaning of its own ("use the endpoint's price").
+ZERO_ALLOWED = frozenset({"gpu_hour_usd"})
+# Pairs that must rise (lower, higher): a reversed pair would alert emergency before info.
+ASCENDING: tuple[tuple[str, str], ...] = (
+    ("alert_info", "alert_warning"),
+    ("alert_warning", "alert_critical"),
+    ("alert_critical", "alert_emergency"),
+    ("budget_target", "hard_cap"),
+    ("daily_excellent_below", "daily_moderate_below"),
+    ("good_p50", "acceptable_p50"),
+    ("good_p95", "acceptable_p95"),
+    ("acceptable_p95", "investigate_p95"),
+)
+
+
+@dataclass(frozen=True)
+class ThresholdProblem:
+    """One threshold (or pair) that would make a check meaningless; ``rule`` is what it must be."""
+
+    names: tuple[str, ...]
+    values: tuple[float, ...]
+    rule: str
+
+
+def threshold_problems(t: Thresholds) -> list[ThresholdProblem]:
+    """Every value that is not finite, not positive, out of range or out of order (empty when all is well).
+
+    NaN compares false with everything and infinity is never reached: either would switch a check off silently,
+    and a limit of 0 or below would shut the platform down at $0 spend.
+    """
+    problems: list[ThresholdProblem] = []
+    for f in fields(t):
+        value = getattr(t, f.name)
+        if not math.isfinite(value):
+            problems.append(ThresholdProblem((f.name,), (value,), "a finite number"))
+        elif f.name in ZERO_ALLOWED:
+            if value < 0:
+                problems.append(ThresholdProblem((f.name,), (value,), "0 or more"))
+        elif value <= 0:
+            problems.append(ThresholdProblem((f.name,), (value,), "above 0"))
+        elif f.name in RATIOS and value > 1:
+            problems.append(ThresholdProblem((f.name,), (value,), "a share between 0 and 1"))
+        elif f.name in COUNTS and value != int(value):
+            problems.append(ThresholdProblem((f.name,), (value,), "a whole number, 1 or more"))
+    if problems:
+        return problems
+    for lower, higher in ASCENDING:
+        if getattr(t, lower) >= getattr(t, higher):
+            problems.append(
+                ThresholdProblem((lower, higher), (getattr(t, lower), getattr(t, higher)), f"{lower} below {higher}")
+            )
+    if t.runaway_daily > t.hard_cap:
+        problems.append(
+            ThresholdProblem(
+                ("runaway_daily", "hard_cap"),
+                (t.runaway_daily, t.hard_cap),
+                "runaway_daily (a day) at most hard_cap (a month)",
+            )
+        )
+    return problems

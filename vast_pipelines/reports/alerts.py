@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from vast_pipelines.policy.alerts import MEANING, AlertLevel, level_thresholds
 from vast_pipelines.policy.spend import Forecast, SpendSummary, usd
 from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+from vast_pipelines.reports.health import uncounted_lines
 
 ICON = {
     AlertLevel.INFO: ":information_source:",
@@ -73,9 +74,7 @@ def figures_lines(spend: SpendSummary, forecast: Forecast, now: datetime, tz: Zo
         f"{usd(forecast.daily_run_rate)}/day; {cap}",
         f"• Budget: target <{usd(t.budget_target)}, alert {usd(t.budget_alert)}, hard cap {usd(t.hard_cap)}",
     ]
-    if spend.month_null_cost_rows:
-        lines.append(f"• {spend.month_null_cost_rows:,} request(s) this month have no cost (NULL): not counted")
-    return lines
+    return lines + [f"• {line}" for line in uncounted_lines(spend)]
 
 
 def budget_alert(
@@ -111,6 +110,26 @@ def budget_alert(
     subject = (
         f"[vast_pipelines] Vast.ai budget {name}: {usd(spend.month_to_date)} month-to-date crossed {usd(threshold)}"
     )
+    return Message(subject, "\n".join(lines))
+
+
+def uncounted_costs_alert(spend: SpendSummary, *, now: datetime, tz: ZoneInfo, source: str) -> Message:
+    """Today's requests logged without a cost that is money: spend the budget and runaway checks cannot see."""
+    head = (
+        f":warning: *Vast.ai cost data*: {spend.today_uncounted_rows:,} of today's {spend.today_requests:,} "
+        f"requests ({now.astimezone(tz):%Y-%m-%d}) carry no usable cost: {spend.today_null_cost_rows:,} NULL, "
+        f"{spend.today_invalid_cost_rows:,} not a finite number (NaN, Infinity or beyond ±$1e12)"
+    )
+    lines = [
+        head,
+        f"• Counted today: {usd(spend.today_cost)}; these requests are not in it, so the runaway and budget "
+        "checks cannot see what they cost.",
+        "What to do:",
+        "• Check agent-router's cost logging (the cost it writes for each request) and fix the rows in "
+        "vast_ai_costs; then re-materialize daily_cost_history for the day.",
+        f"Source: {source}",
+    ]
+    subject = f"[vast_pipelines] Vast.ai cost data: {spend.today_uncounted_rows:,} request(s) today without a cost"
     return Message(subject, "\n".join(lines))
 
 

@@ -203,6 +203,14 @@ def history_day_report(day: date, totals: CostTotals, models: list, zone: str, t
     lines = [f"Cost history {day:%Y-%m-%d %a} ({zone})", _headline(totals), daily_verdict_text(verdict)]
     if totals.null_cost_requests:
         lines.append(f"⚠️ {totals.null_cost_requests:,} request(s) without a cost (NULL): not counted as money")
+    if totals.invalid_cost_requests:
+        lines.append(
+            f"⚠️ {totals.invalid_cost_requests:,} request(s) with a cost that is not a finite number "
+            "(NaN, Infinity or beyond ±$1e12): not counted as money"
+        )
+    if totals.negative_cost_requests:
+        credit = f" ({float(totals.credit_cost):,.2f} USD in total)" if totals.credit_cost is not None else ""
+        lines.append(f"⚠️ {totals.negative_cost_requests:,} request(s) with a negative cost{credit}: not subtracted")
     if models:
         rows = [
             [m.model, f"{m.totals.requests:,}", money(m.totals.cost), _percent(m.totals.cold_start_rate)]

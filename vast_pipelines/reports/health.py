@@ -64,17 +64,24 @@ def spend_section(
 
     ``stale`` ("unknown — cost data stale since …") replaces the verdict while agent-router is not logging.
     """
-    verdict = daily_verdict(spend.rolling_24h_cost, spend.rolling_24h_requests, t, stale=stale is not None)
+    verdict = daily_verdict(
+        spend.rolling_24h_cost if spend.rolling_24h_has_cost else None,
+        spend.rolling_24h_requests,
+        t,
+        stale=stale is not None,
+    )
     local = now.astimezone(tz)
     lines = [
-        f"Yesterday's Spend: {usd(spend.rolling_24h_cost)} (last 24 h, {spend.rolling_24h_requests:,} requests)",
+        f"Yesterday's Spend: {spent(spend.rolling_24h_cost, spend.rolling_24h_has_cost)} "
+        f"(last 24 h, {spend.rolling_24h_requests:,} requests)",
         f"  ❔ Budget verdict {stale}"
         if stale and verdict is DailyVerdict.UNKNOWN
         else f"  {daily_verdict_text(verdict)}",
-        f"  Previous calendar day: {usd(spend.previous_day_cost)} ({spend.previous_day_requests:,} requests)",
-        f"  Today so far: {usd(spend.today_cost)} ({spend.today_requests:,} requests)",
-        f"  Month-to-date ({local:%B %Y}): {usd(spend.month_to_date)} ({spend.month_requests:,} requests); "
-        f"budget target <{usd(t.budget_target)}, hard cap {usd(t.hard_cap)}",
+        f"  Previous calendar day: {spent(spend.previous_day_cost, spend.previous_day_has_cost)} "
+        f"({spend.previous_day_requests:,} requests)",
+        f"  Today so far: {spent(spend.today_cost, spend.today_has_cost)} ({spend.today_requests:,} requests)",
+        f"  Month-to-date ({local:%B %Y}): {spent(spend.month_to_date, spend.month_has_cost)} "
+        f"({spend.month_requests:,} requests); budget target <{usd(t.budget_target)}, hard cap {usd(t.hard_cap)}",
     ]
     if spend.has_data:
         cap = (
@@ -88,15 +95,36 @@ def spend_section(
         )
     else:
         lines.append("  Forecast month end: unknown (no cost data to project from)")
-    if spend.month_null_cost_rows:
-        lines.append(f"  ⚠️ {spend.month_null_cost_rows:,} request(s) this month have no cost (NULL): not counted")
-    if spend.month_negative_cost_rows:
-        lines.append(f"  ⚠️ {spend.month_negative_cost_rows:,} request(s) this month have a negative cost")
+    lines += [f"  ⚠️ {line}" for line in uncounted_lines(spend)]
     if spend.future_rows:
         lines.append(f"  ⚠️ {spend.future_rows:,} request(s) are timestamped in the future: not counted")
     if spend.latest_request is not None:
         lines.append(f"  Latest logged request: {spend.latest_request.astimezone(tz):%Y-%m-%d %H:%M %Z}")
     return "\n".join(lines)
+
+
+def spent(cost: float, has_cost: bool) -> str:
+    """A window's spend; a window whose requests carry no cost is "no data", never $0.00."""
+    return usd(cost) if has_cost else "no data (no request with a cost)"
+
+
+def uncounted_lines(spend: SpendSummary) -> list[str]:
+    """What was logged but not counted as spend this month: NULL costs, costs that are not a finite number,
+    and credits (negative costs, totalled apart, never subtracted)."""
+    lines = []
+    if spend.month_null_cost_rows:
+        lines.append(f"{spend.month_null_cost_rows:,} request(s) this month have no cost (NULL): not counted")
+    if spend.month_invalid_cost_rows:
+        lines.append(
+            f"{spend.month_invalid_cost_rows:,} request(s) this month have a cost that is not a finite number "
+            "(NaN, Infinity or beyond ±$1e12): not counted; fix agent-router's cost logging"
+        )
+    if spend.month_negative_cost_rows:
+        lines.append(
+            f"{spend.month_negative_cost_rows:,} request(s) this month have a negative cost (credits, "
+            f"{usd(spend.month_credit)} in total): not subtracted from spend"
+        )
+    return lines
 
 
 def health_report(now: datetime, tz: ZoneInfo, source: str, endpoints_text: str | None, spend_text: str | None) -> str:

@@ -5,7 +5,6 @@ Functions over ``AnalyticsDatabase`` rather than methods on it: one I/O module p
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -15,7 +14,7 @@ import sqlalchemy as sa
 from vast_pipelines import sql
 from vast_pipelines.policy.costs import CostTotals, HistoryRow
 from vast_pipelines.policy.troubleshooting import CostDriver, LatencySummary, Percentiles
-from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.resources.database import AnalyticsDatabase, json_document
 
 _TOTAL_COLUMNS = (
     "requests",
@@ -30,6 +29,8 @@ _TOTAL_COLUMNS = (
     "null_cost_requests",
     "null_duration_requests",
     "negative_cost_requests",
+    "invalid_cost_requests",
+    "credit_cost",
 )
 
 
@@ -127,7 +128,7 @@ def save_report(
                 "requests": totals.requests,
                 "cost_per_request": totals.cost_per_request,
                 "verdict": verdict,
-                "figures": json.dumps(figures, default=str),
+                "figures": json_document(figures),
                 "report_markdown": markdown,
             },
         )
@@ -151,7 +152,7 @@ def top_cost_drivers(database: AnalyticsDatabase, start: datetime, now: datetime
 
 def latency_summary(database: AnalyticsDatabase, start: datetime, now: datetime) -> LatencySummary:
     """Duration percentiles and the cold-start rate over ``[start, now]``."""
-    database.check_cost_table()
+    database.check_cost_table(("timestamp", "duration", "cold_start"))
     with database.begin() as conn:
         row = conn.execute(sa.text(sql.LATENCY_PERCENTILES), {"start": start, "now": now}).mappings().one()
     rate = row["cold_start_rate"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import math
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -27,8 +31,56 @@ from vast_pipelines.resources.errors import OperatorError, redact
 EMBEDDED_LABEL = "embedded demo database"
 
 
+# How each column's expected type is named in messages.
+EXPECTED_TYPE = {
+    "timestamp": "timestamptz",
+    "model": "text",
+    "cost": "numeric",
+    "duration": "double precision",
+    "cold_start": "boolean",
+}
+
+
 class DatabaseUnavailable(OperatorError):
     """The analytics database cannot be reached or refused the connection."""
+
+
+class DatabaseLoginFailed(DatabaseUnavailable):
+    """The server answered and refused the user, password or database name of the URL."""
+
+
+class DatabaseBusy(OperatorError):
+    """A statement ran past its timeout or waited too long for a lock."""
+
+
+class DatabasePermissionDenied(OperatorError):
+    """The database user may not read or write what the pipelines need."""
+
+
+class DatabaseBadData(OperatorError):
+    """The server refused a value: out of range, malformed, or too large to index."""
+
+
+# The longest database message quoted to an operator.
+REASON_CHARS = 300
+
+# Limits on every statement of a sensor tick, well inside Dagster's 60 s sensor timeout: a tick that waits on a
+# lock held elsewhere fails in seconds with the reason instead of being killed at 60 s without one.
+TICK_STATEMENT_TIMEOUT_SECONDS = 10
+TICK_LOCK_TIMEOUT_SECONDS = 5
+_TICK_LIMITS: ContextVar[tuple[int, int] | None] = ContextVar("vast_pipelines_tick_limits", default=None)
+
+
+@contextmanager
+def tick_limits(
+    statement_seconds: int = TICK_STATEMENT_TIMEOUT_SECONDS, lock_seconds: int = TICK_LOCK_TIMEOUT_SECONDS
+) -> Iterator[None]:
+    """Run the database statements made within (by any ``AnalyticsDatabase``) under these timeouts."""
+    token = _TICK_LIMITS.set((statement_seconds, lock_seconds))
+    try:
+        yield
+    finally:
+        _TICK_LIMITS.reset(token)
 
 
 class CostTableMissing(OperatorError):
@@ -84,6 +136,14 @@ _COST_TABLE_CHECKED: set[str] = set()
 _LOCK = threading.Lock()
 
 
+POSTGRES_SCHEMES = ("postgresql", "postgres", "timescaledb", "postgresql+psycopg")
+URL_EXAMPLE = "TIMESCALE_URL=postgresql://bluefly:password@timescaledb:5433/analytics"
+QUOTE_ADVICE = (
+    "URL-quote special characters in the user and password (@ as %40, : as %3A, / as %2F; "
+    "python3 -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=\"\"))' PASSWORD)"
+)
+
+
 def to_sqlalchemy_url(url: str) -> URL:
     """A ``postgresql://`` URL (as the guide and psql write it) for SQLAlchemy with psycopg 3."""
     parsed = make_url(url)
@@ -92,12 +152,86 @@ def to_sqlalchemy_url(url: str) -> URL:
     return parsed
 
 
+def _split_userinfo(raw: str) -> tuple[str, str, str]:
+    """(scheme, user info, the rest) of ``scheme://userinfo@rest``: the user info ends at the LAST ``@`` before
+    any query string, which is where a password holding an unquoted ``@`` ends too."""
+    scheme, _, rest = raw.partition("://")
+    head, question, query = rest.partition("?")
+    userinfo, at, after = head.rpartition("@")
+    if not at:
+        return scheme, "", rest
+    return scheme, userinfo, after + question + query
+
+
+def url_secrets(raw: str | None) -> tuple[str, ...]:
+    """Every string of ``raw`` that may be (part of) its password, however the URL was mistyped."""
+    if not raw or "://" not in raw:
+        return ()
+    _, userinfo, _ = _split_userinfo(raw)
+    found = {userinfo.partition(":")[2]} | {piece for piece in userinfo.replace(":", "@").split("@")[1:]}
+    with contextlib.suppress(Exception):  # an unparseable URL has no parsed password to add
+        found.add(make_url(raw).password or "")
+    # Longest first, so a password is replaced whole before any of its pieces.
+    return tuple(sorted((s for s in found if s), key=len, reverse=True))
+
+
+def mask_url(raw: str) -> str:
+    """The URL as it may be shown: scheme, user and everything after the user info; never any password."""
+    if "://" not in raw:
+        return "<not a URL>"
+    scheme, userinfo, rest = _split_userinfo(raw)
+    user = userinfo.partition(":")[0] if userinfo else ""
+    shown = f"{user}:***@" if ":" in userinfo else (f"{user}@" if userinfo else "")
+    # The user info ends at the last @, so the rest holds no part of it; a password given as a parameter is hidden.
+    rest = re.sub(r"(?i)(password=)[^&]*", r"\1***", rest)
+    return f"{scheme}://{shown}{rest}"
+
+
+def check_database_url(raw: str) -> None:
+    """Raise ``OperatorError`` naming TIMESCALE_URL (never its password) unless it is a PostgreSQL URL."""
+    shown = mask_url(raw)
+    if "://" not in raw:
+        if "=" in raw:
+            hint = ""
+            try:
+                from psycopg.conninfo import conninfo_to_dict
+
+                parts = conninfo_to_dict(raw)
+                user = f"{parts['user']}:PASSWORD@" if parts.get("user") else ""
+                port = f":{parts['port']}" if parts.get("port") else ""
+                hint = f" Here: postgresql://{user}{parts.get('host', 'localhost')}{port}/{parts.get('dbname', '')}."
+            except Exception:  # noqa: BLE001 - the hint is a courtesy; the message stands without it
+                pass
+            raise OperatorError(
+                "TIMESCALE_URL is a libpq key=value string (host=... dbname=...); write it as a URL instead, e.g. "
+                f"{URL_EXAMPLE}.{hint}"
+            )
+        raise OperatorError(f"TIMESCALE_URL={shown} is not a URL. Example: {URL_EXAMPLE}")
+    scheme, userinfo, _ = _split_userinfo(raw)
+    if scheme.lower() not in POSTGRES_SCHEMES:
+        raise OperatorError(
+            f"TIMESCALE_URL={shown} is not a PostgreSQL/TimescaleDB URL (scheme {scheme!r}; use postgresql://). "
+            f"Example: {URL_EXAMPLE}"
+        )
+    if "@" in userinfo or "/" in userinfo or userinfo.count(":") > 1:
+        raise OperatorError(f"TIMESCALE_URL={shown}: the user or password holds an unquoted @, : or /. {QUOTE_ADVICE}")
+    try:
+        port = make_url(raw).port
+    except Exception:  # noqa: BLE001 - SQLAlchemy raises ValueError or ArgumentError here
+        raise OperatorError(
+            f"TIMESCALE_URL={shown} cannot be parsed (is the port a number?). Example: {URL_EXAMPLE}. {QUOTE_ADVICE}"
+        ) from None
+    if port is not None and not 0 < port < 65536:
+        raise OperatorError(f"TIMESCALE_URL={shown}: port {port} is not between 1 and 65535. Example: {URL_EXAMPLE}")
+
+
 def display_url(url: str) -> str:
     """The URL with its password hidden, for messages and reports."""
     try:
+        check_database_url(url)
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparseable URL>"
+    except Exception:  # noqa: BLE001 - shown masked whatever is wrong with it
+        return mask_url(url)
 
 
 class AnalyticsDatabase(dg.ConfigurableResource):
@@ -136,15 +270,29 @@ class AnalyticsDatabase(dg.ConfigurableResource):
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A transaction on the analytics database."""
+        """A transaction on the analytics database (under the tick's timeouts within ``tick_limits``).
+
+        A database error that an operator can act on (unreachable, login refused, timeout or lock, permission,
+        bad data) becomes an ``OperatorError`` worded for itself; anything else (a bug) is raised as it is.
+        """
         try:
             with self.engine.begin() as conn:
+                limits = _TICK_LIMITS.get()
+                if limits is not None:
+                    statement_ms = min(limits[0], self.statement_timeout_seconds) * 1000
+                    conn.execute(
+                        sa.text(sql.SET_TICK_TIMEOUTS), {"statement": f"{statement_ms}", "lock": f"{limits[1] * 1000}"}
+                    )
                 yield conn
-        except sa.exc.OperationalError as exc:
-            raise self._unavailable(exc) from None
+        except sa.exc.DBAPIError as exc:
+            explained = self.explain(exc)
+            if explained is None:
+                raise
+            raise explained from None
 
     def _resolved_url(self) -> str:
         if self.url:
+            check_database_url(self.url)
             return self.url
         try:
             return embedded_server_url(Path(self.home))
@@ -174,7 +322,13 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                 _ENGINES[key] = engine
         self._wait_until_reachable(engine)
         if raw_url not in _MIGRATED:
-            migrate(engine, embedded=self.is_embedded)
+            try:
+                migrate(engine, embedded=self.is_embedded)
+            except sa.exc.DBAPIError as exc:
+                explained = self.explain(exc)
+                if explained is None:
+                    raise
+                raise explained from None
             _MIGRATED.add(raw_url)
         return engine
 
@@ -186,25 +340,84 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                     conn.execute(sa.text("SELECT 1"))
                 return
             except sa.exc.OperationalError as exc:
-                if attempt == self.connect_attempts:
+                # A refused login does not get better by asking again.
+                if attempt == self.connect_attempts or isinstance(self.explain(exc), DatabaseLoginFailed):
                     raise self._unavailable(exc) from None
                 time.sleep(delay)
                 delay *= 2
 
+    def _reason(self, exc: Exception) -> str:
+        """The server's or driver's first line, without the statement and without any part of a password."""
+        lines = str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["(no message)"]
+        reason = redact(lines[0], *url_secrets(self.url))
+        # A server message may quote the offending value (a 10 MB model name): a few hundred bytes tell enough.
+        return reason if len(reason) <= REASON_CHARS else reason[:REASON_CHARS] + "…"
+
+    @property
+    def _where(self) -> str:
+        return f"{self.label} (TIMESCALE_URL)" if self.url else self.label
+
     def _unavailable(self, exc: Exception) -> DatabaseUnavailable:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        secret = make_url(self.url).password if self.url else None
-        where = "TIMESCALE_URL" if self.url else "the embedded database"
+        explained = self.explain(exc)
+        if isinstance(explained, DatabaseUnavailable):
+            return explained
         return DatabaseUnavailable(
-            f"Cannot reach the analytics database {self.label} ({where}): {redact(reason, secret)}. "
+            f"Cannot reach the analytics database {self._where}: {self._reason(exc)}. "
             "Check that the server is up and TIMESCALE_URL (host, port, user, database) is right; "
             "unset TIMESCALE_URL to use the embedded demo database."
         )
 
+    def explain(self, exc: Exception) -> OperatorError | None:
+        """What an operator reads for a database error, or None when it is not theirs to fix (a bug)."""
+        orig = getattr(exc, "orig", None) or exc
+        state = getattr(orig, "sqlstate", None) or ""
+        reason = self._reason(exc)
+        lowered = reason.lower()
+        refused = ("authentication failed", "no password supplied", "no pg_hba.conf entry")
+        if (
+            state in ("28P01", "28000")
+            or any(r in lowered for r in refused)
+            or ("role" in lowered and "does not exist" in lowered)
+        ):
+            return DatabaseLoginFailed(
+                f"The analytics database {self._where} refused the login: {reason}. Check the user and password "
+                f"in TIMESCALE_URL. {QUOTE_ADVICE}."
+            )
+        if state == "3D000" or ("database" in lowered and "does not exist" in lowered):
+            return DatabaseLoginFailed(
+                f"The analytics database {self._where} has no such database: {reason}. "
+                "Check the database name at the end of TIMESCALE_URL."
+            )
+        if state in ("57014", "55P03", "40P01") or "lock timeout" in lowered:
+            return DatabaseBusy(
+                f"The analytics database {self._where} did not answer in time: {reason}. A long query or a lock "
+                "held by another session (see pg_stat_activity and pg_locks) is in the way; nothing was changed."
+            )
+        if state == "42501":
+            return DatabasePermissionDenied(
+                f"The database user of {self._where} is not allowed to do this: {reason}. Grant it SELECT on "
+                f"{sql.COST_TABLE} and USAGE, CREATE on schema {sql.SCHEMA} (and its tables)."
+            )
+        if state.startswith(("22", "54")):
+            return DatabaseBadData(
+                f"The analytics database {self._where} refused a value: {reason}. A row of {sql.COST_TABLE} "
+                "holds data the pipelines cannot store as it is (out of range, malformed or too large); "
+                "nothing was changed."
+            )
+        if isinstance(exc, sa.exc.OperationalError) or state.startswith(("08", "53", "57P")):
+            return DatabaseUnavailable(
+                f"Cannot reach the analytics database {self._where}: {reason}. "
+                "Check that the server is up and TIMESCALE_URL (host, port, user, database) is right; "
+                "unset TIMESCALE_URL to use the embedded demo database."
+            )
+        return None
+
     # --- vast_ai_costs -------------------------------------------------------------------------
 
-    def check_cost_table(self) -> None:
-        """Raise ``CostTableMissing`` naming what is missing from ``vast_ai_costs``."""
+    def check_cost_table(self, columns: Sequence[str] | None = None) -> None:
+        """Raise ``CostTableMissing`` naming, in one message, every column of ``columns`` (default: all of the
+        guide's) that ``vast_ai_costs`` lacks or holds with the wrong type, with the type expected."""
+        needed = tuple(columns or sql.COST_COLUMNS)
         with self.begin() as conn:
             rows = conn.execute(sa.text(sql.COST_TABLE_COLUMNS), {"table": sql.COST_TABLE}).all()
         found = {name: dtype for name, dtype in rows}
@@ -214,11 +427,22 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                 f"expected columns: {', '.join(f'{c} {t}' for c, t in sql.COST_COLUMNS.items())}. "
                 "Point TIMESCALE_URL at the analytics database, or unset it for the embedded demo."
             )
-        missing = [f"{c} ({t})" for c, t in sql.COST_COLUMNS.items() if c not in found]
-        if missing:
+        missing = [f"{c} ({sql.COST_COLUMNS[c]})" for c in needed if c not in found]
+        wrong = [
+            f"{c} is {found[c]} (expected {c} {EXPECTED_TYPE[c]})"
+            for c in needed
+            if c in found and found[c] not in sql.COST_COLUMN_TYPES[c]
+        ]
+        if missing or wrong:
+            said = []
+            if missing:
+                said.append(f"lacks column(s) {', '.join(missing)}")
+            if wrong:
+                said.append(f"has the wrong type: {'; '.join(wrong)}")
             raise CostTableMissing(
-                f"Table {sql.COST_TABLE} in {self.label} lacks column(s) {', '.join(missing)}; "
-                "the operations guide's queries need all of timestamp, model, cost, duration, cold_start."
+                f"Table {sql.COST_TABLE} in {self.label} {' and '.join(said)}. This check needs "
+                f"{', '.join(needed)}. Fix the table agent-router writes (e.g. ALTER TABLE {sql.COST_TABLE} ALTER "
+                "COLUMN cost TYPE numeric USING cost::numeric); nothing was read or changed."
             )
 
     def spend_summary(self, periods: Periods, *, rolling_24h: bool = True) -> SpendSummary:
@@ -230,9 +454,9 @@ class AnalyticsDatabase(dg.ConfigurableResource):
         The table's columns are checked once per process (sensors call this every minute); a query that
         fails on a missing table or column is explained by checking again.
         """
-        key = self.url or f"embedded:{Path(self.home).expanduser().resolve()}"
+        key = (self.url or f"embedded:{Path(self.home).expanduser().resolve()}") + ":spend"
         if key not in _COST_TABLE_CHECKED:
-            self.check_cost_table()
+            self.check_cost_table(sql.SPEND_COLUMNS)
             _COST_TABLE_CHECKED.add(key)
         try:
             with self.begin() as conn:
@@ -240,7 +464,7 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                 row = conn.execute(sa.text(sql.SPEND_SUMMARY), params).mappings().one()
         except sa.exc.ProgrammingError:
             _COST_TABLE_CHECKED.discard(key)
-            self.check_cost_table()
+            self.check_cost_table(sql.SPEND_COLUMNS)
             raise
         return SpendSummary(
             rolling_24h_cost=_money(row["rolling_24h_cost"]),
@@ -256,6 +480,15 @@ class AnalyticsDatabase(dg.ConfigurableResource):
             month_negative_cost_rows=int(row["month_negative_cost_rows"]),
             future_rows=int(row["future_rows"]),
             latest_request=row["latest_request"],
+            rolling_24h_costed_requests=int(row["rolling_24h_costed_requests"]),
+            previous_day_costed_requests=int(row["previous_day_costed_requests"]),
+            today_costed_requests=int(row["today_costed_requests"]),
+            month_costed_requests=int(row["month_costed_requests"]),
+            month_invalid_cost_rows=int(row["month_invalid_cost_rows"]),
+            today_null_cost_rows=int(row["today_null_cost_rows"]),
+            today_invalid_cost_rows=int(row["today_invalid_cost_rows"]),
+            today_negative_cost_rows=int(row["today_negative_cost_rows"]),
+            month_credit=_money(row["month_credit"]),
         )
 
     # --- the pipelines' own tables --------------------------------------------------------------
@@ -566,12 +799,34 @@ def _outbox_row(row: Any) -> OutboxRow:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, default=str)
+    return json_document(value)
+
+
+def json_document(value: Any) -> str:
+    """``value`` as JSON that PostgreSQL accepts: NaN and Infinity (never figures) become null."""
+    return json.dumps(_finite(value), default=str, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _money(value: Any) -> float:
-    """SUM over no rows is NULL: the sum of no logged cost is 0 (whether that is "no data" is decided apart)."""
-    return float(value) if value is not None else 0.0
+    """SUM over no rows is NULL: the sum of no logged cost is 0 (whether that is "no data" is decided apart).
+
+    The statements sum finite costs only; a sum that is still not finite fails loud rather than reach a verdict
+    (NaN compares false with every limit, which would switch the runaway check off).
+    """
+    money = float(value) if value is not None else 0.0
+    if not math.isfinite(money):
+        raise DatabaseBadData(f"A spend figure read from {sql.COST_TABLE} is {money}, not an amount of money.")
+    return money
 
 
 def migrate(engine: Engine, *, embedded: bool) -> None:
@@ -587,6 +842,6 @@ def dispose_engine(url: str) -> None:
     with _LOCK:
         engines = [_ENGINES.pop(key) for key in list(_ENGINES) if key[0] == url]
         _MIGRATED.discard(url)
-        _COST_TABLE_CHECKED.discard(url)
+        _COST_TABLE_CHECKED.discard(url + ":spend")
     for engine in engines:
         engine.dispose()

@@ -9,10 +9,13 @@ import dagster as dg
 from pydantic import Field
 
 from vast_pipelines.policy.emergency import ShutdownMode
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.thresholds import GUIDE, Thresholds, threshold_problems
 from vast_pipelines.resources.errors import OperatorError
 
 THRESHOLD_NAMES = tuple(f.name for f in dataclasses.fields(Thresholds))
+
+
+THRESHOLDS_EXAMPLE = "VAST_PIPELINES_THRESHOLDS=hard_cap=300,runaway_daily=80"
 
 
 def parse_overrides(text: str | None) -> dict[str, float]:
@@ -28,9 +31,54 @@ def parse_overrides(text: str | None) -> dict[str, float]:
             result[name.strip()] = float(value)
         except ValueError:
             raise OperatorError(
-                f"VAST_PIPELINES_THRESHOLDS: {part.strip()!r} is not name=number (e.g. hard_cap=300)"
+                f"VAST_PIPELINES_THRESHOLDS={text!r}: {part.strip()!r} is not name=number. "
+                f"Example: {THRESHOLDS_EXAMPLE}"
             ) from None
     return result
+
+
+def parse_thresholds(text: str | None) -> Thresholds:
+    """The guide's thresholds with the overrides of VAST_PIPELINES_THRESHOLDS, or one error naming every bad
+    value: unknown names, values that are not finite or not positive, levels out of order."""
+    overrides = parse_overrides(text)
+    unknown = sorted(set(overrides) - set(THRESHOLD_NAMES))
+    if unknown:
+        raise OperatorError(
+            f"VAST_PIPELINES_THRESHOLDS={text!r} names unknown threshold(s) {', '.join(unknown)}; "
+            f"known: {', '.join(THRESHOLD_NAMES)}. Example: {THRESHOLDS_EXAMPLE}"
+        )
+    limits = dataclasses.replace(GUIDE, **overrides)
+    problems = threshold_problems(limits)
+    if problems:
+        said = "; ".join(
+            f"{' and '.join(f'{n}={v:g}' for n, v in zip(p.names, p.values, strict=True))} must be {p.rule}"
+            for p in problems
+        )
+        raise OperatorError(f"VAST_PIPELINES_THRESHOLDS={text!r}: {said}. Example: {THRESHOLDS_EXAMPLE}")
+    return limits
+
+
+def parse_actions(value: str) -> bool:
+    """VAST_EMERGENCY_ACTIONS: ``apply`` (True) or ``dry-run`` (False), in any case and nothing else: a switch
+    that holds the kill switch is never guessed."""
+    mode = value.lower()
+    if mode not in ("apply", "dry-run"):
+        raise OperatorError(
+            f"VAST_EMERGENCY_ACTIONS={value!r} is neither 'apply' nor 'dry-run'. "
+            "Example: VAST_EMERGENCY_ACTIONS=dry-run (report what would be done) or VAST_EMERGENCY_ACTIONS=apply"
+        )
+    return mode == "apply"
+
+
+def parse_shutdown(value: str) -> ShutdownMode:
+    """VAST_EMERGENCY_SHUTDOWN: ``stop`` or ``delete``, in any case and nothing else."""
+    try:
+        return ShutdownMode(value.lower())
+    except ValueError:
+        raise OperatorError(
+            f"VAST_EMERGENCY_SHUTDOWN={value!r} is neither 'stop' nor 'delete'. "
+            "Example: VAST_EMERGENCY_SHUTDOWN=stop (restore_service can undo it) or VAST_EMERGENCY_SHUTDOWN=delete"
+        ) from None
 
 
 def load_timezone(name: str) -> ZoneInfo:
@@ -68,20 +116,12 @@ class RunbookSettings(dg.ConfigurableResource):
     @property
     def shutdown_mode(self) -> ShutdownMode:
         """How the emergency job shuts endpoints down (``VAST_EMERGENCY_SHUTDOWN``)."""
-        try:
-            return ShutdownMode(self.emergency_shutdown.strip().lower())
-        except ValueError:
-            raise OperatorError(
-                f"VAST_EMERGENCY_SHUTDOWN={self.emergency_shutdown!r}: use 'stop' or 'delete'"
-            ) from None
+        return parse_shutdown(self.emergency_shutdown)
 
     @property
     def apply_actions(self) -> bool:
         """Whether destructive actions are allowed (``VAST_EMERGENCY_ACTIONS=apply``)."""
-        mode = self.emergency_actions.strip().lower()
-        if mode not in ("apply", "dry-run"):
-            raise OperatorError(f"VAST_EMERGENCY_ACTIONS={self.emergency_actions!r}: use 'apply' or 'dry-run'")
-        return mode == "apply"
+        return parse_actions(self.emergency_actions)
 
     def tz(self) -> ZoneInfo:
         """The operator's time zone."""
@@ -89,11 +129,4 @@ class RunbookSettings(dg.ConfigurableResource):
 
     def limits(self) -> Thresholds:
         """The guide's thresholds with this deployment's overrides."""
-        overrides = parse_overrides(self.thresholds)
-        unknown = sorted(set(overrides) - set(THRESHOLD_NAMES))
-        if unknown:
-            raise OperatorError(
-                f"VAST_PIPELINES_THRESHOLDS names unknown threshold(s) {', '.join(unknown)}; "
-                f"known: {', '.join(THRESHOLD_NAMES)}"
-            )
-        return dataclasses.replace(GUIDE, **overrides)
+        return parse_thresholds(self.thresholds)

@@ -4,13 +4,14 @@ from datetime import date
 import dagster as dg
 
 from vast_pipelines import clock
-from vast_pipelines.defs.guards import skip_when_unavailable
+from vast_pipelines.defs.guards import fail_when_blind
 from vast_pipelines.notifications import alert_messages, deliver_queued
 from vast_pipelines.policy.alerts import BudgetDecision, alerts_to_send, budget_decision, next_level
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.spend import SpendSummary, forecast_month_end, usd
 from vast_pipelines.policy.thresholds import Thresholds
-from vast_pipelines.reports.alerts import budget_alert, forecast_alert
+from vast_pipelines.reports.alerts import budget_alert, forecast_alert, uncounted_costs_alert
+from vast_pipelines.reports.health import uncounted_lines
 from vast_pipelines.reports.insights import stale_text
 from vast_pipelines.resources.database import AnalyticsDatabase, OutboxMessage
 from vast_pipelines.resources.email import EmailResource
@@ -36,7 +37,7 @@ def known_claims(cursor: str | None, month: date) -> set[str]:
     "$200 emergency sends one alert per level per month to #platform-alerts and platform-ops by email, "
     "and a forecast reaching the hard cap before month end warns ahead.",
 )
-@skip_when_unavailable
+@fail_when_blind
 def budget_alert_sensor(
     context: dg.SensorEvaluationContext,
     database: AnalyticsDatabase,
@@ -51,7 +52,7 @@ def budget_alert_sensor(
     month = periods.month_start.date()
     spend = database.spend_summary(periods, rolling_24h=False)
     forecast = forecast_month_end(spend.month_to_date, spend.last_7_days_cost, periods, limits)
-    decision = budget_decision(spend, forecast, month.isoformat(), limits)
+    decision = budget_decision(spend, forecast, month.isoformat(), limits, today=periods.today_start.date())
     freshness = cost_freshness(database, periods.now, limits)
     stale = stale_text(freshness, tz) if freshness.stale and freshness.since is not None else None
     known = known_claims(context.cursor, month)
@@ -78,6 +79,11 @@ def budget_alert_sensor(
                 alert,
                 kind=f"budget_{plan.level.value}",
                 dedupe_key=f"budget:{month:%Y-%m}:{plan.level.value}",
+            )
+        if plan.uncounted:
+            alert = uncounted_costs_alert(spend, now=periods.now, tz=tz, source=database.label)
+            messages += alert_messages(
+                slack, email, alert, kind="uncounted_costs", dedupe_key=f"budget:{decision.uncounted_key}"
             )
         if plan.forecast:
             alert = forecast_alert(
@@ -125,8 +131,14 @@ def spend_status(decision: BudgetDecision, spend: SpendSummary, limits: Threshol
         )
     if spend.month_requests == 0:
         return "No cost rows logged this month: nothing to compare with the budget (is agent-router logging?)."
+    if not spend.month_has_cost:
+        return (
+            f"No data: none of this month's {spend.month_requests:,} logged requests carries a cost "
+            "(NULL or not a finite number): nothing to compare with the budget (is agent-router logging costs?)."
+        )
     ahead = next_level(spend.month_to_date, limits)
     upcoming = f"next: {ahead[0].value} at {usd(ahead[1])}" if ahead else "every level crossed"
     crossed = ", ".join(level.value for level in decision.crossed) or "none"
     forecast = "; forecast reaches the hard cap this month" if decision.forecast_warning else ""
-    return f"Month-to-date {usd(spend.month_to_date)}; levels crossed: {crossed}; {upcoming}{forecast}."
+    uncounted = "".join(f" {line}." for line in uncounted_lines(spend))
+    return f"Month-to-date {usd(spend.month_to_date)}; levels crossed: {crossed}; {upcoming}{forecast}.{uncounted}"

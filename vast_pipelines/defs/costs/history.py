@@ -90,6 +90,8 @@ def day_metadata(
         "requests": totals.requests,
         "cold_start_requests": totals.cold_start_requests,
         "null_cost_requests": totals.null_cost_requests,
+        "invalid_cost_requests": totals.invalid_cost_requests,
+        "negative_cost_requests": totals.negative_cost_requests,
         "null_duration_requests": totals.null_duration_requests,
         "models": len(models),
         "daily_verdict": verdict.value,

@@ -5,10 +5,11 @@ import dagster as dg
 from vast_pipelines import clock
 from vast_pipelines.defs.emergency.shutdown import emergency_shutdown
 from vast_pipelines.defs.emergency.steps import EMERGENCY_TAG
-from vast_pipelines.defs.guards import skip_when_unavailable
+from vast_pipelines.defs.guards import fail_when_blind
 from vast_pipelines.policy.emergency import Reason, emergency_triggers
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.spend import usd
+from vast_pipelines.reports.health import spent, uncounted_lines
 from vast_pipelines.reports.insights import stale_text
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.insights import cost_freshness
@@ -32,7 +33,7 @@ def fired_this_month(cursor: str | None, month: str) -> set[str]:
     description="The guide's Runaway Costs trigger: today's spend over $50 (runaway_daily) or month-to-date at the "
     "$200 hard cap starts emergency_shutdown, once per day (runaway) or once per month (hard cap).",
 )
-@skip_when_unavailable
+@fail_when_blind
 def runaway_cost_sensor(
     context: dg.SensorEvaluationContext, database: AnalyticsDatabase, settings: RunbookSettings
 ) -> dg.SensorResult:
@@ -45,11 +46,13 @@ def runaway_cost_sensor(
     fired = fired_this_month(context.cursor, month)
     triggers = [t for t in emergency_triggers(spend, today, limits) if t.run_key not in fired]
     status = (
-        f"Today {usd(spend.today_cost)} ({spend.today_requests:,} requests; runaway over "
-        f"{usd(limits.runaway_daily)}/day), month-to-date {usd(spend.month_to_date)} (hard cap {usd(limits.hard_cap)})"
+        f"Today {spent(spend.today_cost, spend.today_has_cost)} ({spend.today_requests:,} requests; runaway over "
+        f"{usd(limits.runaway_daily)}/day), month-to-date {spent(spend.month_to_date, spend.month_has_cost)} "
+        f"(hard cap {usd(limits.hard_cap)})"
     )
     if spend.today_requests == 0:
         status += "; no cost rows logged today"
+    status += "".join(f"; {line}" for line in uncounted_lines(spend))
     freshness = cost_freshness(database, periods.now, limits)
     if freshness.stale and freshness.since is not None:
         status += f"; verdict {stale_text(freshness, tz)}, spend may be higher"

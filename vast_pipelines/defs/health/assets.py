@@ -151,7 +151,12 @@ def yesterday_spend(
         data={**dataclasses.asdict(spend), "forecast": dataclasses.asdict(forecast), "stale": stale},
         text=text,
     )
-    verdict = daily_verdict(spend.rolling_24h_cost, spend.rolling_24h_requests, limits, stale=stale is not None)
+    verdict = daily_verdict(
+        spend.rolling_24h_cost if spend.rolling_24h_has_cost else None,
+        spend.rolling_24h_requests,
+        limits,
+        stale=stale is not None,
+    )
     band_check = dg.AssetCheckResult(
         check_name=DAILY_SPEND_BAND_CHECK,
         passed=verdict.value in ("excellent",),
@@ -167,6 +172,9 @@ def yesterday_spend(
             "requests_24h": spend.rolling_24h_requests,
             "daily_verdict": stale or verdict.value,
             "null_cost_rows": spend.month_null_cost_rows,
+            "invalid_cost_rows": spend.month_invalid_cost_rows,
+            "negative_cost_rows": spend.month_negative_cost_rows,
+            "credits_month_to_date": spend.month_credit,
             "future_rows": spend.future_rows,
             "hard_cap_date": str(forecast.hard_cap_date or "not this month"),
             "database": database.label,

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from vast_pipelines import clock
-from vast_pipelines.defs.guards import skip_when_unavailable
+from vast_pipelines.defs.guards import fail_when_blind
 from vast_pipelines.defs.health.assets import vast_summary
 from vast_pipelines.notifications import send_alert
 from vast_pipelines.policy.health import EndpointStatus
@@ -67,7 +67,7 @@ def check_with_context(
     "N failed checks in a row (outage_checks, default 2) an incident opens and #incidents and #platform-alerts "
     "hear it once, with Tailscale and the Vast.ai workers; once more when it answers again.",
 )
-@skip_when_unavailable
+@fail_when_blind
 def endpoint_down_sensor(
     context: dg.SensorEvaluationContext,
     database: AnalyticsDatabase,
