@@ -306,7 +306,9 @@ def test_a_bad_timescale_url_refuses_to_load_naming_it_and_never_its_password(ur
     assert said in str(at_run.value) and "hunter2" not in str(at_run.value) and "ter2" not in str(at_run.value)
 
 
-def test_a_lock_held_for_minutes_fails_the_tick_within_seconds_as_a_timeout(database, fresh_database_url, instance, at):
+def test_a_lock_held_for_minutes_fails_the_tick_within_seconds_as_a_timeout(
+    database, fresh_database_url, instance, at, statement_timeouts
+):
     at(NOW)
     database.check_cost_table()
     with psycopg.connect(_libpq(fresh_database_url)) as blocker:
@@ -367,7 +369,7 @@ def test_a_user_without_grants_is_told_what_to_grant(database, fresh_database_ur
             admin.execute(f"DROP ROLE {role}")
 
 
-def test_tick_limits_apply_to_the_statements_of_a_tick_only(database):
+def test_tick_limits_apply_to_the_statements_of_a_tick_only(database, statement_timeouts):
     with tick_limits(statement_seconds=2, lock_seconds=1), database.begin() as conn:
         inside = (
             conn.execute(sa.text("SHOW statement_timeout")).scalar_one(),
