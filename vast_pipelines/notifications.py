@@ -7,15 +7,15 @@ import time
 from dataclasses import dataclass
 
 from vast_pipelines.reports.alerts import Message
-from vast_pipelines.resources.database import AnalyticsDatabase, OutboxMessage, OutboxRow
+from vast_pipelines.resources.database import OUTBOX_LEASE_SECONDS, AnalyticsDatabase, OutboxMessage, OutboxRow
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.slack import Delivery, SlackResource
 
 # Undelivered messages are retried after this long, growing with each attempt (capped).
 RETRY_BASE_SECONDS = 60.0
 RETRY_MAX_SECONDS = 3600.0
-# A message being redelivered is hidden from other senders this long (longer than any one attempt).
-LEASE_SECONDS = 300.0
+# A message being delivered (first attempt or retry) is hidden from other senders this long.
+LEASE_SECONDS = OUTBOX_LEASE_SECONDS
 
 
 @dataclass(frozen=True)

@@ -391,8 +391,9 @@ SELECT
 
 OUTBOX_INSERT = """
 INSERT INTO vast_pipelines.notification_outbox
-    (transport, destination, kind, subject, body, attachment_name, attachment, dedupe_key)
-VALUES (:transport, :destination, :kind, :subject, :body, :attachment_name, :attachment, :dedupe_key)
+    (transport, destination, kind, subject, body, attachment_name, attachment, dedupe_key, next_attempt_at)
+VALUES (:transport, :destination, :kind, :subject, :body, :attachment_name, :attachment, :dedupe_key,
+        now() + make_interval(secs => :lease_seconds))
 ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING id
 """

@@ -205,6 +205,8 @@ class SlackServer(LoopbackServer):
         }
         self.messages: list[dict[str, Any]] = []
         self.files: list[dict[str, Any]] = []
+        # Seconds chat.postMessage takes before it answers (a slow Slack); the message counts once answered.
+        self.post_delay = 0.0
         self._uploads: dict[str, dict[str, Any]] = {}
         self.route("POST", "/api/chat.postMessage", self._post_message)
         self.route("POST", "/api/conversations.list", self._conversations)
@@ -224,6 +226,8 @@ class SlackServer(LoopbackServer):
             return Reply(200, {"ok": False, "error": "invalid_auth"})
         params = call.params()
         channel = params.get("channel", "")
+        if self.post_delay:
+            time.sleep(self.post_delay)
         if channel.lstrip("#") not in self.channels and channel not in self.channels.values():
             return Reply(200, {"ok": False, "error": "channel_not_found"})
         ts = f"{time.time():.6f}"

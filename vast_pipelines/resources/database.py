@@ -26,6 +26,10 @@ from vast_pipelines.resources.errors import OperatorError, redact
 
 EMBEDDED_LABEL = "embedded demo database"
 
+# A message is leased to whoever writes it (or claims it for a retry) this long: no other sender (the outbox
+# sensor in the daemon, a second code server) may touch it meanwhile. Longer than any one delivery attempt.
+OUTBOX_LEASE_SECONDS = 300.0
+
 
 class DatabaseUnavailable(OperatorError):
     """The analytics database cannot be reached or refused the connection."""
@@ -548,7 +552,9 @@ def queue_messages(conn: Connection, messages: Sequence[OutboxMessage]) -> list[
 
 
 def _enqueue(conn: Connection, **fields: Any) -> int | None:
-    return conn.execute(sa.text(sql.OUTBOX_INSERT), fields).scalar_one_or_none()
+    """Insert one message, leased to the caller (who delivers it next), so no other sender sends it meanwhile."""
+    params = {**fields, "lease_seconds": OUTBOX_LEASE_SECONDS}
+    return conn.execute(sa.text(sql.OUTBOX_INSERT), params).scalar_one_or_none()
 
 
 def _outbox_row(row: Any) -> OutboxRow:
