@@ -6,7 +6,9 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
+from vast_pipelines.policy.outbox import DIGEST_KIND, ExpiredDigest, MaxAges
 from vast_pipelines.reports.alerts import Message
+from vast_pipelines.reports.outbox import expired_digest
 from vast_pipelines.resources.database import OUTBOX_LEASE_SECONDS, AnalyticsDatabase, OutboxMessage, OutboxRow
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.slack import Delivery, SlackResource
@@ -27,8 +29,12 @@ class Sent:
 
     @property
     def status(self) -> str:
-        """``delivered``, ``failed``, ``not_configured``, or ``duplicate`` (already queued)."""
+        """``delivered``, ``failed``, ``not_configured``, ``demo`` (embedded demo database: never posted), or
+        ``duplicate`` (already queued)."""
         return self.delivery.status if self.delivery else "duplicate"
+
+
+DEMO_NOTE = "kept, never posted: queued in the embedded demo database"
 
 
 def retry_delay(attempts: int) -> float:
@@ -97,7 +103,13 @@ def deliver_and_mark(
     *,
     attempts: int,
 ) -> Delivery:
-    """One delivery attempt of a stored message (tried ``attempts`` times before), and its outcome recorded."""
+    """One delivery attempt of a stored message (tried ``attempts`` times before), and its outcome recorded.
+
+    Nothing queued in the embedded demo database is ever posted: it is kept with status ``demo``.
+    """
+    if database.is_embedded:
+        database.mark_notification(outbox_id, status="demo", error=DEMO_NOTE)
+        return Delivery("demo", error=DEMO_NOTE)
     delivery = deliver(slack, email, message)
     database.mark_notification(
         outbox_id,
@@ -148,21 +160,36 @@ def redeliver_due(
     slack: SlackResource,
     email: EmailResource,
     *,
+    ages: MaxAges | None = None,
     limit: int = 20,
     time_budget_seconds: float = 30.0,
 ) -> list[tuple[OutboxRow, Delivery]]:
     """Retry undelivered messages whose back-off has passed, oldest first, within a time budget.
 
-    Messages are leased first, so a second sender (another code server) skips them; a message not tried
-    before the budget ran out is tried again when its lease ends.
+    First, messages past their kind's maximum age (``ages``) expire and one digest of them is queued and sent
+    (old news is never posted one by one). Messages are leased first, so a second sender (another code server)
+    skips them; a message not tried before the budget ran out is tried again when its lease ends. Nothing
+    from the embedded demo database is ever sent.
     """
+    if database.is_embedded:
+        return []
     started = time.monotonic()
     outcomes = []
+    if ages is not None:
+        _, queued = database.expire_notifications(ages, lambda found: digest_message(slack, found, ages))
+        if queued is not None:
+            outcomes.append((queued, deliver_and_mark(database, slack, email, queued.id, queued, attempts=0)))
     for row in database.claim_due_notifications(limit=limit, lease_seconds=LEASE_SECONDS):
         if time.monotonic() - started > time_budget_seconds:
             break
         outcomes.append((row, deliver_and_mark(database, slack, email, row.id, row, attempts=row.attempts)))
     return outcomes
+
+
+def digest_message(slack: SlackResource, found: ExpiredDigest, ages: MaxAges) -> OutboxMessage:
+    """The one Slack message (to the updates channel: it reports, it does not page) saying what expired."""
+    message = expired_digest(found, ages)
+    return OutboxMessage("slack", slack.updates_channel, DIGEST_KIND, message.text, subject=message.subject)
 
 
 def alert_messages(
@@ -202,7 +229,7 @@ def delivery_summary(sent: list[Sent], messages: list[OutboxMessage]) -> list[st
     for item, message in zip(sent, messages, strict=True):
         where = message.destination if message.transport == "slack" else f"email {message.destination}"
         note = f" ({item.delivery.error})" if item.delivery and item.delivery.error else ""
-        waiting = "" if item.status in ("delivered", "duplicate") else ", kept in the outbox for retry"
+        waiting = "" if item.status in ("delivered", "duplicate", "demo") else ", kept in the outbox for retry"
         lines.append(f"{where}: {item.status}{waiting}{note}")
     return lines
 

@@ -60,6 +60,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX IF NOT EXISTS notification_outbox_undelivered
         ON vast_pipelines.notification_outbox (next_attempt_at) WHERE status <> 'delivered'
     """,
+    # Issue 12: 'expired' (old news, summarised in one digest) and 'demo' (queued by the embedded demo database:
+    # kept, never posted). Widened once, by name, so a restart does not re-validate the table.
+    """
+    DO $$
+    BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'notification_outbox_status_v2') THEN
+            ALTER TABLE vast_pipelines.notification_outbox DROP CONSTRAINT IF EXISTS notification_outbox_status_check;
+            ALTER TABLE vast_pipelines.notification_outbox ADD CONSTRAINT notification_outbox_status_v2
+                CHECK (status IN ('pending', 'delivered', 'failed', 'not_configured', 'expired', 'demo'));
+        END IF;
+    END
+    $$
+    """,
+    # The digest that reported an expired message (NULL: not reported yet).
+    "ALTER TABLE vast_pipelines.notification_outbox ADD COLUMN IF NOT EXISTS digested_in bigint",
     # --- deploy_model / update_worker (issue 5): every change to Vast.ai or the router, before and after.
     """
     CREATE TABLE IF NOT EXISTS vast_pipelines.worker_changes (
@@ -413,7 +428,7 @@ WHERE id = :id
 OUTBOX_DUE = """
 SELECT id, transport, destination, kind, subject, body, attachment_name, attachment, attempts
 FROM vast_pipelines.notification_outbox
-WHERE status <> 'delivered' AND next_attempt_at <= now()
+WHERE status NOT IN ('delivered', 'expired', 'demo') AND next_attempt_at <= now()
 ORDER BY id
 LIMIT :limit
 FOR UPDATE SKIP LOCKED
@@ -461,7 +476,48 @@ SELECT
     COUNT(*) FILTER (WHERE status = 'not_configured') AS not_configured,
     MIN(created_at) AS oldest
 FROM vast_pipelines.notification_outbox
-WHERE status <> 'delivered'
+WHERE status NOT IN ('delivered', 'expired', 'demo')
+"""
+
+# Old news: due, undelivered messages past their kind's maximum age are marked expired (never posted alone).
+OUTBOX_EXPIRE = """
+UPDATE vast_pipelines.notification_outbox
+SET status = 'expired', last_error = 'expired undelivered after ' || ROUND(
+        EXTRACT(EPOCH FROM now() - created_at) / 3600.0) || ' h'
+WHERE id IN (
+    SELECT id FROM vast_pipelines.notification_outbox
+    WHERE status NOT IN ('delivered', 'expired', 'demo') AND next_attempt_at <= now() AND kind <> :digest_kind
+      AND created_at < now() - make_interval(secs => CASE WHEN kind = ANY (CAST(:report_kinds AS text[]))
+                                                         THEN :report_seconds ELSE :alert_seconds END)
+    ORDER BY id
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id
+"""
+
+# At most one digest waits at a time: an older digest whose delivery failed is superseded by the new one, and
+# what it reported is reported again (a digest on its first attempt, still 'pending', is left alone).
+OUTBOX_SUPERSEDE_DIGESTS = """
+WITH superseded AS (
+    UPDATE vast_pipelines.notification_outbox
+    SET status = 'expired', last_error = 'superseded by a newer digest'
+    WHERE kind = :digest_kind AND status IN ('failed', 'not_configured')
+    RETURNING id
+)
+UPDATE vast_pipelines.notification_outbox SET digested_in = NULL
+WHERE digested_in IN (SELECT id FROM superseded)
+"""
+
+OUTBOX_UNREPORTED_EXPIRED = """
+SELECT id, kind, transport, EXTRACT(EPOCH FROM now() - created_at) AS age_seconds
+FROM vast_pipelines.notification_outbox
+WHERE status = 'expired' AND kind <> :digest_kind AND digested_in IS NULL
+ORDER BY id
+FOR UPDATE SKIP LOCKED
+"""
+
+OUTBOX_MARK_DIGESTED = """
+UPDATE vast_pipelines.notification_outbox SET digested_in = :digest_id WHERE id = ANY (CAST(:ids AS bigint[]))
 """
 
 INSERT_INCIDENT = """

@@ -14,7 +14,12 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from vast_pipelines_tests.conftest import REPO, evaluate_sensor, make_resources
+from vast_pipelines.notifications import send_slack
+from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.resources.settings import RunbookSettings
+from vast_pipelines.resources.slack import SlackResource
+from vast_pipelines_tests.conftest import REPO, SLACK_TOKEN, evaluate_sensor, make_resources
+from vast_pipelines_tests.test_outbox_redelivery import make_due
 
 pytestmark = pytest.mark.faults
 
@@ -77,3 +82,85 @@ def test_a_message_is_delivered_by_one_sender_only_with_a_slow_slack(
     assert (by_run, by_retrier, len(texts)) == (1, 0, 1)  # delivered once, doubled 0
     assert (row["status"], row["attempts"]) == ("delivered", 1)  # lost 0, one delivery attempt recorded
     assert len(slack_server.calls_to("/api/chat.postMessage")) == 1  # one write call to Slack
+
+
+# --- old news is not a page -------------------------------------------------------------------------------
+
+
+def age(database, hours: float, kind: str | None = None) -> None:
+    """As if the messages (of ``kind``) had been queued ``hours`` ago and their back-off had passed."""
+    with database.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE vast_pipelines.notification_outbox SET created_at = now() - make_interval(hours => CAST(:h AS integer)), "
+                "next_attempt_at = now() WHERE CAST(:kind AS text) IS NULL OR kind = :kind"
+            ),
+            {"h": hours, "kind": kind},
+        )
+
+
+def test_a_week_of_messages_kept_while_slack_was_unset_is_one_digest_not_a_week_of_pages(
+    database, slack_server, instance
+):
+    unset = SlackResource()
+    for kind, text in [
+        ("service_down", "vLLM down (a host nobody configured)"),
+        ("emergency_shutdown", "dry-run emergency"),
+        ("health_check", "demo health report"),
+        ("weekly", "weekly review"),
+    ]:
+        assert send_slack(database, unset, channel="#platform-alerts", text=text, kind=kind).status == "not_configured"
+    age(database, 24 * 7)
+    send_slack(database, unset, channel="#platform-alerts", text="budget warning an hour ago", kind="budget_warning")
+    age(database, 1, kind="budget_warning")
+    resources = make_resources(database, slack=slack_server)
+    first = evaluate_sensor("notification_outbox_sensor", resources, instance)
+    second = evaluate_sensor("notification_outbox_sensor", resources, instance, first.cursor)
+    texts = [m["text"] for m in slack_server.messages]
+    rows = outbox_rows(database)
+    assert len(texts) == 2  # the fresh alert and one digest; 0 of the week-old messages posted
+    assert texts.count("budget warning an hour ago") == 1
+    [digest] = [t for t in texts if "too old to post" in t]
+    assert "4 queued message(s)" in digest and "1 service_down" in digest and "1 weekly" in digest
+    assert [m["channel"] for m in slack_server.messages if m["text"] == digest] == ["#platform-updates"]
+    assert sorted(r["status"] for r in rows) == ["delivered", "delivered"] + ["expired"] * 4  # lost 0: all kept
+    assert "Retried" not in second.skip_message and len(slack_server.messages) == 2  # doubled 0
+
+
+def test_a_report_waits_a_day_an_alert_only_hours(database, slack_server, instance):
+    unset = SlackResource()
+    send_slack(database, unset, channel="#platform-updates", text="morning report", kind="health_check")
+    send_slack(database, unset, channel="#platform-alerts", text="outage", kind="service_down")
+    age(database, 8)  # past the alerts' 6 h, within the reports' 24 h
+    resources = make_resources(database, slack=slack_server)
+    evaluate_sensor("notification_outbox_sensor", resources, instance)
+    texts = [m["text"] for m in slack_server.messages]
+    assert "morning report" in texts and "outage" not in texts and len(texts) == 2
+    resources["settings"] = RunbookSettings(thresholds="alert_max_age_hours=12")
+    send_slack(database, unset, channel="#platform-alerts", text="outage 2", kind="service_down")
+    age(database, 8, kind="service_down")
+    evaluate_sensor("notification_outbox_sensor", make_resources(database, slack=slack_server) | resources, instance)
+    assert [m["text"] for m in slack_server.messages].count("outage 2") == 1  # configurable: 12 h keeps it
+
+
+def test_while_slack_stays_down_at_most_one_digest_waits(database, instance):
+    unset = SlackResource()
+    resources = make_resources(database)
+    for round_ in range(3):
+        send_slack(database, unset, channel="#platform-alerts", text=f"old {round_}", kind="service_down")
+        age(database, 7, kind="service_down")
+        evaluate_sensor("notification_outbox_sensor", resources, instance)
+    waiting = [r for r in outbox_rows(database) if r["kind"] == "outbox_expired" and r["status"] != "expired"]
+    [digest] = waiting
+    assert "3 queued message(s)" in digest["body"]  # the later digest reports all three; the older ones superseded
+
+
+def test_nothing_from_the_demo_database_is_ever_posted(embedded_home, slack_server, instance):
+    demo = AnalyticsDatabase(home=str(embedded_home))
+    slack = SlackResource(bot_token=SLACK_TOKEN, api_url=slack_server.api_url)
+    sent = send_slack(demo, slack, channel="#platform-alerts", text="demo alert", kind="budget_warning")
+    make_due(demo)
+    tick = evaluate_sensor("notification_outbox_sensor", make_resources(demo, slack=slack_server), instance)
+    [row] = outbox_rows(demo)
+    assert sent.status == "demo" and row["status"] == "demo"  # kept, lost 0
+    assert slack_server.calls == [] and "Retried" not in tick.skip_message  # posted 0, write calls to Slack 0

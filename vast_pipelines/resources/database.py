@@ -19,6 +19,7 @@ from pydantic import Field, PrivateAttr
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from vast_pipelines import sql
+from vast_pipelines.policy.outbox import DIGEST_KIND, Expired, ExpiredDigest, MaxAges, digest
 from vast_pipelines.policy.periods import Periods
 from vast_pipelines.policy.spend import SpendSummary
 from vast_pipelines.resources.embedded import embedded_server_url
@@ -390,6 +391,31 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                     sa.text(sql.OUTBOX_LEASE), {"ids": [r["id"] for r in rows], "lease_seconds": lease_seconds}
                 )
         return [_outbox_row(row) for row in rows]
+
+    def expire_notifications(
+        self, ages: MaxAges, compose: Callable[[ExpiredDigest], OutboxMessage]
+    ) -> tuple[int, OutboxRow | None]:
+        """Mark due, undelivered messages older than their kind's maximum age ``expired``, and queue one digest
+        (``compose``) of every expired message not reported yet; how many expired now, and the digest queued.
+
+        One transaction: an older digest still waiting is superseded, so at most one digest waits at a time.
+        """
+        with self.begin() as conn:
+            params = {
+                "report_kinds": list(ages.report_kinds),
+                "report_seconds": ages.report_seconds,
+                "alert_seconds": ages.alert_seconds,
+                "digest_kind": DIGEST_KIND,
+            }
+            expired_now = len(conn.execute(sa.text(sql.OUTBOX_EXPIRE), params).all())
+            conn.execute(sa.text(sql.OUTBOX_SUPERSEDE_DIGESTS), {"digest_kind": DIGEST_KIND})
+            rows = conn.execute(sa.text(sql.OUTBOX_UNREPORTED_EXPIRED), {"digest_kind": DIGEST_KIND}).all()
+            found = digest(Expired(row.id, row.kind, row.transport, float(row.age_seconds)) for row in rows)
+            if found is None:
+                return expired_now, None
+            [queued] = queue_messages(conn, [compose(found)])
+            conn.execute(sa.text(sql.OUTBOX_MARK_DIGESTED), {"digest_id": queued.id, "ids": [row.id for row in rows]})
+        return expired_now, queued
 
     def outbox_backlog(self) -> OutboxBacklog:
         """Undelivered notifications by status."""

@@ -5,8 +5,10 @@ import dagster as dg
 from vast_pipelines import clock
 from vast_pipelines.defs.guards import skip_when_unavailable
 from vast_pipelines.notifications import redeliver_due
+from vast_pipelines.policy.outbox import max_ages
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
+from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
 
 OUTBOX_ASSET = "notification_outbox"
@@ -26,14 +28,20 @@ notification_outbox = dg.AssetSpec(
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Retries undelivered Slack messages and emails from the outbox (back-off 1 min doubling to 1 h) "
-    "until delivered, so a Slack or SMTP outage delays alerts but loses none.",
+    "until delivered, so a Slack or SMTP outage delays alerts but loses none. Messages older than their kind's "
+    "maximum age (alerts 6 h, reports 24 h) expire into one digest instead of being posted.",
 )
 @skip_when_unavailable
 def notification_outbox_sensor(
-    context: dg.SensorEvaluationContext, database: AnalyticsDatabase, slack: SlackResource, email: EmailResource
+    context: dg.SensorEvaluationContext,
+    database: AnalyticsDatabase,
+    slack: SlackResource,
+    email: EmailResource,
+    settings: RunbookSettings,
 ) -> dg.SensorResult:
-    """Redeliver what is due, then observe the backlog on `notification_outbox` whenever it changes."""
-    outcomes = redeliver_due(database, slack, email)
+    """Expire old news into one digest, redeliver what is due, then observe the backlog on `notification_outbox`
+    whenever it changes."""
+    outcomes = redeliver_due(database, slack, email, ages=max_ages(settings.limits()))
     for row, delivery in outcomes:
         context.log.info(
             f"outbox #{row.id} ({row.kind} to {row.destination}), attempt {row.attempts + 1}: {delivery.status} "
