@@ -92,8 +92,9 @@ def age(database, hours: float, kind: str | None = None) -> None:
     with database.begin() as conn:
         conn.execute(
             sa.text(
-                "UPDATE vast_pipelines.notification_outbox SET created_at = now() - make_interval(hours => CAST(:h AS integer)), "
-                "next_attempt_at = now() WHERE CAST(:kind AS text) IS NULL OR kind = :kind"
+                "UPDATE vast_pipelines.notification_outbox "
+                "SET created_at = now() - make_interval(hours => CAST(:h AS integer)), next_attempt_at = now() "
+                "WHERE CAST(:kind AS text) IS NULL OR kind = :kind"
             ),
             {"h": hours, "kind": kind},
         )
