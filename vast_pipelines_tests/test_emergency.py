@@ -114,19 +114,23 @@ def test_a_runaway_day_starts_one_emergency_run_per_day(database, instance, at):
     assert [r.run_key for r in next_day.run_requests] == ["runaway:2026-03-15"]
 
 
-def test_the_hard_cap_fires_once_per_month_and_outranks_a_runaway_day(database, instance, at):
+def test_the_hard_cap_fires_once_per_month_and_outranks_a_runaway_day(
+    database, instance, at, router_env, vast_server
+):
     at(NOW)
     runaway_day(database, today=60.0, earlier=150.0)  # $210 this month, $60 today
-    resources = make_resources(database)
+    resources = make_resources(database, router_env=router_env, vast=vast_server)
     first = evaluate_sensor("runaway_cost_sensor", resources, instance)
     [request] = first.run_requests
     assert request.run_key == "hard_cap:2026-03"
     assert request.tags["vast_pipelines/reason"] == "hard_cap,runaway"
     assert request.run_config["ops"]["check_current_spend"]["config"]["reason"] == "hard_cap"
     assert evaluate_sensor("runaway_cost_sensor", resources, instance, first.cursor).run_requests == []
+    assert run_job("emergency_shutdown", resources, instance, request.run_config, request.tags).success
     at(NOW + timedelta(days=1))
     calm = evaluate_sensor("runaway_cost_sensor", resources, instance, first.cursor)
-    assert calm.run_requests == []  # still over the cap, but this month's run already happened
+    # Still over the cap and a new day over the runaway limit, but this month's run completed and answered both.
+    assert calm.run_requests == []
 
 
 def test_below_the_limits_nothing_runs(database, instance, at):
