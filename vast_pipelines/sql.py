@@ -413,6 +413,22 @@ ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING id
 """
 
+# A message sent directly while the outbox could not be written, stored once the database is back with what the
+# attempt did; if the same message was queued meanwhile (same dedupe key), a delivery is recorded on that row.
+OUTBOX_INSERT_ATTEMPTED = """
+INSERT INTO vast_pipelines.notification_outbox AS o
+    (transport, destination, kind, subject, body, attachment_name, attachment, dedupe_key, status, attempts,
+     last_error, last_attempt_at, next_attempt_at, delivered_at, delivery_ref)
+VALUES (:transport, :destination, :kind, :subject, :body, :attachment_name, :attachment, :dedupe_key, :status, 1,
+        :error, now(), now() + make_interval(secs => :retry_in_seconds),
+        CASE WHEN :status = 'delivered' THEN now() END, :ref)
+ON CONFLICT (dedupe_key) DO UPDATE
+SET status = 'delivered', attempts = o.attempts + 1, last_error = NULL, last_attempt_at = now(), delivered_at = now(),
+    delivery_ref = EXCLUDED.delivery_ref
+WHERE EXCLUDED.status = 'delivered' AND o.status <> 'delivered'
+RETURNING id
+"""
+
 OUTBOX_MARK = """
 UPDATE vast_pipelines.notification_outbox
 SET status = :status,

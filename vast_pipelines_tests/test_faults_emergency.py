@@ -6,9 +6,16 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
-from vast_pipelines_tests.conftest import code_location, evaluate_sensor, insert_costs, make_resources
+from vast_pipelines import sql
+from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines_tests.conftest import _libpq, code_location, evaluate_sensor, insert_costs, make_resources
+from vast_pipelines_tests.fakes import Reply
+from vast_pipelines_tests.test_faults_outbox import outbox_rows
+from vast_pipelines_tests.test_outbox_redelivery import make_due
 
 pytestmark = pytest.mark.faults
 
@@ -33,9 +40,7 @@ def launch(request: dg.RunRequest, resources: dict, instance) -> dg.ExecuteInPro
     )
 
 
-def test_an_emergency_run_that_dies_is_started_again_until_one_completes(
-    database, vast_server, instance, at, tmp_path
-):
+def test_an_emergency_run_that_dies_is_started_again_until_one_completes(database, vast_server, instance, at, tmp_path):
     at(NOW)
     runaway(database)
     ours = vast_server.add_endpoint("llama-3-70b")
@@ -120,3 +125,103 @@ def test_a_failed_emergency_run_pages_on_call_once(database, slack_server, smtp_
     assert "`emergency_shutdown` run failed" in page["text"] and "@platform-ops" in page["text"]
     assert "VAST_EMERGENCY_SHUTDOWN" in page["text"] and result.run_id in page["text"]
     assert len(smtp_server.messages) == 1  # delivered 2 (Slack, email), doubled 0
+
+
+# --- on-call is told even when the database is not there -------------------------------------------------
+
+
+def database_killer(tmp_path, admin_url: str, database_url: str) -> str:
+    """An AGENT_ROUTER_RESTART_COMMAND that takes the analytics database away (no new connections, existing
+    ones ended): the database dies in the middle of the emergency, after the endpoints were stopped."""
+    name = make_url(database_url).database
+    script = tmp_path / "kill_database.py"
+    script.write_text(
+        "import psycopg\n"
+        f"with psycopg.connect({_libpq(admin_url)!r}, autocommit=True) as conn:\n"
+        f"    conn.execute('ALTER DATABASE {name} ALLOW_CONNECTIONS false')\n"
+        f"    conn.execute(\"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'\")\n"
+    )
+    return f"{sys.executable} {script}"
+
+
+def revive(admin_url: str, database_url: str) -> None:
+    with psycopg.connect(_libpq(admin_url), autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {make_url(database_url).database} ALLOW_CONNECTIONS true")
+
+
+@pytest.mark.parametrize("slack_up", [True, False])
+def test_the_database_dying_mid_emergency_still_tells_on_call_and_the_outbox_catches_up(
+    fresh_database_url, pg_admin_url, vast_server, slack_server, smtp_server, instance, at, tmp_path, slack_up
+):
+    at(NOW)
+    database = AnalyticsDatabase(url=fresh_database_url, home=str(tmp_path / "home"), connect_attempts=1)
+    with psycopg.connect(_libpq(fresh_database_url), autocommit=True) as conn:
+        for statement in sql.EMBEDDED_MIGRATIONS[:2]:
+            conn.execute(statement)
+    runaway(database)
+    ours = vast_server.add_endpoint("llama-3-70b")
+    env = tmp_path / ".env"
+    env.write_text("USE_VASTAI=true\n")
+    if not slack_up:
+        slack_server.script("POST", "/api/chat.postMessage", Reply(503, "down"))
+        smtp_server.refuse = "451 4.3.0 try again later"
+    resources = make_resources(
+        database,
+        vast=vast_server,
+        slack=slack_server,
+        smtp=smtp_server,
+        actions="apply",
+        router_env=env,
+        restart_command=database_killer(tmp_path, pg_admin_url, fresh_database_url),
+    )
+    try:
+        result = run_emergency(resources, instance)
+    finally:
+        revive(pg_admin_url, fresh_database_url)
+    assert vast_server.endpoints[ours]["endpoint_state"] == "stopped" and "USE_VASTAI=false" in env.read_text()
+    failure = failure_text(result)
+    assert "Record the incident" in failure
+    spooled = list((tmp_path / "home" / "outbox-spool").glob("*.json"))
+    assert len(spooled) == 2  # Slack and email copies kept for the outbox: lost 0
+    if slack_up:
+        [page] = slack_server.messages
+        assert "Cannot reach the analytics database" in page["text"] and len(smtp_server.messages) == 1
+        assert "on-call was notified with the details" in failure
+    else:
+        assert slack_server.messages == [] and smtp_server.messages == []
+        assert "NOT delivered yet" in failure and "was notified" not in failure  # no claim of a delivery
+        smtp_server.refuse = None
+
+    # The database is back: the next outbox tick writes both copies to the outbox (and retries what failed).
+    tick = evaluate_sensor("notification_outbox_sensor", resources, instance)
+    rows = outbox_rows(database)
+    assert [(r["transport"], r["kind"]) for r in rows] == [
+        ("slack", "emergency_shutdown"),
+        ("email", "emergency_shutdown"),
+    ]
+    assert list((tmp_path / "home" / "outbox-spool").glob("*.json")) == []
+    if not slack_up:
+        make_due(database)
+        evaluate_sensor("notification_outbox_sensor", resources, instance, tick.cursor)
+    assert [r["status"] for r in outbox_rows(database)] == ["delivered", "delivered"]
+    assert len(slack_server.messages) == 1 and len(smtp_server.messages) == 1  # delivered 2, doubled 0, lost 0
+
+
+def run_emergency(resources: dict, instance) -> dg.ExecuteInProcessResult:
+    job = code_location().resolve_job_def("emergency_shutdown")
+    return job.execute_in_process(
+        run_config={"ops": {"check_current_spend": {"config": {"reason": "runaway"}}}},
+        instance=instance,
+        resources=resources,
+        raise_on_error=False,
+    )
+
+
+def failure_text(result: dg.ExecuteInProcessResult) -> str:
+    messages = []
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        while error is not None:
+            messages.append(error.message)
+            error = error.cause
+    return "\n".join(messages)

@@ -377,6 +377,22 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                 },
             )
 
+    def record_attempted(
+        self, message: OutboxMessage, *, status: str, error: str | None, ref: str | None, retry_in_seconds: float
+    ) -> int | None:
+        """Store a message that was already tried (sent directly while the outbox could not be written)."""
+        with self.begin() as conn:
+            return conn.execute(
+                sa.text(sql.OUTBOX_INSERT_ATTEMPTED),
+                {
+                    **dataclasses.asdict(message),
+                    "status": status,
+                    "error": error,
+                    "ref": ref,
+                    "retry_in_seconds": retry_in_seconds,
+                },
+            ).scalar_one_or_none()
+
     def notification(self, notification_id: int) -> dict[str, Any]:
         """One outbox row as a dict (status, attempts, last_error, ...)."""
         with self.begin() as conn:

@@ -213,7 +213,7 @@ def notify_restore(
 
 @dg.op
 def restore_outcome(steps: list[StepResult]) -> dg.Output:
-    """The run fails here, after on-call was told, if any step failed."""
+    """The run fails here, after the notice to on-call, if any step failed (saying whether it was delivered)."""
     return finish(steps, "Restore")
 
 

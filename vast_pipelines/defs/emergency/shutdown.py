@@ -259,7 +259,8 @@ def notify_oncall(
 
 @dg.op
 def shutdown_outcome(steps: list[StepResult]) -> dg.Output:
-    """The run fails here, after on-call was told, if any step failed; it succeeds otherwise."""
+    """The run fails here, after the notice to on-call, if any step failed; its text says whether the notice was
+    delivered. It succeeds otherwise."""
     return finish(steps, "Emergency shutdown")
 
 

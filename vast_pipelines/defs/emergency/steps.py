@@ -5,7 +5,7 @@ from typing import Protocol
 
 import dagster as dg
 
-from vast_pipelines.notifications import send_alert
+from vast_pipelines.notifications import alert
 from vast_pipelines.policy.emergency import StepResult, failed
 from vast_pipelines.reports.alerts import Message
 from vast_pipelines.reports.emergency import step_lines
@@ -52,6 +52,19 @@ def step_output(result: StepResult) -> dg.Output:
     return dg.Output(result, metadata=metadata)
 
 
+def notice_sentence(steps: list[StepResult]) -> str:
+    """What the notice to on-call really did, in the words of the run's failure (never a delivery that did not
+    happen)."""
+    notice = next((s for s in steps if s.step == NOTIFY_STEP), None)
+    if notice is None or not notice.state:
+        return "on-call could NOT be notified (see the notify step): tell them by hand."
+    if notice.state.get("delivered"):
+        return "on-call was notified with the details."
+    if notice.state.get("kept"):
+        return "the notice to on-call is NOT delivered yet (kept for retry, see the notify step): call on-call."
+    return "on-call could NOT be notified (see the notify step): tell them by hand."
+
+
 def finish(steps: list[StepResult], what: str) -> dg.Output:
     """Succeed, or fail the run after everything else ran, listing the steps to finish by hand."""
     failures = failed(steps)
@@ -59,7 +72,7 @@ def finish(steps: list[StepResult], what: str) -> dg.Output:
     if failures:
         raise dg.Failure(
             description=f"{what}: {len(failures)} step(s) failed ({', '.join(s.step for s in failures)}); "
-            "on-call was notified with the details.",
+            + notice_sentence(steps),
             metadata={"failed_steps": len(failures), "steps": report},
         )
     return dg.Output(None, metadata={"failed_steps": 0, "steps": report})
@@ -74,9 +87,19 @@ def notify_step(
     kind: str,
     dedupe_key: str,
 ) -> StepResult:
-    """Tell #platform-alerts and platform-ops through the outbox; a delivery that fails waits there for retry."""
-    lines = send_alert(database, slack, email, message, kind=kind, dedupe_key=dedupe_key)
-    return StepResult(NOTIFY_STEP, True, f"{slack.alerts_channel} and email", details=tuple(lines))
+    """Tell #platform-alerts and platform-ops through the outbox (directly if it cannot be written); a delivery
+    that fails waits for retry. The step fails when no copy was delivered or kept; it warns when none was
+    delivered yet."""
+    sent = alert(database, slack, email, message, kind=kind, dedupe_key=dedupe_key)
+    counts = {"delivered": sent.delivered, "kept": sent.kept, "lost": sent.lost}
+    summary = f"{slack.alerts_channel} and email: {sent.delivered} delivered, {sent.kept} kept for retry"
+    if sent.lost:
+        summary += f", {sent.lost} lost"
+    if not sent.delivered and not sent.kept:
+        error = "no copy reached on-call and none is kept for retry: tell them by hand"
+        return StepResult(NOTIFY_STEP, False, summary, details=tuple(sent.lines), error=error, state=counts)
+    warning = None if sent.delivered else "no copy reached on-call yet (kept for retry): call them"
+    return StepResult(NOTIFY_STEP, True, summary, details=tuple(sent.lines), warning=warning, state=counts)
 
 
 def incident_id(steps: list[StepResult]) -> int | None:
