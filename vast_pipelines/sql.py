@@ -140,6 +140,16 @@ MIGRATIONS: tuple[str, ...] = (
         detail text
     )
     """,
+    # Issue 12: each successful restart of agent-router by the emergency/restore jobs, with the USE_VASTAI it
+    # was restarted with: the goal state is confirmed only here, never inferred from the .env alone.
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.router_confirmations (
+        id bigserial PRIMARY KEY,
+        at timestamptz NOT NULL DEFAULT now(),
+        run_id text NOT NULL,
+        use_vastai text NOT NULL
+    )
+    """,
     "CREATE INDEX IF NOT EXISTS endpoint_probes_recent ON vast_pipelines.endpoint_probes (endpoint, id DESC)",
     # --- Cost history and the weekly/monthly reviews ---------------------------------------------
     # The rollup: one row per local day and model; the reports read this, never the raw table.
@@ -900,4 +910,12 @@ INSERT INTO vast_pipelines.alert_backtests (run_id, first_day, end_day, threshol
 VALUES (:run_id, :first_day, :end_day, CAST(:thresholds AS jsonb), CAST(:firings AS jsonb), :report)
 ON CONFLICT (run_id) DO UPDATE
 SET ran_at = now(), firings = EXCLUDED.firings, report_markdown = EXCLUDED.report_markdown
+"""
+
+ROUTER_CONFIRM = """
+INSERT INTO vast_pipelines.router_confirmations (run_id, use_vastai) VALUES (:run_id, :use_vastai)
+"""
+
+ROUTER_LAST_CONFIRMED = """
+SELECT run_id, use_vastai, at FROM vast_pipelines.router_confirmations ORDER BY id DESC LIMIT 1
 """

@@ -358,9 +358,12 @@ def test_restore_the_next_day_needs_no_force_and_a_dead_vllm_keeps_the_incident_
     at(NOW + timedelta(days=1))
     result = run_job("restore_service", resources, instance)  # nothing listens where vLLM should be
     assert not result.success
-    assert "1 step(s) failed (Verify vLLM /v1/models answers)" in failure_message(result)
+    # No restart command: the router was not restarted, so the run needs action (restart by hand), never green.
+    assert "2 step(s) failed (Restart agent-router, Verify vLLM /v1/models answers)" in failure_message(result)
     restart_step = step(result, "restore_restart_router")
-    assert restart_step.ok and "AGENT_ROUTER_RESTART_COMMAND is not set" in restart_step.warning
+    assert not restart_step.ok and "AGENT_ROUTER_RESTART_COMMAND is not set: restart agent-router by hand" in (
+        restart_step.error
+    )
     assert step(result, "close_incident").summary == "left open: the service is not verified back"
     assert incidents(database)[0]["status"] == "open"
     assert "the incident stays open" in slack_server.messages[-1]["text"]

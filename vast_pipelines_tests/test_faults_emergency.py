@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import psycopg
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from vast_pipelines import sql
@@ -207,10 +208,10 @@ def test_the_database_dying_mid_emergency_still_tells_on_call_and_the_outbox_cat
     assert len(slack_server.messages) == 1 and len(smtp_server.messages) == 1  # delivered 2, doubled 0, lost 0
 
 
-def run_emergency(resources: dict, instance) -> dg.ExecuteInProcessResult:
+def run_emergency(resources: dict, instance, reason: str = "runaway") -> dg.ExecuteInProcessResult:
     job = code_location().resolve_job_def("emergency_shutdown")
     return job.execute_in_process(
-        run_config={"ops": {"check_current_spend": {"config": {"reason": "runaway"}}}},
+        run_config={"ops": {"check_current_spend": {"config": {"reason": reason}}}},
         instance=instance,
         resources=resources,
         raise_on_error=False,
@@ -225,3 +226,73 @@ def failure_text(result: dg.ExecuteInProcessResult) -> str:
             messages.append(error.message)
             error = error.cause
     return "\n".join(messages)
+
+
+# --- goal state, not last state ---------------------------------------------------------------------------
+
+
+def test_a_relaunch_after_a_failed_restart_restarts_the_router(
+    database, vast_server, slack_server, instance, at, tmp_path
+):
+    at(NOW)
+    runaway(database)
+    vast_server.add_endpoint("llama-3-70b")
+    env = tmp_path / ".env"
+    env.write_text("USE_VASTAI=true\n")
+    marker = tmp_path / "restarts.log"
+    broken = f'{sys.executable} -c "import sys; sys.exit(3)"'
+    fixed = f"{sys.executable} -c \"open('{marker}', 'a').write('restart\\n')\""
+
+    def emergency(command: str | None, reason: str = "runaway") -> dg.ExecuteInProcessResult:
+        resources = make_resources(
+            database, vast=vast_server, slack=slack_server, actions="apply", router_env=env, restart_command=command
+        )
+        return run_emergency(resources, instance, reason)
+
+    first = emergency(broken)
+    assert not first.success and "USE_VASTAI=false" in env.read_text() and not marker.exists()
+    second = emergency(fixed)  # the .env already says false: that is not the router running with it
+    assert second.success and marker.read_text().count("restart") == 1
+    assert "not confirmed running with USE_VASTAI=false" in second.output_for_node("fallback_restart_router").summary
+    third = emergency(fixed)
+    assert third.success and marker.read_text().count("restart") == 1  # confirmed by the second run: 0 restarts
+    assert f"by run {second.run_id}" in third.output_for_node("fallback_restart_router").summary
+    incidents = [i["after_state"]["router_confirmed"] for i in incident_rows(database)]
+    assert incidents == [None, "false", "false"]  # recorded per incident
+
+    env.write_text("USE_VASTAI=true\n")  # put back by hand
+    none = emergency(None, "manual")  # launched by hand, no restart command
+    assert not none.success  # needs action: not green
+    page = slack_server.messages[-1]["text"]
+    assert "restart agent-router by hand" in page
+
+
+def test_restore_restarts_the_router_unless_confirmed(
+    database, vast_server, vllm, slack_server, instance, at, tmp_path
+):
+    at(NOW)
+    vast_server.add_endpoint("llama-3-70b", state="stopped")
+    env = tmp_path / ".env"
+    env.write_text("USE_VASTAI=true\n")  # someone put it back by hand, without restarting
+    marker = tmp_path / "restarts.log"
+    fixed = f"{sys.executable} -c \"open('{marker}', 'a').write('restart\\n')\""
+    resources = make_resources(
+        database,
+        vast=vast_server,
+        vllm_url=vllm.url,
+        slack=slack_server,
+        actions="apply",
+        router_env=env,
+        restart_command=fixed,
+    )
+    database.confirm_router(run_id="an-earlier-emergency", use_vastai="false")
+    job = code_location().resolve_job_def("restore_service")
+    first = job.execute_in_process(instance=instance, resources=resources, raise_on_error=False)
+    assert first.success and marker.read_text().count("restart") == 1
+    again = job.execute_in_process(instance=instance, resources=resources, raise_on_error=False)
+    assert again.success and marker.read_text().count("restart") == 1  # confirmed true by the first restore
+
+
+def incident_rows(database) -> list[dict]:
+    with database.begin() as conn:
+        return [dict(r) for r in conn.execute(sa.text("SELECT * FROM vast_pipelines.incidents ORDER BY id")).mappings()]

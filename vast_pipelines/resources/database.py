@@ -509,6 +509,16 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                 ).scalars()
             )
 
+    def confirm_router(self, *, run_id: str, use_vastai: str) -> None:
+        """Record that ``run_id`` restarted agent-router with ``USE_VASTAI=use_vastai``."""
+        self._execute(sql.ROUTER_CONFIRM, run_id=run_id, use_vastai=use_vastai)
+
+    def router_confirmation(self) -> dict[str, Any] | None:
+        """The last confirmed restart of agent-router (run_id, use_vastai, at), if any."""
+        with self.begin() as conn:
+            row = conn.execute(sa.text(sql.ROUTER_LAST_CONFIRMED)).mappings().first()
+        return dict(row) if row else None
+
     # --- outages --------------------------------------------------------------------------------
 
     def record_probe(

@@ -222,6 +222,8 @@ def record_incident(
                 "endpoints": stop.state.get("after"),
                 "shutdown": stop.state.get("mode"),
                 "USE_VASTAI": switch.state.get("after"),
+                # Goal state: whether agent-router is confirmed running with that value (restarted, or before).
+                "router_confirmed": restart.state.get("confirmed"),
             },
             failures=[{"step": s.step, "error": s.error} for s in failed(steps)],
         )
