@@ -114,9 +114,7 @@ def test_a_runaway_day_starts_one_emergency_run_per_day(database, instance, at):
     assert [r.run_key for r in next_day.run_requests] == ["runaway:2026-03-15"]
 
 
-def test_the_hard_cap_fires_once_per_month_and_outranks_a_runaway_day(
-    database, instance, at, router_env, vast_server
-):
+def test_the_hard_cap_fires_once_per_month_and_outranks_a_runaway_day(database, instance, at, router_env, vast_server):
     at(NOW)
     runaway_day(database, today=60.0, earlier=150.0)  # $210 this month, $60 today
     resources = make_resources(database, router_env=router_env, vast=vast_server)
@@ -216,7 +214,7 @@ def test_apply_stops_the_platforms_endpoints_and_switches_the_router(
     assert f"llama-2-7b (id {idle}): already stopped" in step(result, "stop_endpoints").details
 
     lines = router_env.read_text().splitlines()
-    assert lines[2] == "USE_VASTAI=false"
+    assert lines[2] == "USE_VASTAI=false  # flip to false for CPU fallback"  # the comment kept
     assert lines[:2] + lines[3:] == ENV.splitlines()[:2] + ENV.splitlines()[3:]
     [backup] = [p for p in router_env.parent.iterdir() if p.name.startswith(".env.bak-")]
     assert backup.read_text() == ENV
@@ -337,7 +335,10 @@ def test_restore_is_refused_while_the_reason_holds_then_forced_back(
     assert forced.success
     assert vast_server.endpoints[ours]["endpoint_state"] == "active"
     assert vast_server.endpoints[kept]["endpoint_state"] == "stopped"
-    assert router_env.read_text().splitlines()[2] == "USE_VASTAI=true" and marker.read_text().count("restart") == 2
+    assert (
+        router_env.read_text().splitlines()[2] == "USE_VASTAI=true  # flip to false for CPU fallback"
+        and marker.read_text().count("restart") == 2
+    )
     assert step(forced, "verify_models").summary == "vLLM answers: llama-2-7b"
     [incident] = incidents(database)
     assert (incident["status"], incident["restore_run_id"]) == ("resolved", forced.run_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from vast_pipelines import sql
 from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.resources.router import AgentRouterResource
 from vast_pipelines_tests.conftest import _libpq, code_location, evaluate_sensor, insert_costs, make_resources
 from vast_pipelines_tests.fakes import Reply
 from vast_pipelines_tests.test_faults_outbox import outbox_rows
@@ -296,3 +299,45 @@ def test_restore_restarts_the_router_unless_confirmed(
 def incident_rows(database) -> list[dict]:
     with database.begin() as conn:
         return [dict(r) for r in conn.execute(sa.text("SELECT * FROM vast_pipelines.incidents ORDER BY id")).mappings()]
+
+
+# --- the router file, edited in place safely ---------------------------------------------------------------
+
+
+def test_a_symlinked_env_owned_by_the_router_user_keeps_link_owner_mode_comment_and_quotes(
+    database, vast_server, slack_server, instance, at, tmp_path
+):
+    at(NOW)
+    runaway(database)
+    vast_server.add_endpoint("llama-3-70b")
+    real = tmp_path / "config" / "agent-router.env"
+    real.parent.mkdir()
+    original = 'export OPENAI_API_KEY="sk-keep"\nUSE_VASTAI="true" # on\nX=a#b\n'
+    real.write_text(original)
+    real.chmod(0o600)
+    os.chown(real, 1234, 2345)  # agent-router's user and group
+    link = tmp_path / "docker" / ".env"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    marker = tmp_path / "restarts.log"
+    resources = make_resources(
+        database,
+        vast=vast_server,
+        slack=slack_server,
+        actions="apply",
+        router_env=link,
+        restart_command=f"{sys.executable} -c \"open('{marker}', 'a').write('restart\\n')\"",
+    )
+    result = run_emergency(resources, instance)
+    assert result.success
+    assert link.is_symlink() and link.resolve() == real  # the link is still a link
+    assert real.read_text() == original.replace('USE_VASTAI="true" # on', 'USE_VASTAI="false" # on')
+    info = real.stat()
+    assert (info.st_uid, info.st_gid, stat.S_IMODE(info.st_mode)) == (1234, 2345, 0o600)
+    assert AgentRouterResource(env_file=str(link)).read("USE_VASTAI") == "false"  # not '"false"'
+    [backup] = real.parent.glob("agent-router.env.bak-*")
+    assert backup.read_text() == original and (backup.stat().st_uid, stat.S_IMODE(backup.stat().st_mode)) == (
+        1234,
+        0o600,
+    )
+    assert sorted(p.name for p in link.parent.iterdir()) == [".env"]  # nothing written beside the link
