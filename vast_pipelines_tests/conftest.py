@@ -243,6 +243,7 @@ def make_resources(
             endpoint_names=vast_endpoints,
             first_backoff_seconds=0.01,
             max_attempts=2,
+            emergency_wait_seconds=0.05,
         ),
         "slack": SlackResource(
             bot_token=SLACK_TOKEN if slack else None,

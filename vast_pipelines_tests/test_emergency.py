@@ -270,7 +270,12 @@ def test_vast_ai_down_still_switches_notifies_and_records_what_failed(
     )
     dead = closed_port_url()
     resources["vast"] = VastAIResource(
-        api_url=dead, autoscaler_url=dead, api_key=VAST_KEY, max_attempts=2, first_backoff_seconds=0.01
+        api_url=dead,
+        autoscaler_url=dead,
+        api_key=VAST_KEY,
+        max_attempts=2,
+        first_backoff_seconds=0.01,
+        emergency_wait_seconds=0.05,
     )
     result = run_job(
         "emergency_shutdown", resources, instance, {"ops": {"check_current_spend": {"config": {"reason": "runaway"}}}}
@@ -282,7 +287,10 @@ def test_vast_ai_down_still_switches_notifies_and_records_what_failed(
     assert "USE_VASTAI=false" in router_env.read_text() and marker.exists()
     [message] = slack_server.messages
     assert "❌ List the platform's endpoints: failed" in message["text"]
-    assert "failed after 2 attempts: ConnectError" in message["text"] and "2 step(s) failed" in message["text"]
+    assert (
+        "failed after at least 2 attempts over 0.05s with back-off: ConnectError" in message["text"]
+        and "2 step(s) failed" in message["text"]
+    )
     assert "2 step(s) failed" in str(smtp_server.messages[0]["Subject"])
     [incident] = incidents(database)
     assert [f["step"] for f in incident["failures"]] == ["List the platform's endpoints", "Shut down the endpoints"]
