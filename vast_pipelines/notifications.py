@@ -289,8 +289,9 @@ def alert_messages(
     Each copy has its own dedupe key, so a retried step or a second code server never sends one twice.
     """
     channels = dict.fromkeys((slack.alerts_channel, *extra_channels))
+    paging = slack.page_text(message.text)  # @platform-ops as <!subteam^ID>: Slack notifies the group
     copies = [
-        OutboxMessage("slack", channel, kind, message.text, dedupe_key=f"{dedupe_key}:slack:{channel}")
+        OutboxMessage("slack", channel, kind, paging, dedupe_key=f"{dedupe_key}:slack:{channel}")
         for channel in channels
     ]
     copies.append(

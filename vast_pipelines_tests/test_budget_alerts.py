@@ -68,7 +68,7 @@ def test_each_threshold_alerts_once_to_slack_and_email(database, slack_server, s
         assert email["To"] == "platform-ops@bluefly.io" and "What to do" in email.get_content()
     texts = [m["text"] for m in slack_server.messages]
     assert "review usage" in texts[1] and "High Costs quick check" in texts[1]
-    assert "Optimize now" in texts[2] and "@platform-ops" in texts[2] and "@platform-ops" not in texts[0]
+    assert "Optimize now" in texts[2] and "<!subteam^S0PLATFORMOPS>" in texts[2] and "subteam" not in texts[0]
     assert "fall back to CPU" in texts[3] and "VAST_EMERGENCY_ACTIONS=dry-run" in texts[3]
     assert alert_state(database) == [("info", True), ("warning", True), ("critical", True), ("emergency", True)]
     for secret in (SLACK_TOKEN, VAST_KEY):
@@ -138,7 +138,7 @@ def test_a_forecast_over_the_hard_cap_warns_ahead_once(database, slack_server, i
     assert (
         "*Vast.ai budget forecast*" in message["text"] and "hard cap $200.00 is reached on 2026-03-" in message["text"]
     )
-    assert "@platform-ops" in message["text"] and "forecast reaches the hard cap" in second.skip_message
+    assert "<!subteam^S0PLATFORMOPS>" in message["text"] and "forecast reaches the hard cap" in second.skip_message
     assert alert_state(database) == [("forecast_hard_cap", True)]
 
 

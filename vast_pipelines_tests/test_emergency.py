@@ -166,7 +166,7 @@ def test_dry_run_reports_the_exact_calls_and_changes_nothing(
     )
     [message] = slack_server.messages
     text = message["text"]
-    assert message["channel"] == "#platform-alerts" and "@platform-ops" in text and "DRY RUN" in text
+    assert message["channel"] == "#platform-alerts" and "<!subteam^S0PLATFORMOPS>" in text and "DRY RUN" in text
     assert f"/api/v0/endptjobs/{ours}/" in text and f"set USE_VASTAI=false in {router_env} (now true)" in text
     assert f"run: {command}" in text and "Incident #1 recorded" in text
     assert "Runaway costs: $62.10 spent today" in text

@@ -126,7 +126,7 @@ def test_a_failed_emergency_run_pages_on_call_once(database, slack_server, smtp_
     sensor(failure_context(instance, result, resources))
     sensor(failure_context(instance, result, resources))  # the same failure seen twice (a restarted daemon)
     [page] = slack_server.messages
-    assert "`emergency_shutdown` run failed" in page["text"] and "@platform-ops" in page["text"]
+    assert "`emergency_shutdown` run failed" in page["text"] and "<!subteam^S0PLATFORMOPS>" in page["text"]
     assert "VAST_EMERGENCY_SHUTDOWN" in page["text"] and result.run_id in page["text"]
     assert len(smtp_server.messages) == 1  # delivered 2 (Slack, email), doubled 0
 

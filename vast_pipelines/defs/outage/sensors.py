@@ -12,6 +12,7 @@ from vast_pipelines.defs.health.assets import vast_summary
 from vast_pipelines.notifications import send_alert
 from vast_pipelines.policy.health import EndpointStatus
 from vast_pipelines.policy.outage import OutageAction, down_since, outage_action
+from vast_pipelines.policy.thresholds import Thresholds
 from vast_pipelines.reports.outage import outage_opened, outage_recovered
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
@@ -35,8 +36,9 @@ def outage_context(tailscale: TailscaleResource, vast: VastAIResource) -> dict[s
 
 def check_with_context(
     endpoints: InferenceEndpoints, tailscale: TailscaleResource, vast: VastAIResource
-) -> tuple[EndpointStatus, dict[str, Any] | None]:
-    """vLLM after the guide's cold-start retry; when it fails, Tailscale and Vast.ai are asked meanwhile."""
+) -> tuple[list[EndpointStatus], dict[str, Any] | None]:
+    """vLLM and Ollama after the guide's cold-start retry (one shared wait); when one fails, Tailscale and Vast.ai
+    are asked meanwhile."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outage-context")
     asked: list[Future] = []
 
@@ -45,16 +47,16 @@ def check_with_context(
         time.sleep(seconds)
 
     try:
-        status = endpoints.check_vllm(sleep=wait_while_asking)
-        if status.online:
-            return status, None
+        statuses = endpoints.check_all(sleep=wait_while_asking)
+        if all(status.online for status in statuses):
+            return statuses, None
         if not asked:
             asked.append(pool.submit(outage_context, tailscale, vast))
         try:
-            return status, asked[0].result(timeout=CONTEXT_WAIT_SECONDS)
+            return statuses, asked[0].result(timeout=CONTEXT_WAIT_SECONDS)
         except TimeoutError:
             late = f"no answer within {CONTEXT_WAIT_SECONDS:g}s"
-            return status, {"tailscale": f"unknown ({late})", "vast": [f"not known ({late})"]}
+            return statuses, {"tailscale": f"unknown ({late})", "vast": [f"not known ({late})"]}
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 
@@ -63,9 +65,10 @@ def check_with_context(
     name="endpoint_down_sensor",
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="The guide's Service Down: vLLM checked every 5 min (with the cold-start wait and retry); after "
-    "N failed checks in a row (outage_checks, default 2) an incident opens and #incidents and #platform-alerts "
-    "hear it once, with Tailscale and the Vast.ai workers; once more when it answers again.",
+    description="The guide's Service Down: vLLM and Ollama checked every 5 min (with the cold-start wait and "
+    "retry); after N failed checks in a row (outage_checks, default 2) an incident opens for that endpoint and "
+    "#incidents and #platform-alerts hear it once, with Tailscale and the Vast.ai workers; once more when it "
+    "answers again.",
 )
 @skip_when_unavailable
 def endpoint_down_sensor(
@@ -78,10 +81,25 @@ def endpoint_down_sensor(
     email: EmailResource,
     settings: RunbookSettings,
 ) -> dg.SkipReason:
-    """Every check is kept in `vast_pipelines.endpoint_probes`; the open outage is a row in
-    `vast_pipelines.incidents`, claimed once, so a long outage is announced once."""
+    """Every check is kept in `vast_pipelines.endpoint_probes`; an open outage is a row in
+    `vast_pipelines.incidents` per endpoint, claimed once, so a long outage is announced once."""
     tz, limits = settings.tz(), settings.limits()
-    status, gathered = check_with_context(endpoints, tailscale, vast)
+    statuses, gathered = check_with_context(endpoints, tailscale, vast)
+    lines = [watch(context, database, slack, email, status, gathered, limits, tz) for status in statuses]
+    return dg.SkipReason("; ".join(lines))
+
+
+def watch(
+    context: dg.SensorEvaluationContext,
+    database: AnalyticsDatabase,
+    slack: SlackResource,
+    email: EmailResource,
+    status: EndpointStatus,
+    gathered: dict[str, Any] | None,
+    limits: Thresholds,
+    tz: ZoneInfo,
+) -> str:
+    """Keep one endpoint's check and open or close its own outage; what happened, in one line."""
     recent, open_id = database.record_probe(
         endpoint=status.name,
         checked_at=clock.now(),
@@ -97,13 +115,12 @@ def endpoint_down_sensor(
     if action is OutageAction.OPEN:
         since = down_since(recent) or clock.now()
         checks = max(int(limits.outage_checks), 1)
-        opened = announce_outage(database, slack, email, status, gathered or {}, since, checks, tz)
-        return dg.SkipReason(f"{line}; {opened}")
+        return f"{line}; {announce_outage(database, slack, email, status, gathered or {}, since, checks, tz)}"
     if action is OutageAction.RECOVER:
-        return dg.SkipReason(f"{line}; {announce_recovery(database, slack, email, status, tz)}")
+        return f"{line}; {announce_recovery(database, slack, email, status, tz)}"
     if open_id is not None:
-        return dg.SkipReason(f"{line}; outage #{open_id} still open (announced once)")
-    return dg.SkipReason(line)
+        return f"{line}; outage #{open_id} still open (announced once)"
+    return line
 
 
 def announce_outage(
