@@ -1,3 +1,4 @@
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
@@ -37,17 +38,24 @@ def outage_context(tailscale: TailscaleResource, vast: VastAIResource) -> dict[s
 def check_with_context(
     endpoints: InferenceEndpoints, tailscale: TailscaleResource, vast: VastAIResource
 ) -> tuple[list[EndpointStatus], dict[str, Any] | None]:
-    """vLLM and Ollama after the guide's cold-start retry (one shared wait); when one fails, Tailscale and Vast.ai
-    are asked meanwhile."""
+    """vLLM and Ollama, checked side by side (so the tick takes as long as one check), each after the guide's
+    cold-start retry; when one fails, Tailscale and Vast.ai are asked meanwhile (once)."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outage-context")
+    checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="outage-check")
     asked: list[Future] = []
+    lock = threading.Lock()
 
     def wait_while_asking(seconds: float) -> None:
-        asked.append(pool.submit(outage_context, tailscale, vast))
+        with lock:
+            if not asked:
+                asked.append(pool.submit(outage_context, tailscale, vast))
         time.sleep(seconds)
 
     try:
-        statuses = endpoints.check_all(sleep=wait_while_asking)
+        running = [
+            checks.submit(check, sleep=wait_while_asking) for check in (endpoints.check_vllm, endpoints.check_ollama)
+        ]
+        statuses = [future.result() for future in running]
         if all(status.online for status in statuses):
             return statuses, None
         if not asked:
@@ -58,6 +66,7 @@ def check_with_context(
             late = f"no answer within {CONTEXT_WAIT_SECONDS:g}s"
             return statuses, {"tailscale": f"unknown ({late})", "vast": [f"not known ({late})"]}
     finally:
+        checks.shutdown(wait=False, cancel_futures=True)
         pool.shutdown(wait=False, cancel_futures=True)
 
 
