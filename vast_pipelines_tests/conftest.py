@@ -30,6 +30,7 @@ from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.embedded import embedded_server_url, stop_embedded_server
 from vast_pipelines.resources.endpoints import InferenceEndpoints
+from vast_pipelines.resources.heartbeat import HeartbeatResource
 from vast_pipelines.resources.router import AgentRouterResource
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
@@ -67,6 +68,7 @@ def _no_outside_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
         "VAST_PIPELINES_THRESHOLDS",
         "VAST_PIPELINES_TIMEZONE",
         "VAST_PIPELINES_HISTORY_START",
+        "HEARTBEAT_URL",
     ):
         monkeypatch.delenv(var, raising=False)
 
@@ -225,6 +227,7 @@ def make_resources(
     actions: str = "dry-run",
     shutdown: str = "stop",
     thresholds: str | None = None,
+    heartbeat_url: str | None = None,
 ) -> dict:
     """The resources of a run, every outside system on loopback (or a closed port when not given)."""
     dead = closed_port_url()
@@ -253,6 +256,7 @@ def make_resources(
         ),
         "email": EmailResource(smtp_url=smtp.url if smtp else None),
         "tailscale": TailscaleResource(binary=str(tailscale) if tailscale else "tailscale-not-installed"),
+        "heartbeat": HeartbeatResource(url=heartbeat_url),
         "router": AgentRouterResource(
             env_file=str(router_env) if router_env else None, restart_command=restart_command
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
@@ -16,8 +17,15 @@ from sqlalchemy.engine import make_url
 from vast_pipelines import sql
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.router import AgentRouterResource
-from vast_pipelines_tests.conftest import _libpq, code_location, evaluate_sensor, insert_costs, make_resources
-from vast_pipelines_tests.fakes import Reply
+from vast_pipelines_tests.conftest import (
+    _libpq,
+    closed_port_url,
+    code_location,
+    evaluate_sensor,
+    insert_costs,
+    make_resources,
+)
+from vast_pipelines_tests.fakes import LoopbackServer, Reply
 from vast_pipelines_tests.test_faults_outbox import outbox_rows
 from vast_pipelines_tests.test_outbox_redelivery import make_due
 
@@ -341,3 +349,26 @@ def test_a_symlinked_env_owned_by_the_router_user_keeps_link_owner_mode_comment_
         0o600,
     )
     assert sorted(p.name for p in link.parent.iterdir()) == [".env"]  # nothing written beside the link
+
+
+# --- the dead-man's switch --------------------------------------------------------------------------------
+
+
+def test_each_good_runaway_tick_pings_the_heartbeat_and_a_blind_tick_does_not(database, instance, at):
+    at(NOW)
+    monitor = LoopbackServer()
+    monitor.route("GET", "/ping/3f1c", Reply(200, "OK"))
+    with monitor:
+        resources = make_resources(database, heartbeat_url=f"{monitor.url}/ping/3f1c")
+        first = evaluate_sensor("runaway_cost_sensor", resources, instance)
+        evaluate_sensor("runaway_cost_sensor", resources, instance, first.cursor)
+        assert len(monitor.calls_to("/ping/3f1c", "GET")) == 2  # one ping per good tick
+        down = AnalyticsDatabase(url="postgresql://bluefly@127.0.0.1:1/analytics", connect_attempts=1)
+        blind = make_resources(down, heartbeat_url=f"{monitor.url}/ping/3f1c")
+        with contextlib.suppress(Exception):  # a tick that cannot judge raises (red) or skips: no heartbeat either way
+            evaluate_sensor("runaway_cost_sensor", blind, instance)
+        assert len(monitor.calls_to("/ping/3f1c", "GET")) == 2  # 0 pings while blind: the monitor pages
+    gone = make_resources(database, heartbeat_url=closed_port_url() + "/ping/3f1c")
+    tick = evaluate_sensor("runaway_cost_sensor", gone, instance)  # the monitor unreachable: not fatal
+    assert tick.run_requests == [] and "no new emergency" in tick.skip_message
+    assert "(heartbeat not sent: ConnectError)" in tick.skip_message and "3f1c" not in tick.skip_message  # a secret

@@ -22,6 +22,7 @@ from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.spend import usd
 from vast_pipelines.reports.insights import stale_text
 from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.resources.heartbeat import HeartbeatResource
 from vast_pipelines.resources.insights import cost_freshness
 from vast_pipelines.resources.settings import RunbookSettings
 
@@ -85,10 +86,27 @@ def answered_runs(instance: dg.DagsterInstance, trigger: Trigger) -> RunHistory:
 )
 @skip_when_unavailable
 def runaway_cost_sensor(
-    context: dg.SensorEvaluationContext, database: AnalyticsDatabase, settings: RunbookSettings
+    context: dg.SensorEvaluationContext,
+    database: AnalyticsDatabase,
+    settings: RunbookSettings,
+    heartbeat: HeartbeatResource,
 ) -> dg.SensorResult:
     """One indexed query and at most two run-storage reads per tick: a trigger is answered by a *completed*
-    emergency run, not by a request."""
+    emergency run, not by a request. A tick that judged pings HEARTBEAT_URL (the dead-man's switch)."""
+    result = judge_runaway(context, database, settings)
+    ping = heartbeat.ping()
+    if heartbeat.url and not ping.sent:
+        context.log.warning(f"{ping.detail}; the outside monitor will page if this goes on")
+    if heartbeat.url and result.skip_reason is not None:
+        reason = result.skip_reason.skip_message or ""
+        return dg.SensorResult(skip_reason=f"{reason} ({ping.detail})", cursor=result.cursor)
+    return result
+
+
+def judge_runaway(
+    context: dg.SensorEvaluationContext, database: AnalyticsDatabase, settings: RunbookSettings
+) -> dg.SensorResult:
+    """The tick's decision: which emergency run to request, if any."""
     tz, limits = settings.tz(), settings.limits()
     now = clock.now()
     periods = periods_at(now, tz)
