@@ -919,3 +919,17 @@ INSERT INTO vast_pipelines.router_confirmations (run_id, use_vastai) VALUES (:ru
 ROUTER_LAST_CONFIRMED = """
 SELECT run_id, use_vastai, at FROM vast_pipelines.router_confirmations ORDER BY id DESC LIMIT 1
 """
+
+# The delivery job takes the messages a sensor tick queued (leased to that tick) for their first attempt; a
+# message already tried (by the outbox sensor after the lease ran out, or an earlier try of this job) is not.
+OUTBOX_CLAIM_QUEUED = """
+UPDATE vast_pipelines.notification_outbox
+SET next_attempt_at = now() + make_interval(secs => :lease_seconds)
+WHERE id IN (
+    SELECT id FROM vast_pipelines.notification_outbox
+    WHERE id = ANY (CAST(:ids AS bigint[])) AND status = 'pending' AND attempts = 0
+    ORDER BY id
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, transport, destination, kind, subject, body, attachment_name, attachment, attempts
+"""

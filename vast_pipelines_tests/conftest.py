@@ -151,6 +151,30 @@ def evaluate_sensor(name: str, resources: dict, instance: dg.DagsterInstance, cu
     return sensor.evaluate_tick(dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor))
 
 
+def launch(tick: Any, resources: dict, instance: dg.DagsterInstance) -> list[dg.ExecuteInProcessResult]:
+    """What the daemon does with a tick's run requests: each requested run, with its config and tags, in process."""
+    results = []
+    for request in tick.run_requests or []:
+        job = code_location().resolve_job_def(request.job_name)
+        results.append(
+            job.execute_in_process(
+                run_config=request.run_config,
+                tags=request.tags,
+                instance=instance,
+                resources=resources,
+                raise_on_error=False,
+            )
+        )
+    return results
+
+
+def tick_and_launch(name: str, resources: dict, instance: dg.DagsterInstance, cursor: str | None = None) -> Any:
+    """One tick of sensor ``name``, then the runs it requested (a sensor decides, a job acts)."""
+    tick = evaluate_sensor(name, resources, instance, cursor)
+    launch(tick, resources, instance)
+    return tick
+
+
 def closed_port_url() -> str:
     """A loopback URL where nothing listens (connection refused)."""
     with socket.socket() as s:

@@ -22,6 +22,7 @@ from vast_pipelines_tests.conftest import (
     evaluate_sensor,
     insert_costs,
     make_resources,
+    tick_and_launch,
 )
 from vast_pipelines_tests.fakes import Reply
 from vast_pipelines_tests.test_outbox_redelivery import make_due
@@ -105,12 +106,12 @@ def test_database_failing_in_the_middle_of_a_tick_loses_no_alert(
     resources = make_resources(strict, slack=slack_server)
     with psycopg.connect(_libpq(fresh_database_url)) as blocker:
         blocker.execute("LOCK TABLE vast_pipelines.alert_state IN ACCESS EXCLUSIVE MODE")
-        tick = evaluate_sensor("budget_alert_sensor", resources, instance)
+        tick = tick_and_launch("budget_alert_sensor", resources, instance)
         assert "statement timeout" in tick.skip_message and slack_server.messages == []
         blocker.rollback()
     assert outbox(database) == []  # nothing half-queued
-    first = evaluate_sensor("budget_alert_sensor", resources, instance, tick.cursor)
-    again = evaluate_sensor("budget_alert_sensor", resources, instance, first.cursor)
+    first = tick_and_launch("budget_alert_sensor", resources, instance, tick.cursor)
+    again = tick_and_launch("budget_alert_sensor", resources, instance, first.cursor)
     assert [m["channel"] for m in slack_server.messages] == ["#platform-alerts"]
     assert "Warning" in slack_server.messages[0]["text"] or "warning" in slack_server.messages[0]["text"]
     assert not again.run_requests and len(slack_server.messages) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
@@ -18,7 +19,7 @@ from vast_pipelines.notifications import send_slack
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
-from vast_pipelines_tests.conftest import REPO, SLACK_TOKEN, evaluate_sensor, make_resources
+from vast_pipelines_tests.conftest import REPO, SLACK_TOKEN, evaluate_sensor, insert_costs, launch, make_resources
 from vast_pipelines_tests.test_outbox_redelivery import make_due
 
 pytestmark = pytest.mark.faults
@@ -165,3 +166,26 @@ def test_nothing_from_the_demo_database_is_ever_posted(embedded_home, slack_serv
     [row] = outbox_rows(demo)
     assert sent.status == "demo" and row["status"] == "demo"  # kept, lost 0
     assert slack_server.calls == [] and "Retried" not in tick.skip_message  # posted 0, write calls to Slack 0
+
+
+# --- sensors decide, jobs act -----------------------------------------------------------------------------
+
+
+def test_the_budget_tick_decides_and_a_delivery_run_sends_once_while_the_outbox_sensor_waits(
+    database, slack_server, smtp_server, instance, at
+):
+    at(datetime(2026, 3, 28, 12, 0, tzinfo=UTC))
+    insert_costs(database, [(datetime(2026, 3, 2, 9, 0, tzinfo=UTC), "llama-3-70b", 104.0, 20.0, False)])
+    resources = make_resources(database, slack=slack_server, smtp=smtp_server)
+    tick = evaluate_sensor("budget_alert_sensor", resources, instance)
+    [request] = tick.run_requests
+    assert slack_server.calls == [] and smtp_server.messages == []  # the tick sent nothing: 0 write calls
+    outbox_tick = evaluate_sensor("notification_outbox_sensor", resources, instance)  # the daemon, meanwhile
+    assert "Retried" not in outbox_tick.skip_message and slack_server.messages == []
+    [run] = launch(tick, resources, instance)
+    [again] = launch(tick, resources, instance)  # the same request launched twice (an op retry, a re-execution)
+    assert run.success and again.success
+    assert len(slack_server.messages) == 1 and len(smtp_server.messages) == 1  # delivered 2, doubled 0
+    [output] = [e for e in again.all_events if e.event_type_value == "STEP_OUTPUT"]
+    assert output.event_specific_data.metadata["already_taken"].value == 2  # the second run sent nothing
+    assert [r["status"] for r in outbox_rows(database)] == ["delivered", "delivered"]  # lost 0

@@ -11,7 +11,14 @@ from vast_pipelines.defs.insights.anomalies import cost_anomalies
 from vast_pipelines.defs.insights.freshness import cost_data_freshness
 from vast_pipelines.defs.insights.idle_timeout import idle_timeout_what_if
 from vast_pipelines.defs.insights.reconciliation import billing_reconciliation
-from vast_pipelines_tests.conftest import SLACK_TOKEN, VAST_KEY, evaluate_sensor, insert_costs, make_resources
+from vast_pipelines_tests.conftest import (
+    SLACK_TOKEN,
+    VAST_KEY,
+    evaluate_sensor,
+    insert_costs,
+    make_resources,
+    tick_and_launch,
+)
 from vast_pipelines_tests.cost_runs import run_partition
 from vast_pipelines_tests.jobs import run_job
 from vast_pipelines_tests.test_health_check import checks, metadata
@@ -96,7 +103,9 @@ def test_the_budget_sensor_never_says_on_track_from_a_silent_table(database, sla
     at(NOW)
     busy_weeks(database, NOW, silent_for=timedelta(hours=3))
     insert_costs(database, [(datetime(2026, 3, 2, 9, 0, tzinfo=UTC), "llama-3-70b", 55.0, 20.0, False)])
-    tick = evaluate_sensor("budget_alert_sensor", make_resources(database, slack=slack_server), instance)
+    resources = make_resources(database, slack=slack_server)
+    first = tick_and_launch("budget_alert_sensor", resources, instance)
+    tick = tick_and_launch("budget_alert_sensor", resources, instance, first.cursor)
     assert "Budget verdict unknown — cost data stale since 2026-03-25 11:20 UTC" in tick.skip_message
     # The $50 level is crossed whatever was not logged; it is alerted, but not as "on track".
     [alert] = slack_server.messages

@@ -433,6 +433,14 @@ class AnalyticsDatabase(dg.ConfigurableResource):
             conn.execute(sa.text(sql.OUTBOX_MARK_DIGESTED), {"digest_id": queued.id, "ids": [row.id for row in rows]})
         return expired_now, queued
 
+    def claim_queued_notifications(self, ids: Sequence[int]) -> list[OutboxRow]:
+        """Messages ``ids`` not tried yet (queued by a sensor tick for a delivery run), leased to the caller."""
+        with self.begin() as conn:
+            rows = conn.execute(
+                sa.text(sql.OUTBOX_CLAIM_QUEUED), {"ids": list(ids), "lease_seconds": OUTBOX_LEASE_SECONDS}
+            ).mappings()
+            return sorted((_outbox_row(row) for row in rows), key=lambda row: row.id)
+
     def outbox_backlog(self) -> OutboxBacklog:
         """Undelivered notifications by status."""
         with self.begin() as conn:
