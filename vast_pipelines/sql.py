@@ -933,3 +933,9 @@ WHERE id IN (
 )
 RETURNING id, transport, destination, kind, subject, body, attachment_name, attachment, attempts
 """
+
+# What the outbox sensor reads each tick: how many messages a delivery run would try now.
+OUTBOX_DUE_COUNT = """
+SELECT COUNT(*) FROM vast_pipelines.notification_outbox
+WHERE status NOT IN ('delivered', 'expired', 'demo') AND next_attempt_at <= now()
+"""

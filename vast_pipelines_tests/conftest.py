@@ -151,11 +151,14 @@ def evaluate_sensor(name: str, resources: dict, instance: dg.DagsterInstance, cu
     return sensor.evaluate_tick(dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor))
 
 
-def launch(tick: Any, resources: dict, instance: dg.DagsterInstance) -> list[dg.ExecuteInProcessResult]:
-    """What the daemon does with a tick's run requests: each requested run, with its config and tags, in process."""
+def launch(
+    tick: Any, resources: dict, instance: dg.DagsterInstance, job_name: str | None = None
+) -> list[dg.ExecuteInProcessResult]:
+    """What the daemon does with a tick's run requests: each requested run (of ``job_name`` unless the request
+    names its job), with its config and tags, in process."""
     results = []
     for request in tick.run_requests or []:
-        job = code_location().resolve_job_def(request.job_name)
+        job = code_location().resolve_job_def(request.job_name or job_name)
         results.append(
             job.execute_in_process(
                 run_config=request.run_config,
@@ -171,7 +174,8 @@ def launch(tick: Any, resources: dict, instance: dg.DagsterInstance) -> list[dg.
 def tick_and_launch(name: str, resources: dict, instance: dg.DagsterInstance, cursor: str | None = None) -> Any:
     """One tick of sensor ``name``, then the runs it requested (a sensor decides, a job acts)."""
     tick = evaluate_sensor(name, resources, instance, cursor)
-    launch(tick, resources, instance)
+    sensor = code_location().resolve_sensor_def(name)
+    launch(tick, resources, instance, sensor.job_name if sensor.has_jobs else None)
     return tick
 
 

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from vast_pipelines_tests.conftest import (
     SLACK_TOKEN,
     VAST_KEY,
-    evaluate_sensor,
     insert_costs,
     make_resources,
     tick_and_launch,
@@ -166,19 +165,21 @@ def test_slack_down_then_back_delivers_the_alert_once(database, slack_server, sm
         ).one()
     assert (status, attempts) == ("failed", 1) and SLACK_TOKEN not in error
 
-    early = evaluate_sensor("notification_outbox_sensor", resources, instance)
+    early = tick_and_launch("notification_outbox_sensor", resources, instance)
     assert slack_server.messages == [] and "Backlog: 1 undelivered (1 failed" in early.skip_message
     with database.begin() as conn:  # the back-off has passed
         conn.execute(sa.text("UPDATE vast_pipelines.notification_outbox SET next_attempt_at = now()"))
-    retry = evaluate_sensor("notification_outbox_sensor", resources, instance, early.cursor)
-    later = evaluate_sensor("notification_outbox_sensor", resources, instance, retry.cursor)
+    retry = tick_and_launch("notification_outbox_sensor", resources, instance, early.cursor)
+    later = tick_and_launch("notification_outbox_sensor", resources, instance, retry.cursor)
     [message] = slack_server.messages
     assert "WARNING" in message["text"] and len(smtp_server.messages) == 1
-    assert "Retried 1, delivered 1" in retry.skip_message and "Backlog: 0 undelivered" in later.skip_message
-    [observation] = retry.asset_events
+    # The tick decided (one redelivery run requested); the run sent it; the next tick sees the backlog empty.
+    assert len(retry.run_requests) == 1 and "Nothing due. Backlog: 0 undelivered" in later.skip_message
+    [observation] = later.asset_events
     assert observation.asset_key == dg.AssetKey("notification_outbox")
-    assert observation.metadata["undelivered"].value == 0 and observation.metadata["delivered"].value == 1
-    assert later.asset_events == []  # unchanged backlog: nothing new to record
+    assert observation.metadata["undelivered"].value == 0
+    quiet = tick_and_launch("notification_outbox_sensor", resources, instance, later.cursor)
+    assert quiet.asset_events == [] and not quiet.run_requests  # unchanged backlog: nothing new to record
     with database.begin() as conn:
         assert conn.execute(
             sa.text("SELECT status, attempts FROM vast_pipelines.notification_outbox WHERE transport = 'slack'")

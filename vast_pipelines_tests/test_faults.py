@@ -185,9 +185,9 @@ def test_slack_refusing_keeps_the_report_and_it_goes_out_once_slack_is_fixed(dat
     [row] = outbox(database)
     assert (row["status"], row["last_error"]) == ("failed", f"Slack API error: {error}")
     make_due(database)
-    evaluate_sensor("notification_outbox_sensor", resources, instance)
+    tick_and_launch("notification_outbox_sensor", resources, instance)
     make_due(database)
-    evaluate_sensor("notification_outbox_sensor", resources, instance)
+    tick_and_launch("notification_outbox_sensor", resources, instance)
     assert len(slack_server.messages) == 1 and "Health Check" in slack_server.messages[0]["text"]
     assert outbox(database)[0]["status"] == "delivered"
 

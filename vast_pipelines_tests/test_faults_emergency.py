@@ -24,6 +24,7 @@ from vast_pipelines_tests.conftest import (
     evaluate_sensor,
     insert_costs,
     make_resources,
+    tick_and_launch,
 )
 from vast_pipelines_tests.fakes import LoopbackServer, Reply
 from vast_pipelines_tests.test_faults_outbox import outbox_rows
@@ -205,7 +206,7 @@ def test_the_database_dying_mid_emergency_still_tells_on_call_and_the_outbox_cat
         smtp_server.refuse = None
 
     # The database is back: the next outbox tick writes both copies to the outbox (and retries what failed).
-    tick = evaluate_sensor("notification_outbox_sensor", resources, instance)
+    tick = tick_and_launch("notification_outbox_sensor", resources, instance)
     rows = outbox_rows(database)
     assert [(r["transport"], r["kind"]) for r in rows] == [
         ("slack", "emergency_shutdown"),
@@ -214,7 +215,7 @@ def test_the_database_dying_mid_emergency_still_tells_on_call_and_the_outbox_cat
     assert list((tmp_path / "home" / "outbox-spool").glob("*.json")) == []
     if not slack_up:
         make_due(database)
-        evaluate_sensor("notification_outbox_sensor", resources, instance, tick.cursor)
+        tick_and_launch("notification_outbox_sensor", resources, instance, tick.cursor)
     assert [r["status"] for r in outbox_rows(database)] == ["delivered", "delivered"]
     assert len(slack_server.messages) == 1 and len(smtp_server.messages) == 1  # delivered 2, doubled 0, lost 0
 

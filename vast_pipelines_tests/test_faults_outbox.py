@@ -19,7 +19,15 @@ from vast_pipelines.notifications import send_slack
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
-from vast_pipelines_tests.conftest import REPO, SLACK_TOKEN, evaluate_sensor, insert_costs, launch, make_resources
+from vast_pipelines_tests.conftest import (
+    REPO,
+    SLACK_TOKEN,
+    evaluate_sensor,
+    insert_costs,
+    launch,
+    make_resources,
+    tick_and_launch,
+)
 from vast_pipelines_tests.test_outbox_redelivery import make_due
 
 pytestmark = pytest.mark.faults
@@ -73,7 +81,7 @@ def test_a_message_is_delivered_by_one_sender_only_with_a_slow_slack(
     resources = make_resources(database, slack=slack_server)
     ticks, cursor = 0, None
     while run.poll() is None:
-        tick = evaluate_sensor("notification_outbox_sensor", resources, instance, cursor)
+        tick = tick_and_launch("notification_outbox_sensor", resources, instance, cursor)
         cursor, ticks = tick.cursor, ticks + 1
         time.sleep(0.1)
     by_run, by_retrier = delivered_by(run), delivered_by(retrier)
@@ -116,8 +124,8 @@ def test_a_week_of_messages_kept_while_slack_was_unset_is_one_digest_not_a_week_
     send_slack(database, unset, channel="#platform-alerts", text="budget warning an hour ago", kind="budget_warning")
     age(database, 1, kind="budget_warning")
     resources = make_resources(database, slack=slack_server)
-    first = evaluate_sensor("notification_outbox_sensor", resources, instance)
-    second = evaluate_sensor("notification_outbox_sensor", resources, instance, first.cursor)
+    first = tick_and_launch("notification_outbox_sensor", resources, instance)
+    second = tick_and_launch("notification_outbox_sensor", resources, instance, first.cursor)
     texts = [m["text"] for m in slack_server.messages]
     rows = outbox_rows(database)
     assert len(texts) == 2  # the fresh alert and one digest; 0 of the week-old messages posted
@@ -126,7 +134,7 @@ def test_a_week_of_messages_kept_while_slack_was_unset_is_one_digest_not_a_week_
     assert "4 queued message(s)" in digest and "1 service_down" in digest and "1 weekly" in digest
     assert [m["channel"] for m in slack_server.messages if m["text"] == digest] == ["#platform-updates"]
     assert sorted(r["status"] for r in rows) == ["delivered", "delivered"] + ["expired"] * 4  # lost 0: all kept
-    assert "Retried" not in second.skip_message and len(slack_server.messages) == 2  # doubled 0
+    assert not second.run_requests and len(slack_server.messages) == 2  # doubled 0
 
 
 def test_a_report_waits_a_day_an_alert_only_hours(database, slack_server, instance):
@@ -135,13 +143,13 @@ def test_a_report_waits_a_day_an_alert_only_hours(database, slack_server, instan
     send_slack(database, unset, channel="#platform-alerts", text="outage", kind="service_down")
     age(database, 8)  # past the alerts' 6 h, within the reports' 24 h
     resources = make_resources(database, slack=slack_server)
-    evaluate_sensor("notification_outbox_sensor", resources, instance)
+    tick_and_launch("notification_outbox_sensor", resources, instance)
     texts = [m["text"] for m in slack_server.messages]
     assert "morning report" in texts and "outage" not in texts and len(texts) == 2
     resources["settings"] = RunbookSettings(thresholds="alert_max_age_hours=12")
     send_slack(database, unset, channel="#platform-alerts", text="outage 2", kind="service_down")
     age(database, 8, kind="service_down")
-    evaluate_sensor("notification_outbox_sensor", make_resources(database, slack=slack_server) | resources, instance)
+    tick_and_launch("notification_outbox_sensor", make_resources(database, slack=slack_server) | resources, instance)
     assert [m["text"] for m in slack_server.messages].count("outage 2") == 1  # configurable: 12 h keeps it
 
 
@@ -151,7 +159,7 @@ def test_while_slack_stays_down_at_most_one_digest_waits(database, instance):
     for round_ in range(3):
         send_slack(database, unset, channel="#platform-alerts", text=f"old {round_}", kind="service_down")
         age(database, 7, kind="service_down")
-        evaluate_sensor("notification_outbox_sensor", resources, instance)
+        tick_and_launch("notification_outbox_sensor", resources, instance)
     waiting = [r for r in outbox_rows(database) if r["kind"] == "outbox_expired" and r["status"] != "expired"]
     [digest] = waiting
     assert "3 queued message(s)" in digest["body"]  # the later digest reports all three; the older ones superseded
@@ -162,10 +170,10 @@ def test_nothing_from_the_demo_database_is_ever_posted(embedded_home, slack_serv
     slack = SlackResource(bot_token=SLACK_TOKEN, api_url=slack_server.api_url)
     sent = send_slack(demo, slack, channel="#platform-alerts", text="demo alert", kind="budget_warning")
     make_due(demo)
-    tick = evaluate_sensor("notification_outbox_sensor", make_resources(demo, slack=slack_server), instance)
+    tick = tick_and_launch("notification_outbox_sensor", make_resources(demo, slack=slack_server), instance)
     [row] = outbox_rows(demo)
     assert sent.status == "demo" and row["status"] == "demo"  # kept, lost 0
-    assert slack_server.calls == [] and "Retried" not in tick.skip_message  # posted 0, write calls to Slack 0
+    assert slack_server.calls == [] and not tick.run_requests  # posted 0, write calls to Slack 0
 
 
 # --- sensors decide, jobs act -----------------------------------------------------------------------------
@@ -180,8 +188,8 @@ def test_the_budget_tick_decides_and_a_delivery_run_sends_once_while_the_outbox_
     tick = evaluate_sensor("budget_alert_sensor", resources, instance)
     [request] = tick.run_requests
     assert slack_server.calls == [] and smtp_server.messages == []  # the tick sent nothing: 0 write calls
-    outbox_tick = evaluate_sensor("notification_outbox_sensor", resources, instance)  # the daemon, meanwhile
-    assert "Retried" not in outbox_tick.skip_message and slack_server.messages == []
+    outbox_tick = tick_and_launch("notification_outbox_sensor", resources, instance)  # the daemon, meanwhile
+    assert not outbox_tick.run_requests and slack_server.messages == []  # leased to the delivery run
     [run] = launch(tick, resources, instance)
     [again] = launch(tick, resources, instance)  # the same request launched twice (an op retry, a re-execution)
     assert run.success and again.success

@@ -441,6 +441,11 @@ class AnalyticsDatabase(dg.ConfigurableResource):
             ).mappings()
             return sorted((_outbox_row(row) for row in rows), key=lambda row: row.id)
 
+    def due_notifications(self) -> int:
+        """How many undelivered messages may be tried now (their back-off and lease have passed)."""
+        with self.begin() as conn:
+            return int(conn.execute(sa.text(sql.OUTBOX_DUE_COUNT)).scalar_one())
+
     def outbox_backlog(self) -> OutboxBacklog:
         """Undelivered notifications by status."""
         with self.begin() as conn:
