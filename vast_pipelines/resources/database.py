@@ -355,6 +355,12 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                 dedupe_key=dedupe_key,
             )
 
+    def queue_notifications(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+        """Store ``messages`` (leased to the caller, for a delivery run); a ``dedupe_key`` already queued is
+        skipped."""
+        with self.begin() as conn:
+            return queue_messages(conn, messages)
+
     def mark_notification(
         self,
         notification_id: int,
