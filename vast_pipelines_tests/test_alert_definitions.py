@@ -10,7 +10,7 @@ from vast_pipelines_tests.conftest import code_location
     [
         ("budget_alert_sensor", 60, "deliver_alerts"),
         ("runaway_cost_sensor", 60, "emergency_shutdown"),
-        ("endpoint_down_sensor", 300, None),
+        ("endpoint_down_sensor", 300, "endpoint_check"),
         ("notification_outbox_sensor", 60, "redeliver_notifications"),
         ("emergency_run_failure_sensor", 30, None),
     ],

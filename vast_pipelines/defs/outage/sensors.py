@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from vast_pipelines import clock
-from vast_pipelines.defs.guards import skip_when_unavailable
 from vast_pipelines.defs.health.assets import vast_summary
 from vast_pipelines.notifications import send_alert
 from vast_pipelines.policy.health import EndpointStatus
@@ -23,8 +22,8 @@ from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.tailscale import TailscaleResource
 from vast_pipelines.resources.vast import VastAIResource
 
-# Tailscale and Vast.ai are asked during the cold-start wait; the tick waits at most this long more for them,
-# so it stays inside Dagster's 60 s sensor timeout.
+# Tailscale and Vast.ai are asked during the cold-start wait; the check waits at most this long more for them
+# (an outage message with "unknown" beats a late one).
 CONTEXT_WAIT_SECONDS = 5.0
 
 
@@ -70,18 +69,13 @@ def check_with_context(
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-@dg.sensor(
-    name="endpoint_down_sensor",
-    minimum_interval_seconds=300,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="The guide's Service Down: vLLM and Ollama checked every 5 min (with the cold-start wait and "
-    "retry); after N failed checks in a row (outage_checks, default 2) an incident opens for that endpoint and "
-    "#incidents and #platform-alerts hear it once, with Tailscale and the Vast.ai workers; once more when it "
-    "answers again.",
+@dg.op(
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=10),
+    description="vLLM and Ollama, each after the cold-start wait and retry; every check kept, an outage opened "
+    "(and announced once) after N failed checks in a row, closed (and announced) by the first good one.",
 )
-@skip_when_unavailable
-def endpoint_down_sensor(
-    context: dg.SensorEvaluationContext,
+def check_endpoints(
+    context: dg.OpExecutionContext,
     database: AnalyticsDatabase,
     endpoints: InferenceEndpoints,
     tailscale: TailscaleResource,
@@ -89,17 +83,49 @@ def endpoint_down_sensor(
     slack: SlackResource,
     email: EmailResource,
     settings: RunbookSettings,
-) -> dg.SkipReason:
+) -> dg.Output[None]:
     """Every check is kept in `vast_pipelines.endpoint_probes`; an open outage is a row in
-    `vast_pipelines.incidents` per endpoint, claimed once, so a long outage is announced once."""
+    `vast_pipelines.incidents` per endpoint, claimed once, so a long outage (or a retried op) announces once."""
     tz, limits = settings.tz(), settings.limits()
     statuses, gathered = check_with_context(endpoints, tailscale, vast)
     lines = [watch(context, database, slack, email, status, gathered, limits, tz) for status in statuses]
-    return dg.SkipReason("; ".join(lines))
+    return dg.Output(
+        None,
+        metadata={
+            "summary": "; ".join(lines),
+            **{f"{status.name.lower()}_online": status.online for status in statuses},
+        },
+    )
+
+
+@dg.job(
+    name="endpoint_check",
+    description="The guide's Service Down check of vLLM and Ollama, requested every 5 min by endpoint_down_sensor.",
+)
+def endpoint_check():
+    check_endpoints()
+
+
+@dg.sensor(
+    name="endpoint_down_sensor",
+    job=endpoint_check,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="The guide's Service Down: every 5 min an endpoint_check run checks vLLM and Ollama (with the "
+    "cold-start wait and retry); after N failed checks in a row (outage_checks, default 2) an incident opens for "
+    "that endpoint and #incidents and #platform-alerts hear it once, with Tailscale and the Vast.ai workers; once "
+    "more when it answers again.",
+)
+def endpoint_down_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest:
+    """The tick only decides that a check is due (one per 5-minute slot, by run key); probing, waiting for a cold
+    start and alerting happen in the run, where they cannot hit the sensor timeout."""
+    now = clock.now()
+    slot = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
+    return dg.RunRequest(run_key=f"endpoint-check:{slot:%Y-%m-%dT%H:%M}")
 
 
 def watch(
-    context: dg.SensorEvaluationContext,
+    context: dg.OpExecutionContext,
     database: AnalyticsDatabase,
     slack: SlackResource,
     email: EmailResource,
