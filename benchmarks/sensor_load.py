@@ -28,6 +28,7 @@ from vast_pipelines.policy.periods import local_midnight
 from vast_pipelines.resources.cost_history import refresh_day
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
 from vast_pipelines.resources.email import EmailResource
+from vast_pipelines.resources.heartbeat import HeartbeatResource
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
 
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             "slack": SlackResource(),  # no token: alerts wait in the outbox, counted there
             "email": EmailResource(),
             "settings": RunbookSettings(timezone=ZONE),
+            "heartbeat": HeartbeatResource(),  # no HEARTBEAT_URL: no ping
         }
         location = defs()
         times: dict[str, list[float]] = {name: [] for name in SENSORS}
@@ -92,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
                     result = sensor.evaluate_tick(context)
                     times[name].append((time.perf_counter() - tick_started) * 1000)
                     cursors[name] = result.cursor
-                    run_keys += [r.run_key for r in result.run_requests or []]
+                    run_keys += [
+                        f"{r.job_name or sensor.job_name}:{r.run_key}" for r in result.run_requests or []
+                    ]
         with database.begin() as conn:
             alerts = conn.execute(
                 sa.text(
@@ -110,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'sensor':<24} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     for name, values in times.items():
         print(f"{name:<24} {statistics.median(values):>8.1f} {percentile(values, 0.95):>8.1f} {max(values):>8.1f}")
-    print(f"emergency runs requested: {len(run_keys)} (run keys: {', '.join(sorted(set(run_keys))) or 'none'})")
+    emergency = [k.split(":", 1)[1] for k in run_keys if k.startswith("emergency_shutdown:")]
+    delivery = [k.split(":", 1)[1] for k in run_keys if not k.startswith("emergency_shutdown:")]
+    print(f"emergency runs requested: {len(emergency)} (run keys: {', '.join(sorted(set(emergency))) or 'none'})")
+    print(f"alert delivery runs requested: {len(delivery)} (run keys: {', '.join(sorted(set(delivery))) or 'none'})")
     print("messages queued: " + (", ".join(f"{kind} by {transport} x{n}" for kind, transport, n in alerts) or "none"))
     return 0
 

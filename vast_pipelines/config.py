@@ -15,6 +15,7 @@ from vast_pipelines.resources.database import AnalyticsDatabase, check_database_
 from vast_pipelines.resources.email import EmailResource, parse_smtp_url
 from vast_pipelines.resources.endpoints import InferenceEndpoints
 from vast_pipelines.resources.errors import OperatorError
+from vast_pipelines.resources.heartbeat import HeartbeatResource
 from vast_pipelines.resources.router import AgentRouterResource
 from vast_pipelines.resources.settings import (
     RunbookSettings,
@@ -53,6 +54,7 @@ ENVIRONMENT: dict[str, tuple[type[dg.ConfigurableResource], dict[str, str]]] = {
     ),
     "email": (EmailResource, {"smtp_url": "SMTP_URL", "to": "ALERT_EMAIL_TO", "sender": "ALERT_EMAIL_FROM"}),
     "tailscale": (TailscaleResource, {}),
+    "heartbeat": (HeartbeatResource, {"url": "HEARTBEAT_URL"}),
     "router": (
         AgentRouterResource,
         {"env_file": "AGENT_ROUTER_ENV_FILE", "restart_command": "AGENT_ROUTER_RESTART_COMMAND"},

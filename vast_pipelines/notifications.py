@@ -3,32 +3,64 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
+import sqlalchemy as sa
+
+from vast_pipelines.policy.outbox import DIGEST_KIND, ExpiredDigest, MaxAges
 from vast_pipelines.reports.alerts import Message
-from vast_pipelines.resources.database import AnalyticsDatabase, OutboxMessage, OutboxRow
+from vast_pipelines.reports.outbox import expired_digest
+from vast_pipelines.resources.database import (
+    OUTBOX_LEASE_SECONDS,
+    AnalyticsDatabase,
+    DatabaseUnavailable,
+    OutboxMessage,
+    OutboxRow,
+)
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.slack import Delivery, SlackResource
+from vast_pipelines.resources.spool import spool, spooled
 
 # Undelivered messages are retried after this long, growing with each attempt (capped).
 RETRY_BASE_SECONDS = 60.0
 RETRY_MAX_SECONDS = 3600.0
-# A message being redelivered is hidden from other senders this long (longer than any one attempt).
-LEASE_SECONDS = 300.0
+# A message being delivered (first attempt or retry) is hidden from other senders this long.
+LEASE_SECONDS = OUTBOX_LEASE_SECONDS
 
 
 @dataclass(frozen=True)
 class Sent:
-    """A queued notification and what its first delivery attempt did."""
+    """A queued notification and what its first delivery attempt did.
+
+    ``spooled`` is set when the outbox could not be written: the message was sent directly and waits in that
+    file until the database is back.
+    """
 
     outbox_id: int | None
     delivery: Delivery | None
+    spooled: Path | None = None
 
     @property
     def status(self) -> str:
-        """``delivered``, ``failed``, ``not_configured``, or ``duplicate`` (already queued)."""
+        """``delivered``, ``failed``, ``not_configured``, ``demo`` (embedded demo database: never posted), or
+        ``duplicate`` (already queued)."""
         return self.delivery.status if self.delivery else "duplicate"
+
+    @property
+    def kept(self) -> bool:
+        """Whether the message is stored somewhere (outbox or spool), so an undelivered one is retried."""
+        return self.delivery is None or self.outbox_id is not None or self.spooled is not None
+
+
+# What a dead or refusing database raises while the outbox is written.
+OUTBOX_DOWN = (DatabaseUnavailable, sa.exc.DBAPIError)
+log = logging.getLogger(__name__)
+
+
+DEMO_NOTE = "kept, never posted: queued in the embedded demo database"
 
 
 def retry_delay(attempts: int) -> float:
@@ -81,11 +113,63 @@ def send_email(
 def send(
     database: AnalyticsDatabase, slack: SlackResource | None, email: EmailResource | None, message: OutboxMessage
 ) -> Sent:
-    """Queue ``message``, then try to deliver it once; a duplicate ``dedupe_key`` is not sent again."""
-    outbox_id = database.enqueue_notification(**dataclasses.asdict(message))
+    """Queue ``message``, then try to deliver it once; a duplicate ``dedupe_key`` is not sent again.
+
+    When the outbox cannot be written (the database is down), the message is sent directly and kept in the
+    spool, to be written to the outbox when the database is back.
+    """
+    try:
+        outbox_id = database.enqueue_notification(**dataclasses.asdict(message))
+    except OUTBOX_DOWN as exc:
+        return send_directly(database, slack, email, message, reason=exc)
     if outbox_id is None:
         return Sent(None, None)
     return Sent(outbox_id, deliver_and_mark(database, slack, email, outbox_id, message, attempts=0))
+
+
+def send_directly(
+    database: AnalyticsDatabase,
+    slack: SlackResource | None,
+    email: EmailResource | None,
+    message: OutboxMessage,
+    *,
+    reason: BaseException,
+) -> Sent:
+    """One delivery attempt without the outbox, then the message and its outcome kept in the spool."""
+    log.warning(f"The outbox cannot be written ({type(reason).__name__}); sending {message.kind} directly")
+    delivery = Delivery("demo", error=DEMO_NOTE) if database.is_embedded else deliver(slack, email, message)
+    try:
+        path = spool(database, delivery, message=message)
+    except OSError as exc:
+        log.error(f"{message.kind} to {message.destination} could not be kept for the outbox either: {exc}")
+        path = None
+    return Sent(None, delivery, spooled=path)
+
+
+def flush_spool(database: AnalyticsDatabase) -> int:
+    """Write what waited for the database (messages sent directly, outcomes of attempts) to the outbox."""
+    written = 0
+    for item in spooled(database):
+        retry = retry_delay(1) if item.delivery.status != "delivered" else 0.0
+        if item.message is not None:
+            database.record_attempted(
+                item.message,
+                status=item.delivery.status,
+                error=item.delivery.error,
+                ref=item.delivery.ref,
+                retry_in_seconds=retry,
+            )
+        elif item.outbox_id is not None:
+            database.mark_notification(
+                item.outbox_id,
+                status=item.delivery.status,
+                error=item.delivery.error,
+                ref=item.delivery.ref,
+                retry_in_seconds=retry,
+            )
+        item.path.unlink(missing_ok=True)
+        written += 1
+    return written
 
 
 def deliver_and_mark(
@@ -97,15 +181,25 @@ def deliver_and_mark(
     *,
     attempts: int,
 ) -> Delivery:
-    """One delivery attempt of a stored message (tried ``attempts`` times before), and its outcome recorded."""
+    """One delivery attempt of a stored message (tried ``attempts`` times before), and its outcome recorded.
+
+    Nothing queued in the embedded demo database is ever posted: it is kept with status ``demo``.
+    """
+    if database.is_embedded:
+        database.mark_notification(outbox_id, status="demo", error=DEMO_NOTE)
+        return Delivery("demo", error=DEMO_NOTE)
     delivery = deliver(slack, email, message)
-    database.mark_notification(
-        outbox_id,
-        status=delivery.status,
-        error=delivery.error,
-        ref=delivery.ref,
-        retry_in_seconds=retry_delay(attempts + 1),
-    )
+    try:
+        database.mark_notification(
+            outbox_id,
+            status=delivery.status,
+            error=delivery.error,
+            ref=delivery.ref,
+            retry_in_seconds=retry_delay(attempts + 1),
+        )
+    except OUTBOX_DOWN:
+        # Delivered (or not) but not recorded: keep the outcome, so the lease's end does not send it again.
+        spool(database, delivery, outbox_id=outbox_id)
     return delivery
 
 
@@ -148,21 +242,37 @@ def redeliver_due(
     slack: SlackResource,
     email: EmailResource,
     *,
+    ages: MaxAges | None = None,
     limit: int = 20,
     time_budget_seconds: float = 30.0,
 ) -> list[tuple[OutboxRow, Delivery]]:
     """Retry undelivered messages whose back-off has passed, oldest first, within a time budget.
 
-    Messages are leased first, so a second sender (another code server) skips them; a message not tried
-    before the budget ran out is tried again when its lease ends.
+    First, messages past their kind's maximum age (``ages``) expire and one digest of them is queued and sent
+    (old news is never posted one by one). Messages are leased first, so a second sender (another code server)
+    skips them; a message not tried before the budget ran out is tried again when its lease ends. Nothing
+    from the embedded demo database is ever sent.
     """
+    flush_spool(database)
+    if database.is_embedded:
+        return []
     started = time.monotonic()
     outcomes = []
+    if ages is not None:
+        _, queued = database.expire_notifications(ages, lambda found: digest_message(slack, found, ages))
+        if queued is not None:
+            outcomes.append((queued, deliver_and_mark(database, slack, email, queued.id, queued, attempts=0)))
     for row in database.claim_due_notifications(limit=limit, lease_seconds=LEASE_SECONDS):
         if time.monotonic() - started > time_budget_seconds:
             break
         outcomes.append((row, deliver_and_mark(database, slack, email, row.id, row, attempts=row.attempts)))
     return outcomes
+
+
+def digest_message(slack: SlackResource, found: ExpiredDigest, ages: MaxAges) -> OutboxMessage:
+    """The one Slack message (to the updates channel: it reports, it does not page) saying what expired."""
+    message = expired_digest(found, ages)
+    return OutboxMessage("slack", slack.updates_channel, DIGEST_KIND, message.text, subject=message.subject)
 
 
 def alert_messages(
@@ -179,8 +289,9 @@ def alert_messages(
     Each copy has its own dedupe key, so a retried step or a second code server never sends one twice.
     """
     channels = dict.fromkeys((slack.alerts_channel, *extra_channels))
+    paging = slack.page_text(message.text)  # @platform-ops as <!subteam^ID>: Slack notifies the group
     copies = [
-        OutboxMessage("slack", channel, kind, message.text, dedupe_key=f"{dedupe_key}:slack:{channel}")
+        OutboxMessage("slack", channel, kind, paging, dedupe_key=f"{dedupe_key}:slack:{channel}")
         for channel in channels
     ]
     copies.append(
@@ -197,14 +308,54 @@ def send_all(
 
 
 def delivery_summary(sent: list[Sent], messages: list[OutboxMessage]) -> list[str]:
-    """One line per message: where it went and whether it was delivered or waits in the outbox."""
+    """One line per message: where it went and whether it was delivered, waits for a retry, or is lost."""
     lines = []
     for item, message in zip(sent, messages, strict=True):
         where = message.destination if message.transport == "slack" else f"email {message.destination}"
         note = f" ({item.delivery.error})" if item.delivery and item.delivery.error else ""
-        waiting = "" if item.status in ("delivered", "duplicate") else ", kept in the outbox for retry"
-        lines.append(f"{where}: {item.status}{waiting}{note}")
+        if item.spooled is not None:
+            how = " directly (the outbox could not be written; kept for it until the database is back)"
+        elif not item.kept:
+            how = " directly; NOT kept anywhere (the outbox and the spool could not be written): tell on-call by hand"
+        elif item.status in ("delivered", "duplicate", "demo"):
+            how = ""
+        else:
+            how = ", kept in the outbox for retry"
+        lines.append(f"{where}: {item.status}{how}{note}")
     return lines
+
+
+def delivered_count(sent: list[Sent]) -> tuple[int, int, int]:
+    """(delivered now or before, undelivered but kept for retry, lost) over ``sent``."""
+    delivered = sum(1 for item in sent if item.status in ("delivered", "duplicate"))
+    kept = sum(1 for item in sent if item.status not in ("delivered", "duplicate") and item.kept)
+    return delivered, kept, len(sent) - delivered - kept
+
+
+@dataclass(frozen=True)
+class AlertOutcome:
+    """How the copies of one alert went: a line each, and how many were delivered, kept for retry, or lost."""
+
+    lines: list[str]
+    delivered: int
+    kept: int
+    lost: int
+
+
+def alert(
+    database: AnalyticsDatabase,
+    slack: SlackResource,
+    email: EmailResource,
+    message: Message,
+    *,
+    kind: str,
+    dedupe_key: str,
+    extra_channels: tuple[str, ...] = (),
+) -> AlertOutcome:
+    """Queue ``message`` for the alert channels (see ``alert_messages``) and try each copy once."""
+    copies = alert_messages(slack, email, message, kind=kind, dedupe_key=dedupe_key, extra_channels=extra_channels)
+    sent = send_all(database, slack, email, copies)
+    return AlertOutcome(delivery_summary(sent, copies), *delivered_count(sent))
 
 
 def send_alert(
@@ -219,5 +370,4 @@ def send_alert(
 ) -> list[str]:
     """Queue ``message`` for the alert channels (see ``alert_messages``) and try each copy once; one line per
     copy on how it went."""
-    copies = alert_messages(slack, email, message, kind=kind, dedupe_key=dedupe_key, extra_channels=extra_channels)
-    return delivery_summary(send_all(database, slack, email, copies), copies)
+    return alert(database, slack, email, message, kind=kind, dedupe_key=dedupe_key, extra_channels=extra_channels).lines

@@ -89,6 +89,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX IF NOT EXISTS notification_outbox_undelivered
         ON vast_pipelines.notification_outbox (next_attempt_at) WHERE status <> 'delivered'
     """,
+    # Issue 12: 'expired' (old news, summarised in one digest) and 'demo' (queued by the embedded demo database:
+    # kept, never posted). Widened once, by name, so a restart does not re-validate the table.
+    """
+    DO $$
+    BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'notification_outbox_status_v2') THEN
+            ALTER TABLE vast_pipelines.notification_outbox DROP CONSTRAINT IF EXISTS notification_outbox_status_check;
+            ALTER TABLE vast_pipelines.notification_outbox ADD CONSTRAINT notification_outbox_status_v2
+                CHECK (status IN ('pending', 'delivered', 'failed', 'not_configured', 'expired', 'demo'));
+        END IF;
+    END
+    $$
+    """,
+    # The digest that reported an expired message (NULL: not reported yet).
+    "ALTER TABLE vast_pipelines.notification_outbox ADD COLUMN IF NOT EXISTS digested_in bigint",
     # --- deploy_model / update_worker (issue 5): every change to Vast.ai or the router, before and after.
     """
     CREATE TABLE IF NOT EXISTS vast_pipelines.worker_changes (
@@ -152,6 +167,16 @@ MIGRATIONS: tuple[str, ...] = (
         attempts integer NOT NULL,
         failure text,
         detail text
+    )
+    """,
+    # Issue 12: each successful restart of agent-router by the emergency/restore jobs, with the USE_VASTAI it
+    # was restarted with: the goal state is confirmed only here, never inferred from the .env alone.
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.router_confirmations (
+        id bigserial PRIMARY KEY,
+        at timestamptz NOT NULL DEFAULT now(),
+        run_id text NOT NULL,
+        use_vastai text NOT NULL
     )
     """,
     "CREATE INDEX IF NOT EXISTS endpoint_probes_recent ON vast_pipelines.endpoint_probes (endpoint, id DESC)",
@@ -479,9 +504,26 @@ SELECT
 
 OUTBOX_INSERT = """
 INSERT INTO vast_pipelines.notification_outbox
-    (transport, destination, kind, subject, body, attachment_name, attachment, dedupe_key)
-VALUES (:transport, :destination, :kind, :subject, :body, :attachment_name, :attachment, :dedupe_key)
+    (transport, destination, kind, subject, body, attachment_name, attachment, dedupe_key, next_attempt_at)
+VALUES (:transport, :destination, :kind, :subject, :body, :attachment_name, :attachment, :dedupe_key,
+        now() + make_interval(secs => :lease_seconds))
 ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING id
+"""
+
+# A message sent directly while the outbox could not be written, stored once the database is back with what the
+# attempt did; if the same message was queued meanwhile (same dedupe key), a delivery is recorded on that row.
+OUTBOX_INSERT_ATTEMPTED = """
+INSERT INTO vast_pipelines.notification_outbox AS o
+    (transport, destination, kind, subject, body, attachment_name, attachment, dedupe_key, status, attempts,
+     last_error, last_attempt_at, next_attempt_at, delivered_at, delivery_ref)
+VALUES (:transport, :destination, :kind, :subject, :body, :attachment_name, :attachment, :dedupe_key, :status, 1,
+        :error, now(), now() + make_interval(secs => :retry_in_seconds),
+        CASE WHEN :status = 'delivered' THEN now() END, :ref)
+ON CONFLICT (dedupe_key) DO UPDATE
+SET status = 'delivered', attempts = o.attempts + 1, last_error = NULL, last_attempt_at = now(), delivered_at = now(),
+    delivery_ref = EXCLUDED.delivery_ref
+WHERE EXCLUDED.status = 'delivered' AND o.status <> 'delivered'
 RETURNING id
 """
 
@@ -500,7 +542,7 @@ WHERE id = :id
 OUTBOX_DUE = """
 SELECT id, transport, destination, kind, subject, body, attachment_name, attachment, attempts
 FROM vast_pipelines.notification_outbox
-WHERE status <> 'delivered' AND next_attempt_at <= now()
+WHERE status NOT IN ('delivered', 'expired', 'demo') AND next_attempt_at <= now()
 ORDER BY id
 LIMIT :limit
 FOR UPDATE SKIP LOCKED
@@ -548,7 +590,48 @@ SELECT
     COUNT(*) FILTER (WHERE status = 'not_configured') AS not_configured,
     MIN(created_at) AS oldest
 FROM vast_pipelines.notification_outbox
-WHERE status <> 'delivered'
+WHERE status NOT IN ('delivered', 'expired', 'demo')
+"""
+
+# Old news: due, undelivered messages past their kind's maximum age are marked expired (never posted alone).
+OUTBOX_EXPIRE = """
+UPDATE vast_pipelines.notification_outbox
+SET status = 'expired', last_error = 'expired undelivered after ' || ROUND(
+        EXTRACT(EPOCH FROM now() - created_at) / 3600.0) || ' h'
+WHERE id IN (
+    SELECT id FROM vast_pipelines.notification_outbox
+    WHERE status NOT IN ('delivered', 'expired', 'demo') AND next_attempt_at <= now() AND kind <> :digest_kind
+      AND created_at < now() - make_interval(secs => CASE WHEN kind = ANY (CAST(:report_kinds AS text[]))
+                                                         THEN :report_seconds ELSE :alert_seconds END)
+    ORDER BY id
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id
+"""
+
+# At most one digest waits at a time: an older digest whose delivery failed is superseded by the new one, and
+# what it reported is reported again (a digest on its first attempt, still 'pending', is left alone).
+OUTBOX_SUPERSEDE_DIGESTS = """
+WITH superseded AS (
+    UPDATE vast_pipelines.notification_outbox
+    SET status = 'expired', last_error = 'superseded by a newer digest'
+    WHERE kind = :digest_kind AND status IN ('failed', 'not_configured')
+    RETURNING id
+)
+UPDATE vast_pipelines.notification_outbox SET digested_in = NULL
+WHERE digested_in IN (SELECT id FROM superseded)
+"""
+
+OUTBOX_UNREPORTED_EXPIRED = """
+SELECT id, kind, transport, EXTRACT(EPOCH FROM now() - created_at) AS age_seconds
+FROM vast_pipelines.notification_outbox
+WHERE status = 'expired' AND kind <> :digest_kind AND digested_in IS NULL
+ORDER BY id
+FOR UPDATE SKIP LOCKED
+"""
+
+OUTBOX_MARK_DIGESTED = """
+UPDATE vast_pipelines.notification_outbox SET digested_in = :digest_id WHERE id = ANY (CAST(:ids AS bigint[]))
 """
 
 INSERT_INCIDENT = """
@@ -932,4 +1015,32 @@ INSERT INTO vast_pipelines.alert_backtests (run_id, first_day, end_day, threshol
 VALUES (:run_id, :first_day, :end_day, CAST(:thresholds AS jsonb), CAST(:firings AS jsonb), :report)
 ON CONFLICT (run_id) DO UPDATE
 SET ran_at = now(), firings = EXCLUDED.firings, report_markdown = EXCLUDED.report_markdown
+"""
+
+ROUTER_CONFIRM = """
+INSERT INTO vast_pipelines.router_confirmations (run_id, use_vastai) VALUES (:run_id, :use_vastai)
+"""
+
+ROUTER_LAST_CONFIRMED = """
+SELECT run_id, use_vastai, at FROM vast_pipelines.router_confirmations ORDER BY id DESC LIMIT 1
+"""
+
+# The delivery job takes the messages a sensor tick queued (leased to that tick) for their first attempt; a
+# message already tried (by the outbox sensor after the lease ran out, or an earlier try of this job) is not.
+OUTBOX_CLAIM_QUEUED = """
+UPDATE vast_pipelines.notification_outbox
+SET next_attempt_at = now() + make_interval(secs => :lease_seconds)
+WHERE id IN (
+    SELECT id FROM vast_pipelines.notification_outbox
+    WHERE id = ANY (CAST(:ids AS bigint[])) AND status = 'pending' AND attempts = 0
+    ORDER BY id
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, transport, destination, kind, subject, body, attachment_name, attachment, attempts
+"""
+
+# What the outbox sensor reads each tick: how many messages a delivery run would try now.
+OUTBOX_DUE_COUNT = """
+SELECT COUNT(*) FROM vast_pipelines.notification_outbox
+WHERE status NOT IN ('delivered', 'expired', 'demo') AND next_attempt_at <= now()
 """

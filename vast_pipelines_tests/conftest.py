@@ -30,6 +30,7 @@ from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.embedded import embedded_server_url, stop_embedded_server
 from vast_pipelines.resources.endpoints import InferenceEndpoints
+from vast_pipelines.resources.heartbeat import HeartbeatResource
 from vast_pipelines.resources.router import AgentRouterResource
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
@@ -67,6 +68,7 @@ def _no_outside_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
         "VAST_PIPELINES_THRESHOLDS",
         "VAST_PIPELINES_TIMEZONE",
         "VAST_PIPELINES_HISTORY_START",
+        "HEARTBEAT_URL",
     ):
         monkeypatch.delenv(var, raising=False)
 
@@ -172,6 +174,34 @@ def evaluate_sensor(name: str, resources: dict, instance: dg.DagsterInstance, cu
     return sensor.evaluate_tick(dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor))
 
 
+def launch(
+    tick: Any, resources: dict, instance: dg.DagsterInstance, job_name: str | None = None
+) -> list[dg.ExecuteInProcessResult]:
+    """What the daemon does with a tick's run requests: each requested run (of ``job_name`` unless the request
+    names its job), with its config and tags, in process."""
+    results = []
+    for request in tick.run_requests or []:
+        job = code_location().resolve_job_def(request.job_name or job_name)
+        results.append(
+            job.execute_in_process(
+                run_config=request.run_config,
+                tags=request.tags,
+                instance=instance,
+                resources=resources,
+                raise_on_error=False,
+            )
+        )
+    return results
+
+
+def tick_and_launch(name: str, resources: dict, instance: dg.DagsterInstance, cursor: str | None = None) -> Any:
+    """One tick of sensor ``name``, then the runs it requested (a sensor decides, a job acts)."""
+    tick = evaluate_sensor(name, resources, instance, cursor)
+    sensor = code_location().resolve_sensor_def(name)
+    launch(tick, resources, instance, sensor.job_name if sensor.has_jobs else None)
+    return tick
+
+
 def closed_port_url() -> str:
     """A loopback URL where nothing listens (connection refused)."""
     with socket.socket() as s:
@@ -248,6 +278,7 @@ def make_resources(
     actions: str = "dry-run",
     shutdown: str = "stop",
     thresholds: str | None = None,
+    heartbeat_url: str | None = None,
 ) -> dict:
     """The resources of a run, every outside system on loopback (or a closed port when not given)."""
     dead = closed_port_url()
@@ -266,6 +297,7 @@ def make_resources(
             endpoint_names=vast_endpoints,
             first_backoff_seconds=0.01,
             max_attempts=2,
+            emergency_wait_seconds=0.05,
         ),
         "slack": SlackResource(
             bot_token=SLACK_TOKEN if slack else None,
@@ -275,6 +307,7 @@ def make_resources(
         ),
         "email": EmailResource(smtp_url=smtp.url if smtp else None),
         "tailscale": TailscaleResource(binary=str(tailscale) if tailscale else "tailscale-not-installed"),
+        "heartbeat": HeartbeatResource(url=heartbeat_url),
         "router": AgentRouterResource(
             env_file=str(router_env) if router_env else None, restart_command=restart_command
         ),

@@ -205,9 +205,15 @@ class SlackServer(LoopbackServer):
         }
         self.messages: list[dict[str, Any]] = []
         self.files: list[dict[str, Any]] = []
+        # Seconds chat.postMessage takes before it answers (a slow Slack); the message counts once answered.
+        self.post_delay = 0.0
+        # User groups by handle (usergroups.list), for SLACK_ONCALL_MENTION.
+        self.usergroups: dict[str, str] = {"platform-ops": "S0PLATFORMOPS"}
         self._uploads: dict[str, dict[str, Any]] = {}
         self.route("POST", "/api/chat.postMessage", self._post_message)
         self.route("POST", "/api/conversations.list", self._conversations)
+        self.route("POST", "/api/usergroups.list", self._usergroups)
+        self.route("GET", "/api/usergroups.list", self._usergroups)
         self.route("POST", "/api/files.getUploadURLExternal", self._upload_url)
         self.route("POST", "/api/files.completeUploadExternal", self._complete_upload)
         self.pattern("POST", r"/upload/(\w+)", self._receive_upload)
@@ -224,6 +230,8 @@ class SlackServer(LoopbackServer):
             return Reply(200, {"ok": False, "error": "invalid_auth"})
         params = call.params()
         channel = params.get("channel", "")
+        if self.post_delay:
+            time.sleep(self.post_delay)
         if channel.lstrip("#") not in self.channels and channel not in self.channels.values():
             return Reply(200, {"ok": False, "error": "channel_not_found"})
         ts = f"{time.time():.6f}"
@@ -235,6 +243,12 @@ class SlackServer(LoopbackServer):
             return Reply(200, {"ok": False, "error": "invalid_auth"})
         channels = [{"id": cid, "name": name} for name, cid in self.channels.items()]
         return Reply(200, {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}})
+
+    def _usergroups(self, call: Call) -> Reply:
+        if not self._authorized(call):
+            return Reply(200, {"ok": False, "error": "invalid_auth"})
+        groups = [{"id": gid, "handle": handle, "name": handle.title()} for handle, gid in self.usergroups.items()]
+        return Reply(200, {"ok": True, "usergroups": groups})
 
     def _upload_url(self, call: Call) -> Reply:
         params = call.params()

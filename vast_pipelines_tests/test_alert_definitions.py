@@ -8,10 +8,11 @@ from vast_pipelines_tests.conftest import code_location
 @pytest.mark.parametrize(
     ("name", "interval", "job"),
     [
-        ("budget_alert_sensor", 60, None),
+        ("budget_alert_sensor", 60, "deliver_alerts"),
         ("runaway_cost_sensor", 60, "emergency_shutdown"),
-        ("endpoint_down_sensor", 300, None),
-        ("notification_outbox_sensor", 60, None),
+        ("endpoint_down_sensor", 300, "endpoint_check"),
+        ("notification_outbox_sensor", 60, "redeliver_notifications"),
+        ("emergency_run_failure_sensor", 30, None),
     ],
 )
 def test_alerting_sensors_run_by_default(name, interval, job):

@@ -67,10 +67,11 @@ def test_demo_fills_the_embedded_database_and_prints_the_morning_report(embedded
     assert "vLLM Endpoint (http://127.0.0.1:" in text and "❌ OFFLINE" in text  # loopback, nothing answers
     assert "Yesterday's Spend: $" in text and f"Month-to-date ({local:%B %Y})" in text
     assert "embedded demo database" in text
-    assert "=== Sensors: one tick each" in text and "budget_alert_sensor: Sent budget_" in text
+    # The budget tick decides and requests a delivery run; the demo runs none, and the embedded database never posts.
+    assert "=== Sensors: one tick each" in text and "budget_alert_sensor: would start deliver_alerts (budget:" in text
     assert f"runaway_cost_sensor: would start emergency_shutdown (runaway:{local:%Y-%m-%d})" in text
     assert "hard_cap:" not in text
-    assert "outbox: budget_" in text  # waiting: Slack is not configured
+    assert "outbox: budget_" in text
     assert "*Weekly cost review:" in text and "cost_per_request" in text  # the last complete week
     assert f"{runaway_day.isoformat()} {runaway_day:%a}" in text and f"High daily cost (≥ $10) on {runaway_day}" in text
 

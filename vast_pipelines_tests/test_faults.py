@@ -23,6 +23,7 @@ from vast_pipelines_tests.conftest import (
     evaluate_sensor,
     insert_costs,
     make_resources,
+    tick_and_launch,
 )
 from vast_pipelines_tests.fakes import Reply
 from vast_pipelines_tests.test_outbox_redelivery import make_due
@@ -88,11 +89,14 @@ def test_database_down_when_a_run_starts_fails_with_what_to_fix(instance):
 def test_database_down_at_a_tick_fails_the_protection_sensors_red_and_skips_the_outbox(instance):
     down = AnalyticsDatabase(url="postgresql://bluefly@127.0.0.1:1/analytics", connect_attempts=1)
     resources = make_resources(down)
-    for sensor in ("budget_alert_sensor", "runaway_cost_sensor", "endpoint_down_sensor"):
+    for sensor in ("budget_alert_sensor", "runaway_cost_sensor"):
         with pytest.raises(CannotJudge) as red:
             evaluate_sensor(sensor, resources, instance)
         assert str(red.value).startswith(f"{sensor} could not judge this tick: Cannot reach the analytics database")
         assert "TIMESCALE_URL" in str(red.value)
+    # The outage watch reads nothing in its tick: the check run it requests fails red instead.
+    check = run("endpoint_check", resources, instance)
+    assert not check.success and "Cannot reach the analytics database" in failures(check)
     # Not a protection: the outbox waits for the database and says so.
     tick = evaluate_sensor("notification_outbox_sensor", resources, instance)
     assert tick.skip_message.startswith("Skipped, will retry next tick: Cannot reach the analytics database")
@@ -116,8 +120,8 @@ def test_database_failing_in_the_middle_of_a_tick_loses_no_alert(
         assert slack_server.messages == []
         blocker.rollback()
     assert outbox(database) == []  # nothing half-queued
-    first = evaluate_sensor("budget_alert_sensor", resources, instance)
-    again = evaluate_sensor("budget_alert_sensor", resources, instance, first.cursor)
+    first = tick_and_launch("budget_alert_sensor", resources, instance)
+    again = tick_and_launch("budget_alert_sensor", resources, instance, first.cursor)
     assert [m["channel"] for m in slack_server.messages] == ["#platform-alerts"]
     assert "Warning" in slack_server.messages[0]["text"] or "warning" in slack_server.messages[0]["text"]
     assert not again.run_requests and len(slack_server.messages) == 1
@@ -195,9 +199,9 @@ def test_slack_refusing_keeps_the_report_and_it_goes_out_once_slack_is_fixed(dat
     [row] = outbox(database)
     assert (row["status"], row["last_error"]) == ("failed", f"Slack API error: {error}")
     make_due(database)
-    evaluate_sensor("notification_outbox_sensor", resources, instance)
+    tick_and_launch("notification_outbox_sensor", resources, instance)
     make_due(database)
-    evaluate_sensor("notification_outbox_sensor", resources, instance)
+    tick_and_launch("notification_outbox_sensor", resources, instance)
     assert len(slack_server.messages) == 1 and "Health Check" in slack_server.messages[0]["text"]
     assert outbox(database)[0]["status"] == "delivered"
 

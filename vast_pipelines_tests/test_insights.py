@@ -11,7 +11,13 @@ from vast_pipelines.defs.insights.anomalies import cost_anomalies
 from vast_pipelines.defs.insights.freshness import cost_data_freshness
 from vast_pipelines.defs.insights.idle_timeout import idle_timeout_what_if
 from vast_pipelines.defs.insights.reconciliation import billing_reconciliation
-from vast_pipelines_tests.conftest import SLACK_TOKEN, VAST_KEY, evaluate_sensor, insert_costs, make_resources
+from vast_pipelines_tests.conftest import (
+    SLACK_TOKEN,
+    VAST_KEY,
+    insert_costs,
+    make_resources,
+    tick_and_launch,
+)
 from vast_pipelines_tests.cost_runs import run_partition
 from vast_pipelines_tests.jobs import run_job
 from vast_pipelines_tests.test_health_check import checks, metadata
@@ -55,9 +61,11 @@ def test_a_silent_table_in_busy_hours_alerts_once_per_episode_and_says_when_it_i
     busy_weeks(database, NOW, silent_for=timedelta(hours=3))
     resources = make_resources(database, slack=slack_server, smtp=smtp_server)
 
-    first = evaluate_sensor("cost_freshness_sensor", resources, instance)
-    again = evaluate_sensor("cost_freshness_sensor", resources, instance)
-    assert "unknown — cost data stale since 2026-03-25 11:20 UTC" in first.skip_message
+    first = tick_and_launch("cost_freshness_sensor", resources, instance)
+    again = tick_and_launch("cost_freshness_sensor", resources, instance)
+    [request] = first.run_requests  # the tick opened the episode; a deliver_alerts run sent it
+    assert request.tags["vast_pipelines/alert"] == "stale_cost_data"
+    assert "unknown — cost data stale since 2026-03-25 11:20 UTC" in again.skip_message
     assert "alerted when the episode opened" in again.skip_message
     assert len(slack_server.messages) == 1 and len(smtp_server.messages) == 1
     text = slack_server.messages[0]["text"]
@@ -66,8 +74,9 @@ def test_a_silent_table_in_busy_hours_alerts_once_per_episode_and_says_when_it_i
     assert episodes(database) == [("stale_cost_data", "vast_ai_costs", True)]
 
     insert_costs(database, [(NOW - timedelta(minutes=1), "llama-2-7b", 0.01, 1.0, False)])
-    back = evaluate_sensor("cost_freshness_sensor", resources, instance)
-    assert back.skip_message.startswith("Cost data fresh") and len(slack_server.messages) == 2
+    back = tick_and_launch("cost_freshness_sensor", resources, instance)
+    assert len(back.run_requests) == 1 and len(slack_server.messages) == 2
+    assert tick_and_launch("cost_freshness_sensor", resources, instance).skip_message.startswith("Cost data fresh")
     assert "logged again" in slack_server.messages[1]["text"]
     assert episodes(database) == [("stale_cost_data", "vast_ai_costs", False)]
     assert not any(SLACK_TOKEN in m["text"] for m in slack_server.messages)
@@ -77,7 +86,7 @@ def test_a_quiet_night_that_is_quiet_every_week_is_not_stale(database, slack_ser
     night = NOW.replace(hour=23)
     at(night)
     busy_weeks(database, night, silent_for=timedelta(0))  # the last request at 19:50, as every night
-    tick = evaluate_sensor("cost_freshness_sensor", make_resources(database, slack=slack_server), instance)
+    tick = tick_and_launch("cost_freshness_sensor", make_resources(database, slack=slack_server), instance)
     assert "same hours of past weeks were quiet too" in tick.skip_message
     assert slack_server.messages == [] and episodes(database) == []
 
@@ -96,7 +105,9 @@ def test_the_budget_sensor_never_says_on_track_from_a_silent_table(database, sla
     at(NOW)
     busy_weeks(database, NOW, silent_for=timedelta(hours=3))
     insert_costs(database, [(datetime(2026, 3, 2, 9, 0, tzinfo=UTC), "llama-3-70b", 55.0, 20.0, False)])
-    tick = evaluate_sensor("budget_alert_sensor", make_resources(database, slack=slack_server), instance)
+    resources = make_resources(database, slack=slack_server)
+    first = tick_and_launch("budget_alert_sensor", resources, instance)
+    tick = tick_and_launch("budget_alert_sensor", resources, instance, first.cursor)
     assert "Budget verdict unknown — cost data stale since 2026-03-25 11:20 UTC" in tick.skip_message
     # The $50 level is crossed whatever was not logged; it is alerted, but not as "on track".
     [alert] = slack_server.messages
@@ -229,7 +240,7 @@ def test_anomalies_name_the_model_and_driver_and_alert_once_per_episode(
     }
 
     for _ in range(2):
-        evaluate_sensor("cost_anomaly_sensor", resources, instance)
+        tick_and_launch("cost_anomaly_sensor", resources, instance)
     texts = sorted(m["text"] for m in slack_server.messages)
     assert len(texts) == 2 and len(smtp_server.messages) == 2
     assert "*Cost anomaly* llama-3-70b, this hour" in texts[0] and "*cost per request up*" in texts[0]
@@ -240,7 +251,7 @@ def test_anomalies_name_the_model_and_driver_and_alert_once_per_episode(
     ]
 
     at(NOW + timedelta(days=1))  # an ordinary Thursday: the episodes end, nothing more is sent
-    tick = evaluate_sensor("cost_anomaly_sensor", resources, instance)
+    tick = tick_and_launch("cost_anomaly_sensor", resources, instance)
     assert "0 anomalies flagged" in tick.skip_message and "ended" in tick.skip_message
     assert [e[2] for e in episodes(database)] == [False, False] and len(slack_server.messages) == 2
 

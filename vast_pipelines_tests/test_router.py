@@ -18,7 +18,7 @@ LOG_LEVEL=info"""
 
 def test_set_value_keeps_every_other_line_comment_and_quote():
     text = set_value(ENV, "USE_VASTAI", "false")
-    assert text.splitlines()[2] == "USE_VASTAI=false"
+    assert text.splitlines()[2] == "USE_VASTAI=false  # flip to false for CPU fallback"
     assert [line for i, line in enumerate(text.splitlines()) if i != 2] == [
         line for i, line in enumerate(ENV.splitlines()) if i != 2
     ]

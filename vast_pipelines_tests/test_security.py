@@ -28,6 +28,7 @@ JOB_CONFIG = {
     # deploy_model and update_worker take their Launchpad form flat (a config mapping).
     "deploy_model": {"model_name": "llama-2-7b", "image": "vllm/vllm-openai:latest", "poll_interval_seconds": 0.01},
     "update_worker": {"endpoint": "llama-2-7b", "idle_timeout": 600},
+    "deliver_alerts": {"ops": {"deliver_queued_messages": {"config": {"outbox_ids": [1, 2, 3]}}}},
 }
 
 

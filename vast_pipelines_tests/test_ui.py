@@ -36,8 +36,9 @@ MOVED_CLOCK = "faketime" in os.environ.get("LD_PRELOAD", "")
 
 
 @pytest.fixture
-def dagster_dev(tmp_path, embedded_home, vllm, ollama, vast_server, slack_server):
-    """`dagster dev` on loopback with the embedded database and every outside system on loopback fakes."""
+def dagster_dev(tmp_path, embedded_home, database, fresh_database_url, vllm, ollama, vast_server, slack_server):
+    """`dagster dev` on loopback with an analytics database given by TIMESCALE_URL (the embedded demo database
+    never posts to Slack) and every outside system on loopback fakes."""
     if MOVED_CLOCK:
         pytest.skip(
             "the clock is moved by libfaketime: it fakes CLOCK_MONOTONIC, so the Dagster daemon's timed waits never "
@@ -50,6 +51,7 @@ def dagster_dev(tmp_path, embedded_home, vllm, ollama, vast_server, slack_server
     env = {
         "DAGSTER_HOME": str(home),
         "VAST_PIPELINES_HOME": str(embedded_home),
+        "TIMESCALE_URL": fresh_database_url,
         **loopback_environment(vllm=vllm, ollama=ollama, vast=vast_server, slack=slack_server),
     }
     command = ["dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-w", str(REPO / "workspace.yaml")]

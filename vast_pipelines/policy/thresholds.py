@@ -71,6 +71,12 @@ class Thresholds:
     # Alert-rule backtest: days of history replayed.
     backtest_days: float = 90.0
 
+    # --- The outbox (not in the guide: our defaults) ---
+    # An undelivered message older than this is old news: marked expired and summarised in one digest,
+    # never posted on its own. Alerts and incidents (hours), reports (hours).
+    alert_max_age_hours: float = 6.0
+    report_max_age_hours: float = 24.0
+
 
 GUIDE = Thresholds()
 

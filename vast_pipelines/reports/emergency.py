@@ -96,3 +96,22 @@ def restore_message(
     lines.append(f"Dagster run: {run_id}")
     outcome = f"{len(failures)} step(s) failed" if failures else ("done" if apply_actions else "dry run")
     return Message(f"[vast_pipelines] Vast.ai service restore ({outcome})", "\n".join(lines))
+
+
+def run_failed_message(*, job: str, run_id: str, error: str, tags: dict[str, str], mention: str) -> Message:
+    """A failed emergency_shutdown or restore_service run: page on-call, whatever the run managed to say."""
+    trigger = tags.get("vast_pipelines/trigger") or "launched by hand"
+    attempt = tags.get("vast_pipelines/attempt")
+    lines = [
+        f":rotating_light: {mention} *`{job}` run failed*: the procedure may not have finished.",
+        f"Trigger: {trigger}" + (f" (run {attempt} for it)" if attempt else ""),
+        f"Error: {error[:600]}",
+        "Check the run's steps in Dagster: what was stopped and switched, and what to finish by hand."
+        + (
+            " `runaway_cost_sensor` starts the emergency again after a back-off while no run has completed."
+            if job == "emergency_shutdown"
+            else " Launch `restore_service` again once the cause is fixed."
+        ),
+        f"Dagster run: {run_id}",
+    ]
+    return Message(f"[vast_pipelines] FAILED: {job} run {run_id[:8]}", "\n".join(lines))

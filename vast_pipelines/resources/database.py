@@ -23,12 +23,17 @@ from pydantic import Field, PrivateAttr
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from vast_pipelines import sql
+from vast_pipelines.policy.outbox import DIGEST_KIND, Expired, ExpiredDigest, MaxAges, digest
 from vast_pipelines.policy.periods import Periods
 from vast_pipelines.policy.spend import SpendSummary
 from vast_pipelines.resources.embedded import embedded_server_url
 from vast_pipelines.resources.errors import OperatorError, redact
 
 EMBEDDED_LABEL = "embedded demo database"
+
+# A message is leased to whoever writes it (or claims it for a retry) this long: no other sender (the outbox
+# sensor in the daemon, a second code server) may touch it meanwhile. Longer than any one delivery attempt.
+OUTBOX_LEASE_SECONDS = 300.0
 
 
 # How each column's expected type is named in messages.
@@ -583,6 +588,12 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                 dedupe_key=dedupe_key,
             )
 
+    def queue_notifications(self, messages: Sequence[OutboxMessage]) -> list[OutboxRow]:
+        """Store ``messages`` (leased to the caller, for a delivery run); a ``dedupe_key`` already queued is
+        skipped."""
+        with self.begin() as conn:
+            return queue_messages(conn, messages)
+
     def mark_notification(
         self,
         notification_id: int,
@@ -605,6 +616,22 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                 },
             )
 
+    def record_attempted(
+        self, message: OutboxMessage, *, status: str, error: str | None, ref: str | None, retry_in_seconds: float
+    ) -> int | None:
+        """Store a message that was already tried (sent directly while the outbox could not be written)."""
+        with self.begin() as conn:
+            return conn.execute(
+                sa.text(sql.OUTBOX_INSERT_ATTEMPTED),
+                {
+                    **dataclasses.asdict(message),
+                    "status": status,
+                    "error": error,
+                    "ref": ref,
+                    "retry_in_seconds": retry_in_seconds,
+                },
+            ).scalar_one_or_none()
+
     def notification(self, notification_id: int) -> dict[str, Any]:
         """One outbox row as a dict (status, attempts, last_error, ...)."""
         with self.begin() as conn:
@@ -619,6 +646,44 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                     sa.text(sql.OUTBOX_LEASE), {"ids": [r["id"] for r in rows], "lease_seconds": lease_seconds}
                 )
         return [_outbox_row(row) for row in rows]
+
+    def expire_notifications(
+        self, ages: MaxAges, compose: Callable[[ExpiredDigest], OutboxMessage]
+    ) -> tuple[int, OutboxRow | None]:
+        """Mark due, undelivered messages older than their kind's maximum age ``expired``, and queue one digest
+        (``compose``) of every expired message not reported yet; how many expired now, and the digest queued.
+
+        One transaction: an older digest still waiting is superseded, so at most one digest waits at a time.
+        """
+        with self.begin() as conn:
+            params = {
+                "report_kinds": list(ages.report_kinds),
+                "report_seconds": ages.report_seconds,
+                "alert_seconds": ages.alert_seconds,
+                "digest_kind": DIGEST_KIND,
+            }
+            expired_now = len(conn.execute(sa.text(sql.OUTBOX_EXPIRE), params).all())
+            conn.execute(sa.text(sql.OUTBOX_SUPERSEDE_DIGESTS), {"digest_kind": DIGEST_KIND})
+            rows = conn.execute(sa.text(sql.OUTBOX_UNREPORTED_EXPIRED), {"digest_kind": DIGEST_KIND}).all()
+            found = digest(Expired(row.id, row.kind, row.transport, float(row.age_seconds)) for row in rows)
+            if found is None:
+                return expired_now, None
+            [queued] = queue_messages(conn, [compose(found)])
+            conn.execute(sa.text(sql.OUTBOX_MARK_DIGESTED), {"digest_id": queued.id, "ids": [row.id for row in rows]})
+        return expired_now, queued
+
+    def claim_queued_notifications(self, ids: Sequence[int]) -> list[OutboxRow]:
+        """Messages ``ids`` not tried yet (queued by a sensor tick for a delivery run), leased to the caller."""
+        with self.begin() as conn:
+            rows = conn.execute(
+                sa.text(sql.OUTBOX_CLAIM_QUEUED), {"ids": list(ids), "lease_seconds": OUTBOX_LEASE_SECONDS}
+            ).mappings()
+            return sorted((_outbox_row(row) for row in rows), key=lambda row: row.id)
+
+    def due_notifications(self) -> int:
+        """How many undelivered messages may be tried now (their back-off and lease have passed)."""
+        with self.begin() as conn:
+            return int(conn.execute(sa.text(sql.OUTBOX_DUE_COUNT)).scalar_one())
 
     def outbox_backlog(self) -> OutboxBacklog:
         """Undelivered notifications by status."""
@@ -695,6 +760,16 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                     sa.text(sql.CLOSE_INCIDENTS), {"ids": list(ids), "run_id": run_id, "restored": _json(restored)}
                 ).scalars()
             )
+
+    def confirm_router(self, *, run_id: str, use_vastai: str) -> None:
+        """Record that ``run_id`` restarted agent-router with ``USE_VASTAI=use_vastai``."""
+        self._execute(sql.ROUTER_CONFIRM, run_id=run_id, use_vastai=use_vastai)
+
+    def router_confirmation(self) -> dict[str, Any] | None:
+        """The last confirmed restart of agent-router (run_id, use_vastai, at), if any."""
+        with self.begin() as conn:
+            row = conn.execute(sa.text(sql.ROUTER_LAST_CONFIRMED)).mappings().first()
+        return dict(row) if row else None
 
     # --- outages --------------------------------------------------------------------------------
 
@@ -781,7 +856,9 @@ def queue_messages(conn: Connection, messages: Sequence[OutboxMessage]) -> list[
 
 
 def _enqueue(conn: Connection, **fields: Any) -> int | None:
-    return conn.execute(sa.text(sql.OUTBOX_INSERT), fields).scalar_one_or_none()
+    """Insert one message, leased to the caller (who delivers it next), so no other sender sends it meanwhile."""
+    params = {**fields, "lease_seconds": OUTBOX_LEASE_SECONDS}
+    return conn.execute(sa.text(sql.OUTBOX_INSERT), params).scalar_one_or_none()
 
 
 def _outbox_row(row: Any) -> OutboxRow:

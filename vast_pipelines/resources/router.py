@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 from pydantic import Field
 
 from vast_pipelines import clock
 from vast_pipelines.resources.errors import NotConfigured, OperatorError
 
-_ASSIGNMENT = re.compile(
-    r"^(?P<prefix>\s*(?:export\s+)?)(?P<key>[A-Za-z_][A-Za-z0-9_]*)(?P<eq>\s*=\s*)(?P<value>.*?)(?P<eol>\r?\n?)$"
+# One assignment line as python-dotenv reads it: the head up to the value, the value (quoted or not), and the
+# tail (an inline comment needs whitespace before `#`, as in dotenv and the shell) with the line ending.
+_LINE = re.compile(
+    r"^(?P<head>\s*(?:export\s+)?(?P<key>[A-Za-z_][A-Za-z0-9_.]*)\s*=[ \t]*)"
+    r"(?P<value>'(?:\\'|[^'])*'|\"(?:\\\"|[^\"])*\"|[^\r\n]*?)"
+    r"(?P<tail>(?:[ \t]+#[^\r\n]*)?[ \t]*\r?\n?)$",
+    re.DOTALL,
 )
 
 
@@ -46,41 +55,46 @@ class RestartResult:
     output: str
 
 
-def unquote(value: str) -> str:
-    """A ``.env`` value without surrounding quotes or a trailing comment."""
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    return value.split(" #", 1)[0].strip()
-
-
 def read_value(text: str, key: str) -> str | None:
-    """The last value ``key`` is given in ``.env`` text, as the shell would see it."""
-    found = None
-    for line in text.splitlines():
-        match = _ASSIGNMENT.match(line)
-        if match and match.group("key") == key:
-            found = unquote(match.group("value"))
-    return found
+    """The value ``key`` has in ``.env`` text, as python-dotenv (and agent-router) reads it: quotes removed, an
+    inline comment dropped, the last assignment winning."""
+    return dotenv_values(stream=io.StringIO(text), interpolate=False).get(key)
+
+
+def _requote(value: str, quote: str) -> str:
+    if quote == '"':
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if quote == "'":
+        if "'" in value:
+            raise RouterFileError(f"cannot write {value!r} in single quotes")
+        return f"'{value}'"
+    return value
 
 
 def set_value(text: str, key: str, value: str) -> str:
-    """``text`` with ``key`` set to ``value``; other lines, comments, quoting style and line endings kept."""
-    lines = text.splitlines(keepends=True)
+    """``text`` with ``key`` set to ``value``, edited in place: every other line, the inline comment, the quoting
+    style, ``export`` and the line endings kept (lines found by python-dotenv's parser)."""
+    lines = [binding.original.string for binding in parse_stream(io.StringIO(text))]
     newline = "\r\n" if any(line.endswith("\r\n") for line in lines) else "\n"
     replaced = False
     for i, line in enumerate(lines):
-        match = _ASSIGNMENT.match(line)
+        match = _LINE.match(line)
         if match and match.group("key") == key:
-            old = match.group("value").strip()
+            old = match.group("value")
             quote = old[0] if len(old) >= 2 and old[0] == old[-1] and old[0] in "'\"" else ""
-            lines[i] = f"{match.group('prefix')}{key}{match.group('eq')}{quote}{value}{quote}{match.group('eol')}"
+            lines[i] = f"{match.group('head')}{_requote(value, quote)}{match.group('tail')}"
             replaced = True
     if not replaced:
         if lines and not lines[-1].endswith(("\n", "\r\n")):
             lines[-1] += newline
         lines.append(f"{key}={value}{newline}")
     return "".join(lines)
+
+
+def _keep_owner(path: Path, info: os.stat_result) -> None:
+    """Give ``path`` the owner and group in ``info`` (agent-router's user must still read a 0600 file)."""
+    if (path.stat().st_uid, path.stat().st_gid) != (info.st_uid, info.st_gid):
+        os.chown(path, info.st_uid, info.st_gid)
 
 
 def _read(path: Path) -> str:
@@ -118,26 +132,32 @@ class AgentRouterResource(dg.ConfigurableResource):
         return EnvChange(key, before, value, changed=before != value)
 
     def write(self, key: str, value: str) -> EnvChange:
-        """Set ``key=value`` atomically: temp file in the same folder, fsync, rename; a backup is kept."""
-        path = self._path()
+        """Set ``key=value`` in place: a symlink is followed to its target, which is replaced atomically (temp file
+        beside it, same owner, group and mode, fsync, rename); a backup is kept beside the target."""
+        link = self._path()
+        path = Path(os.path.realpath(link))
         try:
             text = _read(path)
+            info = path.stat()
         except OSError as exc:
-            raise RouterFileError(f"Cannot read AGENT_ROUTER_ENV_FILE {path}: {exc.strerror or exc}") from None
+            raise RouterFileError(f"Cannot read AGENT_ROUTER_ENV_FILE {link}: {exc.strerror or exc}") from None
         before = read_value(text, key)
         if before == value:
             return EnvChange(key, before, value, changed=False)
+        new_text = set_value(text, key, value)
         stamp = clock.now().strftime("%Y%m%dT%H%M%S%fZ")
         backup = path.with_name(f"{path.name}.bak-{stamp}")
         try:
             shutil.copy2(path, backup)
+            _keep_owner(backup, info)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
             try:
                 with os.fdopen(fd, "w", newline="") as handle:
-                    handle.write(set_value(text, key, value))
+                    handle.write(new_text)
                     handle.flush()
+                    _keep_owner(Path(tmp), info)
+                    os.chmod(tmp, stat.S_IMODE(info.st_mode))
                     os.fsync(handle.fileno())
-                shutil.copymode(path, tmp)
                 os.replace(tmp, path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
@@ -148,8 +168,9 @@ class AgentRouterResource(dg.ConfigurableResource):
             finally:
                 os.close(dir_fd)
         except OSError as exc:
+            where = f"{link} (→ {path})" if path != link else str(link)
             raise RouterFileError(
-                f"Cannot write AGENT_ROUTER_ENV_FILE {path}: {exc.strerror or exc}; the file was left unchanged."
+                f"Cannot write AGENT_ROUTER_ENV_FILE {where}: {exc.strerror or exc}; the file was left unchanged."
             ) from None
         return EnvChange(key, before, value, changed=True, backup=str(backup))
 

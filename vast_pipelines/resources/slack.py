@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import threading
+import time
 from dataclasses import dataclass
 
 import dagster as dg
@@ -15,6 +19,14 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from vast_pipelines.resources.errors import redact
+
+log = logging.getLogger(__name__)
+
+# Resolved user-group handles, per Slack workspace (API URL and a hash of the token): (mention, expires at).
+# A handle rarely moves to another group; an hour keeps usergroups.list off the paging path.
+MENTION_TTL_SECONDS = 3600.0
+_MENTIONS: dict[tuple[str, str, str], tuple[str, float]] = {}
+_MENTIONS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -34,7 +46,11 @@ class SlackResource(dg.ConfigurableResource):
     alerts_channel: str = Field(default="#platform-alerts", description="SLACK_ALERTS_CHANNEL")
     updates_channel: str = Field(default="#platform-updates", description="SLACK_UPDATES_CHANNEL")
     incidents_channel: str = Field(default="#incidents", description="SLACK_INCIDENTS_CHANNEL")
-    oncall_mention: str = Field(default="@platform-ops", description="SLACK_ONCALL_MENTION, e.g. <!subteam^ID>")
+    oncall_mention: str = Field(
+        default="@platform-ops",
+        description="SLACK_ONCALL_MENTION: a user-group handle (@platform-ops, resolved with usergroups.list) or "
+        "<!subteam^ID>",
+    )
     timeout_seconds: int = 10
     rate_limit_retries: int = Field(default=2, description="Retries after a 429 (waits Retry-After).")
     server_error_retries: int = 2
@@ -60,6 +76,47 @@ class SlackResource(dg.ConfigurableResource):
 
     def _base_url(self) -> str:
         return (self.api_url or "").rstrip("/") + "/"
+
+    def resolved_mention(self) -> str:
+        """SLACK_ONCALL_MENTION in the form Slack pages with: ``<!subteam^ID>`` (or ``<@U…>``, ``<!here>``) as
+        given; a handle like ``@platform-ops`` looked up with ``usergroups.list`` (cached for an hour). A handle
+        that cannot be resolved stays plain text (it pages nobody) and the reason is logged."""
+        mention = self.oncall_mention.strip()
+        if mention.startswith("<") or not mention.startswith("@") or not self.configured:
+            return mention
+        handle = mention[1:]
+        key = (self._base_url(), hashlib.sha256((self.bot_token or "").encode()).hexdigest()[:16], handle)
+        with _MENTIONS_LOCK:
+            cached = _MENTIONS.get(key)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
+        try:
+            groups = self.client().usergroups_list(include_disabled=False).get("usergroups") or []
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            code = (
+                exc.response.get("error") if isinstance(exc, SlackApiError) and hasattr(exc.response, "get") else None
+            )
+            log.warning(
+                f"SLACK_ONCALL_MENTION {mention} could not be resolved to a user group "
+                f"({self._safe(str(code or type(exc).__name__))}); it is sent as plain text and pages nobody. "
+                "Give the bot the usergroups:read scope, or set SLACK_ONCALL_MENTION to <!subteam^ID>."
+            )
+            return mention
+        found = next((g["id"] for g in groups if g.get("handle") == handle and g.get("id")), None)
+        if found is None:
+            log.warning(f"SLACK_ONCALL_MENTION {mention}: no Slack user group has the handle {handle!r}")
+            return mention
+        resolved = f"<!subteam^{found}>"
+        with _MENTIONS_LOCK:
+            _MENTIONS[key] = (resolved, time.monotonic() + MENTION_TTL_SECONDS)
+        return resolved
+
+    def page_text(self, text: str) -> str:
+        """``text`` with the on-call handle replaced by the form that pages (see ``resolved_mention``)."""
+        mention = self.oncall_mention.strip()
+        if not mention or mention not in text:
+            return text
+        return text.replace(mention, self.resolved_mention())
 
     def post_message(self, channel: str, text: str) -> Delivery:
         """``chat.postMessage``; never raises."""

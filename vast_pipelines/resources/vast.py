@@ -37,6 +37,11 @@ class VastAIError(OperatorError):
         super().__init__(message)
         self.status = status
 
+    @property
+    def uncertain(self) -> bool:
+        """Whether the call may have done its work anyway (no answer, or a 5xx): read before repeating it."""
+        return self.status is None or self.status >= 500
+
 
 # Body keys of the official client's calls (vastai 1.9.1, vastai/api/endpoints.py). It sends every key, unset
 # ones as null; Vast.ai leaves a field given as null as it is.
@@ -207,6 +212,11 @@ class VastAIResource(dg.ConfigurableResource):
     max_attempts: int = Field(default=5, description="Attempts per call on 429/5xx/transport errors.")
     first_backoff_seconds: float = Field(default=0.15, description="vast-cli's first back-off.")
     backoff_factor: float = 1.5
+    emergency_wait_seconds: float = Field(
+        default=90.0,
+        description="The emergency and restore calls keep retrying 429/5xx/transport errors (honouring "
+        "Retry-After) until this long was waited: a minute of rate limiting does not stop a shutdown.",
+    )
     endpoints_path: str = "/api/v0/endptjobs/"
     workergroups_path: str = "/api/v0/workergroups/"
     endpoint_workers_path: str = "/get_endpoint_workers/"
@@ -227,23 +237,43 @@ class VastAIResource(dg.ConfigurableResource):
 
     # --- calls -------------------------------------------------------------------------------
 
-    def list_endpoints(self) -> list[VastEndpoint]:
-        """Every serverless endpoint of the account (``GET /api/v0/endptjobs/``, as ``vastai show endpoints``)."""
-        return [_endpoint(row) for row in self._endpoint_rows()]
+    def list_endpoints(self, *, patient: bool = False) -> list[VastEndpoint]:
+        """Every serverless endpoint of the account (``GET /api/v0/endptjobs/``, as ``vastai show endpoints``); a
+        row without a usable id is left out (see ``list_endpoints_checked``)."""
+        return self.list_endpoints_checked(patient=patient)[0]
 
-    def _endpoint_rows(self) -> list[dict[str, Any]]:
-        # The official client sends a JSON body with this GET: client_id and the account key.
-        body = self._call("GET", self.api_url, self.endpoints_path, json=self._list_body())
+    def _endpoint_rows(self, *, patient: bool = False) -> list[dict[str, Any]]:
+        body = self._call("GET", self.api_url, self.endpoints_path, json=self._list_body(), patient=patient)
         return _results(body, f"GET {self.endpoints_path}")
 
     def _list_body(self) -> dict[str, Any]:
+        # The official client sends a JSON body with its list GETs: client_id and the account key.
         return {**ME, "api_key": self.api_key}
 
-    def platform_endpoints(self) -> list[VastEndpoint]:
+    def list_endpoints_checked(self, *, patient: bool = False) -> tuple[list[VastEndpoint], list[str]]:
+        """Every endpoint of the account, and a description of each row that is not a usable endpoint (no
+        ``id``): one malformed row never hides the others."""
+        endpoints, malformed = [], []
+        for row in self._endpoint_rows(patient=patient):
+            try:
+                endpoints.append(_endpoint(row))
+            except (KeyError, TypeError, ValueError, AttributeError):
+                name = row.get("endpoint_name") or row.get("name") if isinstance(row, dict) else None
+                malformed.append(f"{name or 'unnamed endpoint'} (listed without a usable id)")
+        return endpoints, malformed
+
+    def platform_endpoints(self, *, patient: bool = False) -> list[VastEndpoint]:
         """The endpoints this platform owns: those named in ``VAST_ENDPOINTS``, or all."""
-        endpoints = self.list_endpoints()
+        return self.platform_endpoints_checked(patient=patient)[0]
+
+    def platform_endpoints_checked(self, *, patient: bool = False) -> tuple[list[VastEndpoint], list[str]]:
+        """The platform's endpoints and the malformed rows that may be the platform's (see
+        ``list_endpoints_checked``)."""
+        endpoints, malformed = self.list_endpoints_checked(patient=patient)
         names = self.owned_names()
-        return [e for e in endpoints if e.name in names] if names else endpoints
+        if not names:
+            return endpoints, malformed
+        return [e for e in endpoints if e.name in names], [m for m in malformed if m.split(" (")[0] in names]
 
     def endpoint_workers(self, endpoint_id: int) -> list[VastWorker]:
         """Live workers of one endpoint from the autoscaler (``POST /get_endpoint_workers/``)."""
@@ -281,22 +311,30 @@ class VastAIResource(dg.ConfigurableResource):
                 return endpoint
         return None
 
-    def update_endpoint(self, endpoint_id: int, fields: dict[str, Any]) -> None:
+    def update_endpoint(self, endpoint_id: int, fields: dict[str, Any], *, patient: bool = False) -> None:
         """``PUT /api/v0/endptjobs/{id}/`` as ``vastai update endpoint``: the given fields, every other one null."""
-        self._call(
-            "PUT", self.api_url, f"{self.endpoints_path}{endpoint_id}/", json=endpoint_update_body(endpoint_id, fields)
-        )
+        body = endpoint_update_body(endpoint_id, fields)
+        self._call("PUT", self.api_url, f"{self.endpoints_path}{endpoint_id}/", json=body, patient=patient)
 
-    def set_endpoint_state(self, endpoint_id: int, state: str) -> None:
+    def set_endpoint_state(self, endpoint_id: int, state: str, *, patient: bool = False) -> None:
         """Stop (``stopped``) or resume (``active``) an endpoint: the reversible emergency stop."""
-        self.update_endpoint(endpoint_id, {"endpoint_state": state})
+        self.update_endpoint(endpoint_id, {"endpoint_state": state}, patient=patient)
 
-    def delete_endpoint(self, endpoint_id: int) -> bool:
+    def stop_endpoint(self, endpoint_id: int, *, patient: bool = True) -> bool:
+        """``endpoint_state`` ``stopped``; an endpoint that is gone meanwhile (404) is as good as stopped (False)."""
+        try:
+            self.set_endpoint_state(endpoint_id, "stopped", patient=patient)
+        except VastAIError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def delete_endpoint(self, endpoint_id: int, *, patient: bool = False) -> bool:
         """``DELETE /api/v0/endptjobs/{id}/``; an endpoint that is already gone counts as deleted (False)."""
         try:
-            self._call(
-                "DELETE", self.api_url, f"{self.endpoints_path}{endpoint_id}/", json={**ME, "endptjob_id": endpoint_id}
-            )
+            body = {**ME, "endptjob_id": endpoint_id}
+            self._call("DELETE", self.api_url, f"{self.endpoints_path}{endpoint_id}/", json=body, patient=patient)
         except VastAIError as exc:
             if exc.status == 404:
                 return False
@@ -304,9 +342,18 @@ class VastAIResource(dg.ConfigurableResource):
         return True
 
     def create_endpoint(self, fields: dict[str, Any]) -> int:
-        """``POST /api/v0/endptjobs/`` as ``vastai create endpoint``; returns the new endpoint's id."""
-        body = self._call("POST", self.api_url, self.endpoints_path, json=endpoint_create_body(fields))
-        return _created_id(body, f"POST {self.endpoints_path}")
+        """``POST /api/v0/endptjobs/`` as ``vastai create endpoint``; returns the new endpoint's id.
+
+        Never repeated blindly: after a timeout or a 5xx the endpoints are read, and an endpoint of that name
+        that now exists is the one this call created.
+        """
+        name = fields.get("endpoint_name")
+
+        def existing() -> int | None:
+            found = [e for e in self.list_endpoints() if name and e.name == name]
+            return found[0].id if found else None
+
+        return self._create(self.endpoints_path, endpoint_create_body(fields), existing)
 
     # Worker groups: the official CLI/SDK (vastai 1.9.1) call /api/v0/autojobs/; Vast.ai's REST reference
     # ("show/create/update/delete workergroup") documents /api/v0/workergroups/, which the same package's
@@ -319,9 +366,44 @@ class VastAIResource(dg.ConfigurableResource):
         return [scrub(row) for row in _results(body, f"GET {self.workergroups_path}")]
 
     def create_workergroup(self, fields: dict[str, Any]) -> int:
-        """``POST /api/v0/workergroups/`` (``endpoint_id``, ``template_hash`` or ``launch_args``, ``search_params``)."""
-        body = self._call("POST", self.api_url, self.workergroups_path, json=workergroup_create_body(fields))
-        return _created_id(body, f"POST {self.workergroups_path}")
+        """``POST /api/v0/workergroups/`` (``endpoint_id``, ``template_hash`` or ``launch_args``, ``search_params``).
+
+        Never repeated blindly: after a timeout or a 5xx the worker groups are read, and a group of that
+        endpoint that now exists is the one this call created.
+        """
+        endpoint_id = fields.get("endpoint_id")
+
+        def existing() -> int | None:
+            found = [
+                g for g in self.list_workergroups() if endpoint_id and str(g.get("endpoint_id")) == str(endpoint_id)
+            ]
+            return int(found[0]["id"]) if found and found[0].get("id") is not None else None
+
+        return self._create(self.workergroups_path, workergroup_create_body(fields), existing)
+
+    def _create(self, path: str, body: dict[str, Any], existing: Callable[[], int | None]) -> int:
+        """POST ``body``; returns the new id. An uncertain failure (timeout, 5xx) is followed by a read
+        (``existing``): what exists is returned (its id), and only what the read shows was not created is posted
+        again."""
+        delay = self.first_backoff_seconds
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                answer = self._call("POST", self.api_url, path, json=body, idempotent=False)
+                return _created_id(answer, f"POST {path}")
+            except VastAIError as exc:
+                if not exc.uncertain:
+                    raise
+                try:
+                    found = existing()
+                except VastAIError:
+                    raise exc from None  # cannot tell whether it was created: never post again blind
+                if found is not None:
+                    return found
+                if attempt == self.max_attempts:
+                    raise
+                self._sleep(delay)
+                delay *= self.backoff_factor
+        raise AssertionError("unreachable")
 
     def update_workergroup(self, group_id: int, fields: dict[str, Any]) -> None:
         """``PUT /api/v0/workergroups/{id}/`` with the body of ``vastai update workergroup``."""
@@ -443,7 +525,19 @@ class VastAIResource(dg.ConfigurableResource):
 
     # --- transport ---------------------------------------------------------------------------
 
-    def _call(self, method: str, host: str, path: str, *, bearer: str | None = None, **kwargs: Any) -> Any:
+    def _call(
+        self,
+        method: str,
+        host: str,
+        path: str,
+        *,
+        bearer: str | None = None,
+        patient: bool = False,
+        idempotent: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """One call with back-off. ``patient`` (the emergency and restore calls) keeps retrying until
+        ``emergency_wait_seconds`` was waited; ``idempotent=False`` (creates) retries only a 429."""
         if not self.api_key:
             raise NotConfigured(
                 f"VAST_API_KEY is not set, so the Vast.ai call {method} {path} was refused. "
@@ -462,17 +556,26 @@ class VastAIResource(dg.ConfigurableResource):
                     first_delay=self.first_backoff_seconds,
                     factor=self.backoff_factor,
                     sleep=self._sleep,
+                    retry_errors=idempotent,
+                    max_wait_seconds=self.emergency_wait_seconds if patient else 0.0,
                     headers=headers,
                     **kwargs,
                 )
         except httpx.TransportError as exc:
             raise VastAIError(
-                f"Vast.ai {what} failed after {self.max_attempts} attempts: {type(exc).__name__} reaching "
+                f"Vast.ai {what} failed {self._tries(patient, idempotent)}: {type(exc).__name__} reaching "
                 f"{host}. Check VAST_API_URL/VAST_AUTOSCALER_URL and the network."
             ) from None
-        return self._body(response, what, bearer)
+        return self._body(response, what, bearer, tries=self._tries(patient, idempotent))
 
-    def _body(self, response: httpx.Response, what: str, bearer: str | None = None) -> Any:
+    def _tries(self, patient: bool, idempotent: bool) -> str:
+        if not idempotent:
+            return "on its only attempt (a create is not repeated blindly)"
+        if patient:
+            return f"after at least {self.max_attempts} attempts over {self.emergency_wait_seconds:g}s with back-off"
+        return f"after {self.max_attempts} attempts"
+
+    def _body(self, response: httpx.Response, what: str, bearer: str | None = None, tries: str = "") -> Any:
         status = response.status_code
         snippet = redact(response.text[:200].replace("\n", " "), self.api_key, bearer)
         if status in (401, 403):
@@ -484,7 +587,7 @@ class VastAIResource(dg.ConfigurableResource):
             )
         if status in RETRY_STATUSES:
             raise VastAIError(
-                f"Vast.ai {what} still answered HTTP {status} after {self.max_attempts} attempts with back-off"
+                f"Vast.ai {what} still answered HTTP {status} {tries or 'after retries'} with back-off"
                 f"{' (rate limited)' if status == 429 else ''}; try again later. Body: {snippet}",
                 status,
             )

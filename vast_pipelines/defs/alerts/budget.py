@@ -4,8 +4,9 @@ from datetime import date
 import dagster as dg
 
 from vast_pipelines import clock
+from vast_pipelines.defs.alerts.delivery import ALERT_TAG, deliver_alerts, delivery_request
 from vast_pipelines.defs.guards import fail_when_blind
-from vast_pipelines.notifications import alert_messages, deliver_queued
+from vast_pipelines.notifications import alert_messages
 from vast_pipelines.policy.alerts import BudgetDecision, alerts_to_send, budget_decision, next_level
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.spend import SpendSummary, forecast_month_end, usd
@@ -31,6 +32,7 @@ def known_claims(cursor: str | None, month: date) -> set[str]:
 
 @dg.sensor(
     name="budget_alert_sensor",
+    job=deliver_alerts,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="The guide's Cost Alerts: month-to-date spend crossing $50 info, $100 warning, $150 critical, "
@@ -45,8 +47,9 @@ def budget_alert_sensor(
     email: EmailResource,
     settings: RunbookSettings,
 ) -> dg.SensorResult:
-    """One indexed query per tick; a level is claimed in the database before its alert is queued, so a
-    re-evaluated tick, a restarted daemon or a second code server never alerts twice."""
+    """One indexed query per tick; a level is claimed in the database in the transaction that queues its alert,
+    so a re-evaluated tick, a restarted daemon or a second code server never alerts twice; a `deliver_alerts`
+    run sends what was queued."""
     tz, limits = settings.tz(), settings.limits()
     periods = periods_at(clock.now(), tz)
     month = periods.month_start.date()
@@ -99,6 +102,7 @@ def budget_alert_sensor(
         return messages
 
     new_keys = [key for key in decision.keys if key not in known]
+    requests = []
     if new_keys:
         claimed, rows = database.claim_alerts(
             month=month,
@@ -107,17 +111,18 @@ def budget_alert_sensor(
             notify=decision.notify_keys(),
             compose=compose,
         )
-        deliveries = deliver_queued(database, slack, email, rows)
-        for row, delivery in zip(rows, deliveries, strict=True):
-            context.log.info(f"{row.kind} to {row.destination}: {delivery.status} {delivery.error or ''}".strip())
-        sent = sorted({row.kind for row in rows})
-        status = f"Sent {', '.join(sent)}. " if sent else ""
-        if claimed and not sent:
-            status = f"Claimed {', '.join(sorted(claimed))} without a message (a higher level is alerted). "
-    else:
-        status = ""
+        kinds = sorted({row.kind for row in rows})
+        if rows:
+            # The tick decides and records (claim + queue, one transaction); a run delivers.
+            context.log.warning(f"Claimed {', '.join(sorted(claimed))}; delivering {', '.join(kinds)}")
+            key = f"budget:{month:%Y-%m}:{'+'.join(sorted(claimed))}"
+            requests.append(delivery_request(key, rows, {ALERT_TAG: ",".join(kinds)}))
+        elif claimed:
+            context.log.info(f"Claimed {', '.join(sorted(claimed))} without a message (a higher level is alerted)")
     cursor = json.dumps({"month": month.isoformat(), "claimed": sorted(known | set(decision.keys))})
-    return dg.SensorResult(skip_reason=status + spend_status(decision, spend, limits, stale), cursor=cursor)
+    if requests:
+        return dg.SensorResult(run_requests=requests, cursor=cursor)
+    return dg.SensorResult(skip_reason=spend_status(decision, spend, limits, stale), cursor=cursor)
 
 
 def spend_status(decision: BudgetDecision, spend: SpendSummary, limits: Thresholds, stale: str | None = None) -> str:

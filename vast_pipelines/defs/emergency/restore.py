@@ -98,7 +98,7 @@ def resume(vast: VastAIResource, restore: Restore) -> StepResult:
     details, planned, errors = [], [], []
     if restore.deleted:
         errors.append(f"deleted by the emergency: {', '.join(restore.deleted)}; redeploy with the deploy_model job")
-    for endpoint in vast.platform_endpoints():
+    for endpoint in vast.platform_endpoints(patient=True):
         name = f"{endpoint.name} (id {endpoint.id})"
         if endpoint.state != "stopped":
             details.append(f"{name}: already {endpoint.state}")
@@ -110,7 +110,7 @@ def resume(vast: VastAIResource, restore: Restore) -> StepResult:
             )
         else:
             try:
-                vast.set_endpoint_state(endpoint.id, "active")
+                vast.set_endpoint_state(endpoint.id, "active", patient=True)
                 details.append(f"{name}: active")
             except OperatorError as exc:
                 errors.append(f"{name}: {exc}")
@@ -213,7 +213,7 @@ def notify_restore(
 
 @dg.op
 def restore_outcome(steps: list[StepResult]) -> dg.Output:
-    """The run fails here, after on-call was told, if any step failed."""
+    """The run fails here, after the notice to on-call, if any step failed (saying whether it was delivered)."""
     return finish(steps, "Restore")
 
 

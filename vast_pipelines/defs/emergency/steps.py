@@ -5,7 +5,7 @@ from typing import Protocol
 
 import dagster as dg
 
-from vast_pipelines.notifications import send_alert
+from vast_pipelines.notifications import OUTBOX_DOWN, alert
 from vast_pipelines.policy.emergency import StepResult, failed
 from vast_pipelines.reports.alerts import Message
 from vast_pipelines.reports.emergency import step_lines
@@ -52,6 +52,19 @@ def step_output(result: StepResult) -> dg.Output:
     return dg.Output(result, metadata=metadata)
 
 
+def notice_sentence(steps: list[StepResult]) -> str:
+    """What the notice to on-call really did, in the words of the run's failure (never a delivery that did not
+    happen)."""
+    notice = next((s for s in steps if s.step == NOTIFY_STEP), None)
+    if notice is None or not notice.state:
+        return "on-call could NOT be notified (see the notify step): tell them by hand."
+    if notice.state.get("delivered"):
+        return "on-call was notified with the details."
+    if notice.state.get("kept"):
+        return "the notice to on-call is NOT delivered yet (kept for retry, see the notify step): call on-call."
+    return "on-call could NOT be notified (see the notify step): tell them by hand."
+
+
 def finish(steps: list[StepResult], what: str) -> dg.Output:
     """Succeed, or fail the run after everything else ran, listing the steps to finish by hand."""
     failures = failed(steps)
@@ -59,7 +72,7 @@ def finish(steps: list[StepResult], what: str) -> dg.Output:
     if failures:
         raise dg.Failure(
             description=f"{what}: {len(failures)} step(s) failed ({', '.join(s.step for s in failures)}); "
-            "on-call was notified with the details.",
+            + notice_sentence(steps),
             metadata={"failed_steps": len(failures), "steps": report},
         )
     return dg.Output(None, metadata={"failed_steps": 0, "steps": report})
@@ -74,9 +87,19 @@ def notify_step(
     kind: str,
     dedupe_key: str,
 ) -> StepResult:
-    """Tell #platform-alerts and platform-ops through the outbox; a delivery that fails waits there for retry."""
-    lines = send_alert(database, slack, email, message, kind=kind, dedupe_key=dedupe_key)
-    return StepResult(NOTIFY_STEP, True, f"{slack.alerts_channel} and email", details=tuple(lines))
+    """Tell #platform-alerts and platform-ops through the outbox (directly if it cannot be written); a delivery
+    that fails waits for retry. The step fails when no copy was delivered or kept; it warns when none was
+    delivered yet."""
+    sent = alert(database, slack, email, message, kind=kind, dedupe_key=dedupe_key)
+    counts = {"delivered": sent.delivered, "kept": sent.kept, "lost": sent.lost}
+    summary = f"{slack.alerts_channel} and email: {sent.delivered} delivered, {sent.kept} kept for retry"
+    if sent.lost:
+        summary += f", {sent.lost} lost"
+    if not sent.delivered and not sent.kept:
+        error = "no copy reached on-call and none is kept for retry: tell them by hand"
+        return StepResult(NOTIFY_STEP, False, summary, details=tuple(sent.lines), error=error, state=counts)
+    warning = None if sent.delivered else "no copy reached on-call yet (kept for retry): call them"
+    return StepResult(NOTIFY_STEP, True, summary, details=tuple(sent.lines), warning=warning, state=counts)
 
 
 def incident_id(steps: list[StepResult]) -> int | None:
@@ -103,22 +126,68 @@ def switch_router(router: AgentRouterResource, procedure: Procedure, step: str, 
     )
 
 
-def restart_after(router: AgentRouterResource, procedure: Procedure, switch: StepResult, step: str) -> StepResult:
-    """Restart agent-router when its .env changed (AGENT_ROUTER_RESTART_COMMAND, with a timeout)."""
+def confirmed_run(database: AnalyticsDatabase, value: str) -> str | None:
+    """The run that last restarted agent-router, if it restarted it with ``USE_VASTAI=value`` (unknown: None, so
+    the router is restarted)."""
+    try:
+        last = database.router_confirmation()
+    except (OperatorError, *OUTBOX_DOWN):
+        return None
+    return last["run_id"] if last and last["use_vastai"] == value else None
+
+
+def restart_after(
+    router: AgentRouterResource,
+    procedure: Procedure,
+    switch: StepResult,
+    step: str,
+    *,
+    value: str,
+    database: AnalyticsDatabase,
+    run_id: str,
+) -> StepResult:
+    """Restart agent-router unless it is confirmed running with ``USE_VASTAI=value`` (goal state, not last state).
+
+    A .env that already holds the value proves nothing (a restart that failed before leaves the router running with
+    the old one), so only a restart recorded in ``vast_pipelines.router_confirmations`` with this value, and no
+    change to the .env since, skips it. No restart command fails the step: the router must be restarted by hand.
+    """
     if not switch.ok:
         return StepResult(step, False, "not attempted: the router's .env was not switched", error=switch.error)
+    changed = bool(switch.planned) if not procedure.apply else bool(switch.state.get("changed"))
+    confirmed = None if changed else confirmed_run(database, value)
+    if confirmed:
+        return StepResult(
+            step,
+            True,
+            f"no restart needed: agent-router was restarted with USE_VASTAI={value} by run {confirmed}",
+            state={"confirmed": value},
+        )
+    why = "its .env changed" if changed else f"not confirmed running with USE_VASTAI={value}"
     if not procedure.apply:
-        if not switch.planned:
-            return StepResult(step, True, "no restart needed: USE_VASTAI already has the right value")
         command = router.restart_command or "(AGENT_ROUTER_RESTART_COMMAND is not set: restart agent-router by hand)"
-        return StepResult(step, True, "would restart agent-router", planned=(f"run: {command}",))
-    if not switch.state.get("changed"):
-        return StepResult(step, True, "no restart needed: USE_VASTAI already had the right value")
+        return StepResult(step, True, f"would restart agent-router ({why})", planned=(f"run: {command}",))
+    if not router.restart_command:
+        return StepResult(
+            step,
+            False,
+            "agent-router was NOT restarted",
+            error=f"AGENT_ROUTER_RESTART_COMMAND is not set: restart agent-router by hand (e.g. `docker compose "
+            f"restart agent-router`) so it runs with USE_VASTAI={value}",
+        )
     result = router.restart()
-    if not result.ran:
-        return StepResult(step, True, "agent-router was not restarted", warning=result.output)
-    details = (result.output[-500:],) if result.output else ()
-    return StepResult(step, True, f"restarted agent-router: `{router.restart_command}`", details=details)
+    details = [result.output[-500:]] if result.output else []
+    try:
+        database.confirm_router(run_id=run_id, use_vastai=value)
+    except (OperatorError, *OUTBOX_DOWN) as exc:
+        details.append(f"not recorded as confirmed ({exc}); the next run restarts it again")
+    return StepResult(
+        step,
+        True,
+        f"restarted agent-router ({why}): `{router.restart_command}`",
+        details=tuple(details),
+        state={"confirmed": value},
+    )
 
 
 def router_ops(prefix: str, value: str, switch_doc: str) -> tuple[dg.OpDefinition, dg.OpDefinition]:
@@ -135,11 +204,21 @@ def router_ops(prefix: str, value: str, switch_doc: str) -> tuple[dg.OpDefinitio
 
     @dg.op(
         name=f"{prefix}restart_router",
-        description="Restart agent-router with AGENT_ROUTER_RESTART_COMMAND (with a timeout) when its .env changed.",
+        description="Restart agent-router with AGENT_ROUTER_RESTART_COMMAND (with a timeout) unless it is confirmed "
+        f"running with USE_VASTAI={value}; no restart command fails the step (restart it by hand).",
     )
-    def restart_op(context: dg.OpExecutionContext, procedure, switch, router: AgentRouterResource) -> dg.Output:
+    def restart_op(
+        context: dg.OpExecutionContext, procedure, switch, router: AgentRouterResource, database: AnalyticsDatabase
+    ) -> dg.Output:
+        run_id = context.run.run_id
         return step_output(
-            attempt(context, restart_step, lambda: restart_after(router, procedure, switch, restart_step))
+            attempt(
+                context,
+                restart_step,
+                lambda: restart_after(
+                    router, procedure, switch, restart_step, value=value, database=database, run_id=run_id
+                ),
+            )
         )
 
     return switch_op, restart_op

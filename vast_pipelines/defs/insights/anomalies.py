@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from vast_pipelines import clock
+from vast_pipelines.defs.alerts.delivery import ALERT_TAG, deliver_alerts, delivery_request
 from vast_pipelines.defs.guards import skip_when_unavailable
 from vast_pipelines.defs.insights.episodes import alert_episode
 from vast_pipelines.defs.insights.freshness import GROUP
@@ -61,6 +62,7 @@ def cost_anomalies(database: AnalyticsDatabase, settings: RunbookSettings) -> dg
 
 @dg.sensor(
     name="cost_anomaly_sensor",
+    job=deliver_alerts,
     minimum_interval_seconds=900,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Every 15 min: a model's spend today or this hour far above the same weekday/hour of the previous "
@@ -78,9 +80,9 @@ def cost_anomaly_sensor(
     tz, limits = settings.tz(), settings.limits()
     now = clock.now()
     flagged = [a for a in judge_models(database, now, tz, limits) if a.anomaly.flagged]
-    alerted = []
+    alerted, rows = [], []
     for anomaly in flagged:
-        if alert_episode(
+        queued = alert_episode(
             context,
             database,
             slack,
@@ -91,12 +93,16 @@ def cost_anomaly_sensor(
             summary=anomaly_line(anomaly),
             figures={"cost": anomaly.cost, "requests": anomaly.requests, "history": list(anomaly.cost_history)},
             dedupe_key=f"{ANOMALY_EPISODE}:{anomaly.subject}:{now.isoformat()}",
-        ):
+        )
+        if queued is not None:
             alerted.append(anomaly.subject)
+            rows += queued
     closed = close_episodes(database, ANOMALY_EPISODE, [a.subject for a in flagged])
     parts = [f"{len(flagged)} anomal{'y' if len(flagged) == 1 else 'ies'} flagged"]
-    if alerted:
-        parts.append(f"alerted {', '.join(alerted)}")
     if closed:
         parts.append(f"ended {', '.join(c['subject'] for c in closed)}")
+    if rows:
+        context.log.warning(f"{'; '.join(parts)}; alerting {', '.join(alerted)}")
+        key = f"{ANOMALY_EPISODE}:{now.isoformat()}:{'+'.join(sorted(alerted))}"
+        return dg.SensorResult(run_requests=[delivery_request(key, rows, {ALERT_TAG: ANOMALY_EPISODE})])
     return dg.SensorResult(skip_reason="; ".join(parts) + ".")

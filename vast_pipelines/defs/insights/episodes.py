@@ -1,12 +1,13 @@
-"""Alerting once per episode: the episode is claimed with its alert queued, then delivered once."""
+"""Alerting once per episode: the episode is claimed with its alert queued (the tick), then delivered once (a
+`deliver_alerts` run)."""
 
 from typing import Any
 
 import dagster as dg
 
-from vast_pipelines.notifications import alert_messages, deliver_queued
+from vast_pipelines.notifications import alert_messages
 from vast_pipelines.reports.alerts import Message
-from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.resources.database import AnalyticsDatabase, OutboxRow
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.insights import open_episode
 from vast_pipelines.resources.slack import SlackResource
@@ -24,12 +25,11 @@ def alert_episode(
     summary: str,
     figures: dict[str, Any],
     dedupe_key: str,
-) -> bool:
-    """Open the ``kind``/``subject`` episode and send ``message`` to the alert channels; False if it was open."""
+) -> list[OutboxRow] | None:
+    """Open the ``kind``/``subject`` episode with ``message`` queued for the alert channels (one transaction);
+    the queued rows, for a `deliver_alerts` run to send, or None if the episode was already open."""
     copies = alert_messages(slack, email, message, kind=kind, dedupe_key=dedupe_key)
     rows = open_episode(database, kind=kind, subject=subject, summary=summary, figures=figures, messages=copies)
-    if rows is None:
-        return False
-    for row, delivery in zip(rows, deliver_queued(database, slack, email, rows), strict=True):
-        context.log.info(f"{row.kind} to {row.destination}: {delivery.status} {delivery.error or ''}".strip())
-    return True
+    if rows is not None:
+        context.log.warning(f"{kind} episode opened for {subject}: {summary}")
+    return rows

@@ -5,12 +5,12 @@ import dataclasses
 import dagster as dg
 
 from vast_pipelines import clock
+from vast_pipelines.defs.alerts.delivery import ALERT_TAG, deliver_alerts, delivery_request
 from vast_pipelines.defs.guards import skip_when_unavailable
 from vast_pipelines.defs.insights.episodes import alert_episode
-from vast_pipelines.notifications import send_slack
 from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.reports.insights import freshness_alert, freshness_recovered, freshness_report, stale_text
-from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.resources.database import AnalyticsDatabase, OutboxMessage
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.insights import close_episodes, cost_freshness
 from vast_pipelines.resources.settings import RunbookSettings
@@ -66,6 +66,7 @@ def cost_data_freshness(database: AnalyticsDatabase, settings: RunbookSettings) 
 
 @dg.sensor(
     name="cost_freshness_sensor",
+    job=deliver_alerts,
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Every 5 min: vast_ai_costs silent for longer than freshness_max_gap_minutes while the same hours of "
@@ -86,7 +87,8 @@ def cost_freshness_sensor(
     freshness = cost_freshness(database, now, limits)
     if freshness.stale:
         verdict = stale_text(freshness, tz)
-        opened = alert_episode(
+        key = f"{STALE_EPISODE}:{now.isoformat()}"
+        rows = alert_episode(
             context,
             database,
             slack,
@@ -96,18 +98,24 @@ def cost_freshness_sensor(
             subject=COST_TABLE_SUBJECT,
             summary=verdict,
             figures=dataclasses.asdict(freshness),
-            dedupe_key=f"{STALE_EPISODE}:{now.isoformat()}",
+            dedupe_key=key,
         )
-        if not opened:
+        if rows is None:
             return dg.SensorResult(skip_reason=f"Still {verdict}; alerted when the episode opened.")
-        return dg.SensorResult(skip_reason=f"Alerted: {verdict}.")
+        return dg.SensorResult(run_requests=[delivery_request(key, rows, {ALERT_TAG: STALE_EPISODE})])
+    recovered = []
     for closed in close_episodes(database, STALE_EPISODE, []):
-        send_slack(
-            database,
-            slack,
-            channel=slack.alerts_channel,
-            text=freshness_recovered(closed["opened_at"], now, tz),
-            kind=f"{STALE_EPISODE}_recovered",
+        message = OutboxMessage(
+            "slack",
+            slack.alerts_channel,
+            f"{STALE_EPISODE}_recovered",
+            freshness_recovered(closed["opened_at"], now, tz),
             dedupe_key=f"{STALE_EPISODE}:recovered:{closed['id']}",
+        )
+        recovered += database.queue_notifications([message])
+    if recovered:
+        key = f"{STALE_EPISODE}:recovered:{now.isoformat()}"
+        return dg.SensorResult(
+            run_requests=[delivery_request(key, recovered, {ALERT_TAG: f"{STALE_EPISODE}_recovered"})]
         )
     return dg.SensorResult(skip_reason=f"Cost data fresh: {freshness.reason}.")

@@ -1,3 +1,4 @@
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
@@ -7,11 +8,11 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from vast_pipelines import clock
-from vast_pipelines.defs.guards import fail_when_blind
 from vast_pipelines.defs.health.assets import vast_summary
 from vast_pipelines.notifications import send_alert
 from vast_pipelines.policy.health import EndpointStatus
 from vast_pipelines.policy.outage import OutageAction, down_since, outage_action
+from vast_pipelines.policy.thresholds import Thresholds
 from vast_pipelines.reports.outage import outage_opened, outage_recovered
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
@@ -21,8 +22,8 @@ from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.tailscale import TailscaleResource
 from vast_pipelines.resources.vast import VastAIResource
 
-# Tailscale and Vast.ai are asked during the cold-start wait; the tick waits at most this long more for them,
-# so it stays inside Dagster's 60 s sensor timeout.
+# Tailscale and Vast.ai are asked during the cold-start wait; the check waits at most this long more for them
+# (an outage message with "unknown" beats a late one).
 CONTEXT_WAIT_SECONDS = 5.0
 
 
@@ -35,41 +36,46 @@ def outage_context(tailscale: TailscaleResource, vast: VastAIResource) -> dict[s
 
 def check_with_context(
     endpoints: InferenceEndpoints, tailscale: TailscaleResource, vast: VastAIResource
-) -> tuple[EndpointStatus, dict[str, Any] | None]:
-    """vLLM after the guide's cold-start retry; when it fails, Tailscale and Vast.ai are asked meanwhile."""
+) -> tuple[list[EndpointStatus], dict[str, Any] | None]:
+    """vLLM and Ollama, checked side by side (so the tick takes as long as one check), each after the guide's
+    cold-start retry; when one fails, Tailscale and Vast.ai are asked meanwhile (once)."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outage-context")
+    checks = ThreadPoolExecutor(max_workers=2, thread_name_prefix="outage-check")
     asked: list[Future] = []
+    lock = threading.Lock()
 
     def wait_while_asking(seconds: float) -> None:
-        asked.append(pool.submit(outage_context, tailscale, vast))
+        with lock:
+            if not asked:
+                asked.append(pool.submit(outage_context, tailscale, vast))
         time.sleep(seconds)
 
     try:
-        status = endpoints.check_vllm(sleep=wait_while_asking)
-        if status.online:
-            return status, None
+        running = [
+            checks.submit(check, sleep=wait_while_asking) for check in (endpoints.check_vllm, endpoints.check_ollama)
+        ]
+        statuses = [future.result() for future in running]
+        if all(status.online for status in statuses):
+            return statuses, None
         if not asked:
             asked.append(pool.submit(outage_context, tailscale, vast))
         try:
-            return status, asked[0].result(timeout=CONTEXT_WAIT_SECONDS)
+            return statuses, asked[0].result(timeout=CONTEXT_WAIT_SECONDS)
         except TimeoutError:
             late = f"no answer within {CONTEXT_WAIT_SECONDS:g}s"
-            return status, {"tailscale": f"unknown ({late})", "vast": [f"not known ({late})"]}
+            return statuses, {"tailscale": f"unknown ({late})", "vast": [f"not known ({late})"]}
     finally:
+        checks.shutdown(wait=False, cancel_futures=True)
         pool.shutdown(wait=False, cancel_futures=True)
 
 
-@dg.sensor(
-    name="endpoint_down_sensor",
-    minimum_interval_seconds=300,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="The guide's Service Down: vLLM checked every 5 min (with the cold-start wait and retry); after "
-    "N failed checks in a row (outage_checks, default 2) an incident opens and #incidents and #platform-alerts "
-    "hear it once, with Tailscale and the Vast.ai workers; once more when it answers again.",
+@dg.op(
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=10),
+    description="vLLM and Ollama, each after the cold-start wait and retry; every check kept, an outage opened "
+    "(and announced once) after N failed checks in a row, closed (and announced) by the first good one.",
 )
-@fail_when_blind
-def endpoint_down_sensor(
-    context: dg.SensorEvaluationContext,
+def check_endpoints(
+    context: dg.OpExecutionContext,
     database: AnalyticsDatabase,
     endpoints: InferenceEndpoints,
     tailscale: TailscaleResource,
@@ -77,11 +83,58 @@ def endpoint_down_sensor(
     slack: SlackResource,
     email: EmailResource,
     settings: RunbookSettings,
-) -> dg.SkipReason:
-    """Every check is kept in `vast_pipelines.endpoint_probes`; the open outage is a row in
-    `vast_pipelines.incidents`, claimed once, so a long outage is announced once."""
+) -> dg.Output[None]:
+    """Every check is kept in `vast_pipelines.endpoint_probes`; an open outage is a row in
+    `vast_pipelines.incidents` per endpoint, claimed once, so a long outage (or a retried op) announces once."""
     tz, limits = settings.tz(), settings.limits()
-    status, gathered = check_with_context(endpoints, tailscale, vast)
+    statuses, gathered = check_with_context(endpoints, tailscale, vast)
+    lines = [watch(context, database, slack, email, status, gathered, limits, tz) for status in statuses]
+    return dg.Output(
+        None,
+        metadata={
+            "summary": "; ".join(lines),
+            **{f"{status.name.lower()}_online": status.online for status in statuses},
+        },
+    )
+
+
+@dg.job(
+    name="endpoint_check",
+    description="The guide's Service Down check of vLLM and Ollama, requested every 5 min by endpoint_down_sensor.",
+)
+def endpoint_check():
+    check_endpoints()
+
+
+@dg.sensor(
+    name="endpoint_down_sensor",
+    job=endpoint_check,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="The guide's Service Down: every 5 min an endpoint_check run checks vLLM and Ollama (with the "
+    "cold-start wait and retry); after N failed checks in a row (outage_checks, default 2) an incident opens for "
+    "that endpoint and #incidents and #platform-alerts hear it once, with Tailscale and the Vast.ai workers; once "
+    "more when it answers again.",
+)
+def endpoint_down_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest:
+    """The tick only decides that a check is due (one per 5-minute slot, by run key); probing, waiting for a cold
+    start and alerting happen in the run, where they cannot hit the sensor timeout."""
+    now = clock.now()
+    slot = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
+    return dg.RunRequest(run_key=f"endpoint-check:{slot:%Y-%m-%dT%H:%M}")
+
+
+def watch(
+    context: dg.OpExecutionContext,
+    database: AnalyticsDatabase,
+    slack: SlackResource,
+    email: EmailResource,
+    status: EndpointStatus,
+    gathered: dict[str, Any] | None,
+    limits: Thresholds,
+    tz: ZoneInfo,
+) -> str:
+    """Keep one endpoint's check and open or close its own outage; what happened, in one line."""
     recent, open_id = database.record_probe(
         endpoint=status.name,
         checked_at=clock.now(),
@@ -97,13 +150,12 @@ def endpoint_down_sensor(
     if action is OutageAction.OPEN:
         since = down_since(recent) or clock.now()
         checks = max(int(limits.outage_checks), 1)
-        opened = announce_outage(database, slack, email, status, gathered or {}, since, checks, tz)
-        return dg.SkipReason(f"{line}; {opened}")
+        return f"{line}; {announce_outage(database, slack, email, status, gathered or {}, since, checks, tz)}"
     if action is OutageAction.RECOVER:
-        return dg.SkipReason(f"{line}; {announce_recovery(database, slack, email, status, tz)}")
+        return f"{line}; {announce_recovery(database, slack, email, status, tz)}"
     if open_id is not None:
-        return dg.SkipReason(f"{line}; outage #{open_id} still open (announced once)")
-    return dg.SkipReason(line)
+        return f"{line}; outage #{open_id} still open (announced once)"
+    return line
 
 
 def announce_outage(
