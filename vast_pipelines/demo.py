@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from vast_pipelines import clock, sql
 from vast_pipelines.config import build_resources, unset_variables
+from vast_pipelines.defs.alerts.budget import BUDGET_STATUS_TAG
 from vast_pipelines.defs.costs.partitions import last_complete_partition
 from vast_pipelines.demo_traffic import (
     DEMO_NOTE,
@@ -180,7 +181,11 @@ def sensor_ticks(resources: dict[str, dg.ConfigurableResource]) -> str:
             tick = location.resolve_sensor_def(name).evaluate_tick(
                 dg.build_sensor_context(instance=instance, resources=resources)
             )
-            runs = [f"would start {r.job_name or 'emergency_shutdown'} ({r.run_key})" for r in tick.run_requests or []]
+            runs = [
+                f"would start {r.job_name or 'emergency_shutdown'} ({r.run_key})"
+                + (f": {r.tags[BUDGET_STATUS_TAG]}" if BUDGET_STATUS_TAG in r.tags else "")
+                for r in tick.run_requests or []
+            ]
             lines.append(f"{name}: {'; '.join(runs) or tick.skip_message or 'nothing to do'}")
     database: AnalyticsDatabase = resources["database"]
     with database.begin() as conn:

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from vast_pipelines.config import ConfigurationError, validate_environment
+from vast_pipelines.defs.alerts.budget import BUDGET_STATUS_TAG
 from vast_pipelines.defs.guards import CannotJudge
 from vast_pipelines.resources.cost_history import refresh_day
 from vast_pipelines.resources.database import (
@@ -41,6 +42,7 @@ from vast_pipelines_tests.conftest import (
     evaluate_sensor,
     insert_costs,
     make_resources,
+    tick_and_launch,
 )
 from vast_pipelines_tests.cost_runs import run_partition
 from vast_pipelines_tests.test_faults import run
@@ -80,6 +82,14 @@ def tick(name: str, database: AnalyticsDatabase, instance, **kwargs):
     return evaluate_sensor(name, make_resources(database, **kwargs), instance)
 
 
+def budget_status(result) -> str:
+    """What the budget tick saw: its skip line, or, when it requested a delivery run, the status that run carries."""
+    if result.run_requests:
+        [request] = result.run_requests
+        return request.tags[BUDGET_STATUS_TAG]
+    return result.skip_message
+
+
 # --- cost rows ----------------------------------------------------------------------------------------
 
 
@@ -90,9 +100,9 @@ def test_a_credit_of_minus_100_does_not_hide_60_dollars_of_real_spend(database, 
     [request] = result.run_requests
     assert request.run_key == "runaway:2026-03-14"
     assert request.tags["vast_pipelines/today_spend"] == "60.00"
-    budget = tick("budget_alert_sensor", database, instance)
-    assert "Month-to-date $60.00" in budget.skip_message
-    assert "1 request(s) this month have a negative cost (credits, $-100.00 in total)" in budget.skip_message
+    budget = budget_status(tick("budget_alert_sensor", database, instance))
+    assert "Month-to-date $60.00" in budget
+    assert "1 request(s) this month have a negative cost (credits, $-100.00 in total)" in budget
 
 
 @pytest.mark.parametrize("column", ["numeric", "double precision"])
@@ -125,9 +135,9 @@ def test_a_nan_day_rolled_up_stores_no_nan_and_the_budget_sensor_keeps_ticking(d
             sa.text("SELECT cost::text, invalid_cost_requests FROM vast_pipelines.daily_cost_history")
         ).one()
     assert stored == ("70", 1)
-    result = tick("budget_alert_sensor", database, instance)
-    assert "Month-to-date $70.00; levels crossed: info" in result.skip_message
-    assert "not a finite number" in result.skip_message
+    status = budget_status(tick("budget_alert_sensor", database, instance))
+    assert "Month-to-date $70.00; levels crossed: info" in status
+    assert "not a finite number" in status
 
 
 def test_today_with_rows_the_checks_cannot_count_alerts_once_a_day(database, slack_server, instance, at):
@@ -135,13 +145,15 @@ def test_today_with_rows_the_checks_cannot_count_alerts_once_a_day(database, sla
     add_rows(database, (TODAY, "llama-3-70b", "'NaN'", "1"), (TODAY, "llama-3-70b", "NULL", "1"))
     add_rows(database, (TODAY, "llama-3-70b", "2", "1"))
     resources = make_resources(database, slack=slack_server)
-    first = evaluate_sensor("budget_alert_sensor", resources, instance)
-    again = evaluate_sensor("budget_alert_sensor", resources, instance, first.cursor)
-    evaluate_sensor("budget_alert_sensor", resources, instance)  # a restarted daemon (no cursor) neither
+    first = tick_and_launch("budget_alert_sensor", resources, instance)
+    again = tick_and_launch("budget_alert_sensor", resources, instance, first.cursor)
+    restarted = tick_and_launch("budget_alert_sensor", resources, instance)  # a restarted daemon (no cursor) neither
     [message] = slack_server.messages
     assert message["channel"] == "#platform-alerts"
     assert "2 of today's 3 requests (2026-03-14) carry no usable cost: 1 NULL, 1 not a finite number" in message["text"]
-    assert first.skip_message.startswith("Sent uncounted_costs.") and "Sent" not in again.skip_message
+    [request] = first.run_requests
+    assert request.tags["vast_pipelines/alert"] == "uncounted_costs"
+    assert not again.run_requests and not restarted.run_requests
 
 
 @pytest.mark.parametrize(
@@ -191,8 +203,8 @@ def test_a_day_whose_costs_are_all_null_is_no_data_never_excellent(database, ins
         report = conn.execute(sa.text("SELECT report_markdown FROM vast_pipelines.health_checks")).scalar_one()
     assert "Yesterday's Spend: no data (no request with a cost) (last 24 h, 2 requests)" in report
     assert "Excellent" not in report
-    budget = tick("budget_alert_sensor", database, instance)
-    assert "No data: none of this month's 2 logged requests carries a cost" in budget.skip_message
+    budget = budget_status(tick("budget_alert_sensor", database, instance))
+    assert "No data: none of this month's 2 logged requests carries a cost" in budget
     runaway = tick("runaway_cost_sensor", database, instance)
     assert runaway.skip_message.startswith("Today no data (no request with a cost) (2 requests;")
     assert (
@@ -256,7 +268,7 @@ def test_a_dropped_duration_does_not_stop_the_spend_sensors(database, instance, 
         conn.execute(sa.text("ALTER TABLE vast_ai_costs DROP COLUMN duration"))
     [request] = tick("runaway_cost_sensor", database, instance).run_requests
     assert request.run_key == "runaway:2026-03-14"
-    assert "levels crossed: info" in tick("budget_alert_sensor", database, instance).skip_message
+    assert "levels crossed: info" in budget_status(tick("budget_alert_sensor", database, instance))
 
 
 def test_a_10_mb_model_name_costs_a_few_hundred_bytes_and_still_groups(database, instance, at):

@@ -30,6 +30,10 @@ def known_claims(cursor: str | None, month: date) -> set[str]:
     return set(state.get("claimed", [])) if state.get("month") == month.isoformat() else set()
 
 
+BUDGET_STATUS_TAG = "vast_pipelines/budget_status"
+BUDGET_STATUS_LIMIT = 1000  # characters: a tag is a label, the full figures are in the alert
+
+
 @dg.sensor(
     name="budget_alert_sensor",
     job=deliver_alerts,
@@ -116,7 +120,9 @@ def budget_alert_sensor(
             # The tick decides and records (claim + queue, one transaction); a run delivers.
             context.log.warning(f"Claimed {', '.join(sorted(claimed))}; delivering {', '.join(kinds)}")
             key = f"budget:{month:%Y-%m}:{'+'.join(sorted(claimed))}"
-            requests.append(delivery_request(key, rows, {ALERT_TAG: ",".join(kinds)}))
+            # What the tick saw travels with the run it requests (a tick with run requests shows no skip line).
+            status = spend_status(decision, spend, limits, stale)[:BUDGET_STATUS_LIMIT]
+            requests.append(delivery_request(key, rows, {ALERT_TAG: ",".join(kinds), BUDGET_STATUS_TAG: status}))
         elif claimed:
             context.log.info(f"Claimed {', '.join(sorted(claimed))} without a message (a higher level is alerted)")
     cursor = json.dumps({"month": month.isoformat(), "claimed": sorted(known | set(decision.keys))})
