@@ -92,7 +92,9 @@ class DeployModelConfig(dg.Config):
     )
     endpoint_name: str | None = Field(default=None, description="Default: from the model, e.g. llama-3-8b.")
     router_env_key: str | None = Field(
-        default=None, description="agent-router .env key; default from the endpoint, e.g. VLLM_ENDPOINT_LLAMA_3_8B."
+        default=None,
+        description="agent-router .env key; default in the guide's form from the model family, "
+        "e.g. VLLM_ENDPOINT_LLAMA3 for llama-3-8b.",
     )
     endpoint_url: str | None = Field(
         default=None,
