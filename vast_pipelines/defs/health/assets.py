@@ -7,6 +7,7 @@ from vast_pipelines.notifications import send_slack
 from vast_pipelines.policy.health import EndpointStatus
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.spend import daily_verdict, forecast_month_end
+from vast_pipelines.reports.figures import dollars, guide_figures
 from vast_pipelines.reports.health import (
     VastSummary,
     as_markdown,
@@ -156,22 +157,24 @@ def yesterday_spend(
         check_name=DAILY_SPEND_BAND_CHECK,
         passed=verdict.value in ("excellent",),
         severity=dg.AssetCheckSeverity.ERROR if verdict.value == "high" else dg.AssetCheckSeverity.WARN,
-        metadata={"verdict": stale or verdict.value, "yesterday_spend": spend.rolling_24h_cost},
+        metadata={"verdict": stale or verdict.value, "yesterday_spend": dollars(spend.rolling_24h_cost)},
     )
     return dg.MaterializeResult(
-        metadata={
-            "yesterday_spend": spend.rolling_24h_cost,
-            "previous_day_spend": spend.previous_day_cost,
-            "month_to_date": spend.month_to_date,
-            "forecast_month_end": forecast.month_end,
-            "requests_24h": spend.rolling_24h_requests,
-            "daily_verdict": stale or verdict.value,
-            "null_cost_rows": spend.month_null_cost_rows,
-            "future_rows": spend.future_rows,
-            "hard_cap_date": str(forecast.hard_cap_date or "not this month"),
-            "database": database.label,
-            "report": dg.MetadataValue.md(as_markdown(text)),
-        },
+        metadata=guide_figures(
+            {
+                "yesterday_spend": spend.rolling_24h_cost,
+                "previous_day_spend": spend.previous_day_cost,
+                "month_to_date": spend.month_to_date,
+                "forecast_month_end": forecast.month_end,
+                "requests_24h": spend.rolling_24h_requests,
+                "daily_verdict": stale or verdict.value,
+                "null_cost_rows": spend.month_null_cost_rows,
+                "future_rows": spend.future_rows,
+                "hard_cap_date": str(forecast.hard_cap_date or "not this month"),
+                "database": database.label,
+                "report": dg.MetadataValue.md(as_markdown(text)),
+            }
+        ),
         check_results=[band_check],
     )
 
