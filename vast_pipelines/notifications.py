@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 
 from vast_pipelines.reports.alerts import Message
+from vast_pipelines.reports.plain import plain_text
 from vast_pipelines.resources.database import AnalyticsDatabase, OutboxMessage, OutboxRow
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.slack import Delivery, SlackResource
@@ -184,7 +185,9 @@ def alert_messages(
         for channel in channels
     ]
     copies.append(
-        OutboxMessage("email", email.to, kind, message.text, subject=message.subject, dedupe_key=f"{dedupe_key}:email")
+        OutboxMessage(
+            "email", email.to, kind, plain_text(message.text), subject=message.subject, dedupe_key=f"{dedupe_key}:email"
+        )
     )
     return copies
 

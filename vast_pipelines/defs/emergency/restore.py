@@ -9,6 +9,7 @@ from vast_pipelines.defs.emergency.steps import (
     NOTIFY_STEP,
     attempt,
     finish,
+    mark_run_mode,
     notify_step,
     router_ops,
     step_output,
@@ -52,6 +53,7 @@ def check_restore_allowed(
     context: dg.OpExecutionContext, config: RestoreConfig, database: AnalyticsDatabase, settings: RunbookSettings
 ) -> dg.Output[Restore]:
     """Refuse while today's spend is over the runaway limit or the month is at the hard cap, unless forced."""
+    mark_run_mode(context, settings.apply_actions, "restore_service")
     tz, limits = settings.tz(), settings.limits()
     spend = database.spend_summary(periods_at(clock.now(), tz))
     holding = holding_reasons(spend, limits)
