@@ -27,6 +27,7 @@ from vast_pipelines.policy.emergency import (
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.spend import usd
 from vast_pipelines.reports.emergency import emergency_message
+from vast_pipelines.reports.figures import guide_figures
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.errors import OperatorError
@@ -96,7 +97,7 @@ def check_current_spend(
         "hard_cap": limits.hard_cap,
         **({"trigger_spend": config.trigger_spend} if config.trigger_spend is not None else {}),
     }
-    metadata = {**figures, "reason": summary, "mode": "apply" if settings.apply_actions else "dry-run"}
+    metadata = {**guide_figures(figures), "reason": summary, "mode": "apply" if settings.apply_actions else "dry-run"}
     if not still_holds(reason, spend, limits):
         text = (
             f"Stood down: the spend no longer exceeds ({summary}); nothing was stopped or switched. "
