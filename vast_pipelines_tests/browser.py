@@ -27,7 +27,8 @@ class Page:
     """One browser tab."""
 
     def __init__(self, ws_url: str) -> None:
-        self._ws = connect(ws_url, max_size=64 * 1024 * 1024, open_timeout=30)
+        self._stack = contextlib.ExitStack()
+        self._ws = self._stack.enter_context(connect(ws_url, max_size=64 * 1024 * 1024, open_timeout=30))
         self._ids = itertools.count(1)
         self.send("Page.enable")
         self.send("Runtime.enable")
@@ -73,7 +74,7 @@ class Page:
         path.write_bytes(base64.b64decode(self.send("Page.captureScreenshot", format="png")["data"]))
 
     def close(self) -> None:
-        self._ws.close()
+        self._stack.close()
 
 
 @contextlib.contextmanager

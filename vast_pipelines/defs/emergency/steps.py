@@ -33,6 +33,7 @@ def mark_run_mode(context: dg.OpExecutionContext, apply: bool, what: str) -> Non
     """Tag the run with its mode and a title saying what it is: a dry run is a plan, nothing changes."""
     title = f"{what}: APPLIED" if apply else f"DRY RUN of {what}: a plan, nothing is changed"
     context.instance.add_run_tags(context.run.run_id, {MODE_TAG: "apply" if apply else "dry-run", TITLE_TAG: title})
+    context.log.info(title)
 
 
 def not_configured(steps: list[StepResult]) -> list[str]:
