@@ -187,4 +187,5 @@ def _look_at_the_ui(base: str, emergency_run: str) -> None:
             "[...document.querySelectorAll('[role=dialog]')].some(d => d.innerText.includes('vast_pipelines/mode') "
             "&& d.innerText.includes('dry-run') && d.innerText.includes('DRY RUN of emergency_shutdown'))"
         )
+        time.sleep(1)  # the dialog fades in
         page.screenshot(ARTIFACTS / "emergency-dry-run-tags.png")
