@@ -40,3 +40,23 @@ def test_metadata_figures_round_by_their_guide_names():
         "verdict": "high",
     }
     assert dollars(Decimal("180.123")) == 180.12 and per_request(180.123 / 5) == 36.0246
+
+
+def test_a_reports_summary_fits_the_uis_inline_markdown_and_closes_its_code_block():
+    from vast_pipelines.defs.metadata import INLINE_MARKDOWN_LIMIT, report_entries, summary_first
+
+    lines = [
+        "*Weekly cost review: 2026-11-23*",
+        "```",
+        *[f"2026-11-{d:02d} Mon   $1.16   541" for d in range(40)],
+        "```",
+    ]
+    markdown = "  \n".join(lines)
+    entries = report_entries(markdown)
+    summary = entries["summary"].value
+    assert len(summary) < INLINE_MARKDOWN_LIMIT < len(markdown)
+    assert summary.startswith("*Weekly cost review") and summary.count("```") == 2
+    assert summary.endswith("… (the whole report: `report`)") and entries["report"].value == markdown
+    short = report_entries("one  \ntwo")["summary"].value
+    assert short == "one  \ntwo"
+    assert list(summary_first({"a": 1, "report": 2, **entries})) == ["summary", "a", "report"]

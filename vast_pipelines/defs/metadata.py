@@ -42,3 +42,29 @@ def _cell(kind: str, name: str, value: Any) -> Any:
 def chart_markdown(png: bytes, title: str) -> dg.MarkdownMetadataValue:
     """A PNG chart as Markdown the UI renders as an image (its Markdown allows ``data:`` image sources)."""
     return dg.MetadataValue.md(f"**{title}**\n\n![{title}](data:image/png;base64,{base64.b64encode(png).decode()})")
+
+
+# The Dagster UI renders a Markdown metadata value inline only under 1,000 characters (longer ones open behind
+# "[Show Markdown]"); a report's summary is kept under that so its opening lines read on the asset's page.
+INLINE_MARKDOWN_LIMIT = 1000
+_MORE = "  \n… (the whole report: `report`)"
+
+
+def report_entries(markdown: str) -> dict[str, dg.MarkdownMetadataValue]:
+    """``summary`` (the report's opening lines, shown inline) and ``report`` (all of it), in that order."""
+    kept: list[str] = []
+    size = len(_MORE)
+    for line in markdown.split("  \n"):
+        if size + len(line) + 3 >= INLINE_MARKDOWN_LIMIT:
+            break
+        kept.append(line)
+        size += len(line) + 3
+    if sum(line.lstrip().startswith("```") for line in kept) % 2:
+        kept.append("```")  # cut inside a code block: close it
+    summary = "  \n".join(kept) + ("" if len(kept) >= len(markdown.split("  \n")) else _MORE)
+    return {"summary": dg.MetadataValue.md(summary), "report": dg.MetadataValue.md(markdown)}
+
+
+def summary_first(metadata: dict) -> dict:
+    """``metadata`` with its ``summary`` first, so the asset's page opens on it."""
+    return {key: metadata[key] for key in ("summary", *(k for k in metadata if k != "summary")) if key in metadata}

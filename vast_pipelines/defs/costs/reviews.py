@@ -13,7 +13,13 @@ from pydantic import Field
 from vast_pipelines.defs.costs.checks import band_check
 from vast_pipelines.defs.costs.history import GROUP, load_history, other_zone_days, record_rolled_up_days
 from vast_pipelines.defs.costs.partitions import CostPartitions, last_complete_partition
-from vast_pipelines.defs.metadata import RECOMMENDATION_COLUMNS, chart_markdown, records_table
+from vast_pipelines.defs.metadata import (
+    RECOMMENDATION_COLUMNS,
+    chart_markdown,
+    records_table,
+    report_entries,
+    summary_first,
+)
 from vast_pipelines.notifications import Sent, send_slack
 from vast_pipelines.policy.periods import local_midnight
 from vast_pipelines.policy.reviews import (
@@ -222,7 +228,7 @@ def _common_metadata(run: ReviewRun, sent: Sent | None, title: str) -> dict:
         "concerns": len(review.concerns),
         "slack_delivery": sent.status if sent else "not posted",
         "chart": chart_markdown(run.chart, title),
-        "report": dg.MetadataValue.md(as_markdown(run.text)),
+        **report_entries(as_markdown(run.text)),
     }
 
 
@@ -268,16 +274,18 @@ def build_review_assets(partitions: CostPartitions) -> list[dg.AssetsDefinition]
         if review.forecast is not None:
             money["forecast_month_end"] = review.forecast.month_end
         return dg.MaterializeResult(
-            metadata={
-                **guide_figures(money),
-                "requests": review.totals.requests,
-                "days": guide_table(review),
-                "hard_cap_date": str(review.forecast.hard_cap_date or "not this month") if review.forecast else "",
-                **_common_metadata(run, sent, f"Daily cost, week of {week}"),
-                "ready_fixes": dg.MetadataValue.md(
-                    "\n\n".join(update_worker_recommendation(e, c) for e, c in fixes) or "none"
-                ),
-            }
+            metadata=summary_first(
+                {
+                    **guide_figures(money),
+                    "requests": review.totals.requests,
+                    "days": guide_table(review),
+                    "hard_cap_date": str(review.forecast.hard_cap_date or "not this month") if review.forecast else "",
+                    **_common_metadata(run, sent, f"Daily cost, week of {week}"),
+                    "ready_fixes": dg.MetadataValue.md(
+                        "\n\n".join(update_worker_recommendation(e, c) for e, c in fixes) or "none"
+                    ),
+                }
+            )
         )
 
     @dg.asset(
@@ -321,13 +329,15 @@ def build_review_assets(partitions: CostPartitions) -> list[dg.AssetsDefinition]
                 "avg_cost_per_request": float(review.totals.cost_per_request or 0),
             }
         return dg.MaterializeResult(
-            metadata={
-                **guide_figures(money),
-                "total_requests": review.totals.requests,
-                "budget_verdict": verdict,
-                "models": len(review.models),
-                **_common_metadata(run, sent, f"Cost by model, {month:%B %Y}"),
-            },
+            metadata=summary_first(
+                {
+                    **guide_figures(money),
+                    "total_requests": review.totals.requests,
+                    "budget_verdict": verdict,
+                    "models": len(review.models),
+                    **_common_metadata(run, sent, f"Cost by model, {month:%B %Y}"),
+                }
+            ),
             check_results=[
                 band_check(MONTHLY_BUDGET_CHECK, verdict, good="on target", bad="over budget", metadata=money)
             ],

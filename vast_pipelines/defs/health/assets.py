@@ -7,7 +7,7 @@ from vast_pipelines import clock
 from vast_pipelines.config import history_start
 from vast_pipelines.defs.costs.history import load_history, record_rolled_up_days
 from vast_pipelines.defs.costs.partitions import cost_partitions
-from vast_pipelines.defs.metadata import records_table
+from vast_pipelines.defs.metadata import records_table, report_entries, summary_first
 from vast_pipelines.notifications import send_slack
 from vast_pipelines.policy.costs import CostTotals, DayCost, month_by_day
 from vast_pipelines.policy.health import EndpointStatus
@@ -216,21 +216,23 @@ def yesterday_spend(
         metadata={"verdict": stale or verdict.value, "yesterday_spend": dollars(spend.rolling_24h_cost)},
     )
     return dg.MaterializeResult(
-        metadata=guide_figures(
-            {
-                "yesterday_spend": spend.rolling_24h_cost,
-                "previous_day_spend": spend.previous_day_cost,
-                "month_to_date": spend.month_to_date,
-                "forecast_month_end": forecast.month_end,
-                "requests_24h": spend.rolling_24h_requests,
-                "daily_verdict": stale or verdict.value,
-                "null_cost_rows": spend.month_null_cost_rows,
-                "future_rows": spend.future_rows,
-                "hard_cap_date": str(forecast.hard_cap_date or "not this month"),
-                "database": database.label,
-                "month_so_far": month_table(days, settings, stale is not None),
-                "report": dg.MetadataValue.md(as_markdown(text)),
-            }
+        metadata=summary_first(
+            guide_figures(
+                {
+                    "yesterday_spend": spend.rolling_24h_cost,
+                    "previous_day_spend": spend.previous_day_cost,
+                    "month_to_date": spend.month_to_date,
+                    "forecast_month_end": forecast.month_end,
+                    "requests_24h": spend.rolling_24h_requests,
+                    "daily_verdict": stale or verdict.value,
+                    "null_cost_rows": spend.month_null_cost_rows,
+                    "future_rows": spend.future_rows,
+                    "hard_cap_date": str(forecast.hard_cap_date or "not this month"),
+                    "database": database.label,
+                    "month_so_far": month_table(days, settings, stale is not None),
+                    **report_entries(as_markdown(text)),
+                }
+            )
         ),
         check_results=[band_check],
     )
@@ -261,7 +263,7 @@ def health_check_report(
     context.log.info("\n" + report)
     return dg.MaterializeResult(
         metadata={
-            "report": dg.MetadataValue.md(as_markdown(report)),
+            **report_entries(as_markdown(report)),
             "slack_delivery": sent.status,
             "outbox_id": sent.outbox_id or 0,
         }
