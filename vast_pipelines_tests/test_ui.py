@@ -161,6 +161,7 @@ def _look_at_the_ui(base: str, emergency_run: str) -> None:
         assert re.search(r"month_to_date\s+[^\n]+\s+\d+(\.\d{1,2})?\n", text), "month-to-date to the cent"
         assert "(so far)" in text and "month_to_date" in text
         assert "Yesterday's Spend: $" in text, "the report's opening lines read on the page, not behind a click"
+        page.screenshot(ARTIFACTS / "yesterday-spend.png")
         page.eval("[...document.querySelectorAll('button')].find(b => b.innerText.trim() === 'Plots').click()")
         page.wait("document.querySelectorAll('canvas').length >= 4")
         page.screenshot(ARTIFACTS / "yesterday-spend-plots.png")
@@ -168,6 +169,7 @@ def _look_at_the_ui(base: str, emergency_run: str) -> None:
         page.open(f"{base}/assets/weekly_cost_report", "document.body.innerText.includes('recommendations')")
         text = page.text()
         assert "Weekly cost review" in text, "the review's summary reads on the page"
+        page.screenshot(ARTIFACTS / "weekly-cost-report.png")
         assert "cost_per_request" in text and re.findall(r"\b\d+\.\d{6,}\b", text) == []
         page.eval(
             "[...document.querySelectorAll('tr')].find(r => r.querySelector('td')?.innerText.trim() === 'chart')"
