@@ -1,8 +1,10 @@
 """``vast-pipelines-demo``: the morning health check and the last weekly review on the embedded demo database.
 
-Fills the embedded PostgreSQL with labelled synthetic traffic, then runs the real jobs in process and
-prints what an operator would read. Every endpoint the user has not configured points at a loopback
-port where nothing listens, so nothing outside this machine is called (OFFLINE is the honest result).
+Fills the embedded PostgreSQL with labelled synthetic traffic, then runs the real jobs in process on the
+persistent local Dagster instance (``vast_pipelines.instance``, the one ``scripts/ui`` shows), so the UI
+holds the demo's runs, materializations, checks and cost history afterwards. It prints what an operator
+would read. Every endpoint the user has not configured points at a loopback port where nothing listens,
+so nothing outside this machine is called (OFFLINE is the honest result).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import sqlalchemy as sa
 from vast_pipelines import clock, sql
 from vast_pipelines.config import build_resources, unset_variables
 from vast_pipelines.defs.alerts.budget import BUDGET_STATUS_TAG
-from vast_pipelines.defs.costs.partitions import last_complete_partition
+from vast_pipelines.defs.costs.partitions import complete_partitions_since, last_complete_partition
 from vast_pipelines.demo_traffic import (
     DEMO_NOTE,
     PAST_RUNAWAY_USD,
@@ -32,6 +34,7 @@ from vast_pipelines.demo_traffic import (
     demo_rows,
     last_complete_week_wednesday,
 )
+from vast_pipelines.instance import prepare_instance
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.embedded import stop_embedded_server
 from vast_pipelines.resources.errors import OperatorError
@@ -102,8 +105,6 @@ def demo_resources() -> dict[str, dg.ConfigurableResource]:
 
 def run_demo(days: int = 75, seed: int = 7, out=sys.stdout) -> int:
     """Fill the demo database, run the health check and the last weekly review, print both; returns an exit code."""
-    from vast_pipelines.definitions import defs
-
     if os.environ.get("TIMESCALE_URL"):
         print(
             "The demo writes synthetic traffic and runs only on the embedded demo database; TIMESCALE_URL is set, "
@@ -124,9 +125,27 @@ def run_demo(days: int = 75, seed: int = 7, out=sys.stdout) -> int:
         file=out,
     )
 
+    with dg.DagsterInstance.from_config(str(prepare_instance(Path(database.home)))) as instance:
+        code = _run_jobs(instance, resources, database, out)
+        if code:
+            return code
+        print(sensor_ticks(resources, instance), "", sep="\n", file=out)
+    print(
+        f"Demo finished in {time.perf_counter() - started:.1f}s. The embedded database keeps running; its runs, "
+        "materializations and cost history are in the UI: scripts/ui (http://127.0.0.1:3000; "
+        "scripts/ui --background, then scripts/ui --stop stops the UI and the database).",
+        file=out,
+    )
+    return 0
+
+
+def _run_jobs(instance: dg.DagsterInstance, resources: dict, database: AnalyticsDatabase, out) -> int:
+    """The morning health check, the past months' and the last week's reviews; prints the health check and the
+    weekly review. Returns an exit code."""
+    from vast_pipelines.definitions import defs
+
     job = defs().resolve_job_def("daily_health_check")
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = job.execute_in_process(instance=instance, resources=resources, raise_on_error=False, run_config=QUIET)
+    result = job.execute_in_process(instance=instance, resources=resources, raise_on_error=False, run_config=QUIET)
     if not result.success:
         for event in result.all_events:
             if event.is_failure and event.event_specific_data is not None:
@@ -139,54 +158,67 @@ def run_demo(days: int = 75, seed: int = 7, out=sys.stdout) -> int:
         ).scalar_one()
     print("", report, "", sep="\n", file=out)
 
-    weekly = defs().resolve_job_def("weekly_cost_report_job")
-    week = last_complete_partition(weekly.partitions_def)
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = weekly.execute_in_process(
+    # The months the traffic covers: each review rolls up its missing days and records them as materializations
+    # of daily_cost_history, so the UI's cost history is not "Missing" for the demo's days.
+    monthly = defs().resolve_job_def("monthly_cost_report_job")
+    for month in complete_partitions_since(monthly.partitions_def, database_first_day(database)):
+        result = monthly.execute_in_process(
             instance=instance,
             resources=resources,
-            partition_key=week,
+            partition_key=month,
             raise_on_error=False,
-            # The review of synthetic traffic is printed here, never posted.
-            run_config={**QUIET, "ops": {"weekly_cost_report": {"config": {"post_to_slack": False}}}},
+            run_config={**QUIET, "ops": {"monthly_cost_report": {"config": {"post_to_slack": False}}}},
         )
+        if not result.success:
+            print(f"FAILED monthly_cost_report {month}: see the run in the UI (scripts/ui)", file=sys.stderr)
+            return 1
+
+    weekly = defs().resolve_job_def("weekly_cost_report_job")
+    week = last_complete_partition(weekly.partitions_def)
+    result = weekly.execute_in_process(
+        instance=instance,
+        resources=resources,
+        partition_key=week,
+        raise_on_error=False,
+        # The review of synthetic traffic is printed here, never posted.
+        run_config={**QUIET, "ops": {"weekly_cost_report": {"config": {"post_to_slack": False}}}},
+    )
     if not result.success:
-        print(f"FAILED weekly_cost_report {week}: see `dagster dev` for the run's log", file=sys.stderr)
+        print(f"FAILED weekly_cost_report {week}: see the run in the UI (scripts/ui)", file=sys.stderr)
         return 1
     with database.begin() as conn:
         review = conn.execute(
             sa.text(sql.COST_REPORT_TEXT), {"report": "weekly_cost_report", "period_start": week}
         ).scalar_one()
     print(review, "", sep="\n", file=out)
-    print(sensor_ticks(resources), "", sep="\n", file=out)
-    print(
-        f"Demo finished in {time.perf_counter() - started:.1f}s. The embedded database keeps running for the UI: "
-        ".venv/bin/dagster dev (stop it with: .venv/bin/vast-pipelines-demo --stop)",
-        file=out,
-    )
     return 0
+
+
+def database_first_day(database: AnalyticsDatabase) -> datetime | None:
+    """The first synthetic request, as the demo recorded it."""
+    with database.begin() as conn:
+        return conn.execute(sa.text("SELECT min(first_request) FROM vast_pipelines.demo_traffic")).scalar()
 
 
 DEMO_SENSORS = ("budget_alert_sensor", "runaway_cost_sensor")
 
 
-def sensor_ticks(resources: dict[str, dg.ConfigurableResource]) -> str:
+def sensor_ticks(resources: dict[str, dg.ConfigurableResource], instance: dg.DagsterInstance) -> str:
     """One tick of each spend sensor, as the daemon would run it, and what it left in the outbox."""
     from vast_pipelines.definitions import defs
 
     location = defs()
     lines = ["=== Sensors: one tick each, as the daemon runs them every minute ==="]
-    with dg.DagsterInstance.ephemeral() as instance:
-        for name in DEMO_SENSORS:
-            tick = location.resolve_sensor_def(name).evaluate_tick(
-                dg.build_sensor_context(instance=instance, resources=resources)
-            )
-            runs = [
-                f"would start {r.job_name or 'emergency_shutdown'} ({r.run_key})"
-                + (f": {r.tags[BUDGET_STATUS_TAG]}" if BUDGET_STATUS_TAG in r.tags else "")
-                for r in tick.run_requests or []
-            ]
-            lines.append(f"{name}: {'; '.join(runs) or tick.skip_message or 'nothing to do'}")
+    for name in DEMO_SENSORS:
+        tick = location.resolve_sensor_def(name).evaluate_tick(
+            dg.build_sensor_context(instance=instance, resources=resources)
+        )
+        runs = [
+            f"would start {r.job_name or 'emergency_shutdown'} ({r.run_key})"
+            + (f": {r.tags[BUDGET_STATUS_TAG]}" if BUDGET_STATUS_TAG in r.tags else "")
+            for r in tick.run_requests or []
+        ]
+        lines.append(f"{name}: {'; '.join(runs) or tick.skip_message or 'nothing to do'}")
     database: AnalyticsDatabase = resources["database"]
     with database.begin() as conn:
         waiting = conn.execute(

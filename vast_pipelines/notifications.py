@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from vast_pipelines.policy.outbox import DIGEST_KIND, ExpiredDigest, MaxAges
 from vast_pipelines.reports.alerts import Message
 from vast_pipelines.reports.outbox import expired_digest
+from vast_pipelines.reports.plain import plain_text
 from vast_pipelines.resources.database import (
     OUTBOX_LEASE_SECONDS,
     AnalyticsDatabase,
@@ -295,7 +296,9 @@ def alert_messages(
         for channel in channels
     ]
     copies.append(
-        OutboxMessage("email", email.to, kind, message.text, subject=message.subject, dedupe_key=f"{dedupe_key}:email")
+        OutboxMessage(
+            "email", email.to, kind, plain_text(message.text), subject=message.subject, dedupe_key=f"{dedupe_key}:email"
+        )
     )
     return copies
 

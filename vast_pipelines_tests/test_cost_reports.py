@@ -73,15 +73,16 @@ def test_weekly_report_equals_the_guides_sql_across_a_month_boundary_and_posts_i
     assert ours[date(2026, 7, 2)] == (None, 0, None)  # no requests: no data, not $0.00
 
     meta = metadata(result, "weekly_cost_report")
-    assert meta["weekly_cost"] == pytest.approx(1.10 + 2.345 + 12.0 + 0.5 + 0.75)
-    assert meta["requests"] == 6 and meta["cost_per_request"] == pytest.approx(16.695 / 6)
+    # $16.695 is shown as PostgreSQL's ROUND(16.695, 2) shows it (half away from zero), kept exact below.
+    assert meta["weekly_cost"] == 16.70
+    assert meta["requests"] == 6 and meta["cost_per_request"] == 2.7825  # ROUND(16.695 / 6, 5)
     assert meta["days_rolled_up_now"] == 14  # the week, the week before and the month so far
     rolled = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey("daily_cost_history")]
     assert sorted(e.partition for e in rolled) == days("2026-06-22", 14)  # the UI's history shows them
     [wednesday] = [e for e in rolled if e.partition == "2026-07-01"]
     assert wednesday.materialization.metadata["daily_cost"].value == pytest.approx(12.5)
     assert meta["days"].records[0].data["day"] == "2026-07-05"  # newest first, as the guide orders
-    actions = {r["action"] for r in meta["recommendations"]}
+    actions = {r.data["action"] for r in meta["recommendations"].records}
     assert {"implement_batching", "add_caching", "increase_idle_timeout", "reduce_max_workers"} <= actions
     assert "forecast_month_end" in meta and meta["slack_delivery"] == "delivered"
 
@@ -168,16 +169,17 @@ def test_monthly_report_equals_the_guides_sql_and_plans_when_over_budget(databas
         guide_requests,
         guide_per_request,
     )
-    assert meta["monthly_cost"] == pytest.approx(180.123) and meta["total_requests"] == 5
-    assert meta["avg_cost_per_request"] == pytest.approx(180.123 / 5)
+    # Rounded as the guide's SQL rounds: ROUND(SUM(cost), 2) and ROUND(SUM(cost) / COUNT(*), 5).
+    assert meta["monthly_cost"] == 180.12 and meta["total_requests"] == 5
+    assert meta["avg_cost_per_request"] == 36.0246
     assert meta["budget_verdict"] == "over budget" and stored.verdict == "over budget"
     budget = checks(result)["monthly_budget"]
     assert budget.passed is False and budget.severity == dg.AssetCheckSeverity.ERROR
 
-    plan = {r["action"]: r for r in meta["recommendations"]}
+    plan = {r.data["action"]: r.data for r in meta["recommendations"].records}
     assert list(plan) == ["implement_batching", "add_caching", "use_cheaper_gpu", "quantize_models"]
-    assert plan["implement_batching"]["estimated_saving_usd"] == pytest.approx(0.8 * 180.123)
-    assert plan["add_caching"]["estimated_saving_usd"] == pytest.approx(0.5 * 180.123)
+    assert plan["implement_batching"]["estimated_saving_usd"] == 144.10  # 0.8 × $180.123, to the cent
+    assert plan["add_caching"]["estimated_saving_usd"] == 90.06
     models = {m["model"]: m for m in stored.figures["models"]}
     assert models["llama-3-70b"]["totals"]["requests"] == 2 and models["llama-2-7b"]["totals"]["requests"] == 3
 
@@ -193,7 +195,7 @@ def test_an_acceptable_month_warns_and_has_no_plan(database):
     insert_costs(database, [(local("2026-04-15", "10:00:00"), "llama-2-7b", 120.0, 1.0, False)])
     result = run_partition("monthly_cost_report_job", "2026-04-01", make_resources(database))
     meta = metadata(result, "monthly_cost_report")
-    assert meta["budget_verdict"] == "acceptable" and meta["recommendations"] == []
+    assert meta["budget_verdict"] == "acceptable" and meta["recommendations"].records == []
     budget = checks(result)["monthly_budget"]
     assert budget.passed is False and budget.severity == dg.AssetCheckSeverity.WARN
 

@@ -185,6 +185,57 @@ def test_dry_run_reports_the_exact_calls_and_changes_nothing(
     assert result.dagster_run.tags["vast_pipelines/emergency"] == "true"
 
 
+@pytest.mark.parametrize("named", ["llama-3-70b,llama-2-7b", None], ids=["VAST_ENDPOINTS set", "VAST_ENDPOINTS unset"])
+def test_a_dry_run_without_credentials_still_lists_its_plan_and_ends_not_configured(
+    database, instance, at, smtp_server, named
+):
+    """No VAST_API_KEY, no AGENT_ROUTER_ENV_FILE: the plan is still made, the run ends "not configured", green."""
+    at(NOW)
+    runaway_day(database)
+    resources = make_resources(database, smtp=smtp_server, vast_endpoints=named)
+    [request] = evaluate_sensor("runaway_cost_sensor", resources, instance).run_requests
+    result = run_job("emergency_shutdown", resources, instance, request.run_config, request.tags)
+
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    listing, stop = step(result, "list_platform_endpoints"), step(result, "stop_endpoints")
+    switch, restart = step(result, "fallback_switch_router"), step(result, "fallback_restart_router")
+    assert listing.planned == (f"GET {closed_url(resources)}/api/v0/endptjobs/",)
+    if named:
+        assert stop.summary == "would stop 2 endpoint(s); not configured: VAST_API_KEY is not set"
+        assert stop.planned == tuple(
+            f'{name}: PUT {closed_url(resources)}/api/v0/endptjobs/{{id of {name}}}/ {{"endpoint_state": "stopped"}}'
+            for name in ("llama-3-70b", "llama-2-7b")
+        )
+    else:
+        [call] = stop.planned
+        assert call.startswith("every endpoint named in VAST_ENDPOINTS (unset: every endpoint of the account): PUT ")
+    assert switch.planned == ("set USE_VASTAI=false in agent-router's .env (AGENT_ROUTER_ENV_FILE, not set)",)
+    assert restart.planned == ("run: (AGENT_ROUTER_RESTART_COMMAND is not set: restart agent-router by hand)",)
+    assert all(s.ok and s.error is None for s in (listing, stop, switch, restart))
+
+    [outcome] = [
+        e.event_specific_data.metadata["outcome"].value
+        for e in result.all_events
+        if e.event_type_value == "STEP_OUTPUT" and e.step_key == "shutdown_outcome"
+    ]
+    assert outcome.startswith(
+        "Emergency shutdown, dry run: not configured (VAST_API_KEY, AGENT_ROUTER_ENV_FILE not set)"
+    )
+    run = instance.get_run_by_id(result.run_id)
+    assert run.tags["vast_pipelines/mode"] == "dry-run"
+    assert run.tags["vast_pipelines/title"] == "DRY RUN of emergency_shutdown: a plan, nothing is changed"
+
+    # The email is plain text: no Slack emoji codes or *bold* marks.
+    [email] = smtp_server.messages
+    body = email.get_content()
+    assert "Vast.ai emergency shutdown: DRY RUN" in body and "Dry run: nothing was changed" in body
+    assert ":rotating_light:" not in body and "*" not in body
+
+
+def closed_url(resources: dict) -> str:
+    return resources["vast"].api_url.rstrip("/")
+
+
 def test_apply_stops_the_platforms_endpoints_and_switches_the_router(
     database, instance, at, vast_server, slack_server, router_env, restart
 ):

@@ -18,6 +18,7 @@ from vast_pipelines_tests.conftest import (
 
 NOW = datetime(2026, 4, 15, 14, 0, tzinfo=UTC)  # the health check runs as of this moment
 
+
 def run_health_check(resources: dict) -> dg.ExecuteInProcessResult:
     job = defs().resolve_job_def("daily_health_check")
     with dg.instance_for_test() as instance:
@@ -143,3 +144,63 @@ def test_configuration_from_the_environment_resolves_when_the_run_starts(
     assert not database.is_embedded
     with database.begin() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM vast_pipelines.health_checks")).scalar_one() == 1
+
+
+def test_month_so_far_lists_every_day_today_included_with_the_guides_verdict(database, at):
+    """The guide's "Current month spend by day", in the morning report and as a table in the UI."""
+    at(NOW)  # 15 April, 14:00 UTC
+    insert_costs(
+        database,
+        [
+            (datetime(2026, 4, 1, 9, tzinfo=UTC), "llama-2-7b", 1.234, 1.0, False),
+            (datetime(2026, 4, 1, 10, tzinfo=UTC), "llama-2-7b", 2.0, 1.0, False),
+            (datetime(2026, 4, 7, 10, tzinfo=UTC), "llama-3-70b", 7.5, 9.0, True),
+            (datetime(2026, 4, 14, 23, 59, tzinfo=UTC), "llama-3-70b", 12.004, 9.0, False),
+            (NOW - timedelta(hours=1), "llama-3-70b", 60.0, 9.0, False),
+            (datetime(2026, 3, 31, 23, 59, tzinfo=UTC), "llama-2-7b", 99.0, 1.0, False),  # last month: not listed
+        ],
+    )
+    result = run_health_check(make_resources(database))
+    assert result.success
+    spend = metadata(result, "yesterday_spend")
+    rows = [r.data for r in spend["month_so_far"].records]
+    assert len(rows) == 15  # 1 to 15 April, newest first
+    assert rows[0] == {
+        "day": "2026-04-15 Wed (so far)",
+        "daily_cost": 60.0,
+        "requests": 1,
+        "cost_per_request": 60.0,
+        "verdict": "high",
+    }
+    by_day = {r["day"]: r for r in rows}
+    assert by_day["2026-04-14 Tue"]["daily_cost"] == 12.0 and by_day["2026-04-14 Tue"]["verdict"] == "high"
+    assert by_day["2026-04-07 Tue"]["verdict"] == "moderate"
+    assert by_day["2026-04-01 Wed"]["daily_cost"] == 3.23 and by_day["2026-04-01 Wed"]["verdict"] == "excellent"
+    assert by_day["2026-04-01 Wed"]["cost_per_request"] == 1.617  # ROUND(3.234 / 2, 5)
+    assert by_day["2026-04-02 Thu"]["daily_cost"] is None and by_day["2026-04-02 Thu"]["verdict"] == "no data"
+    # The complete days were rolled up now and recorded as the cost history's materializations.
+    rolled = {
+        e.partition for e in result.get_asset_materialization_events() if e.asset_key.path == ["daily_cost_history"]
+    }
+    assert rolled == {f"2026-04-{d:02d}" for d in range(1, 15)}
+
+    text = spend["report"]
+    assert "Month so far by day (April 2026, today so far included):" in text
+    assert "2026-04-15 Wed &nbsp;" not in text  # plain report lines, not table markup
+    lines = [line for line in text.split("  \n") if line.lstrip().startswith("2026-04-")]
+    assert len(lines) == 15 and "2026-04-15 Wed" in lines[0] and "❌ high so far" in lines[0]
+    assert "$3.23" in lines[-1] and "✅ excellent" in lines[-1]
+    with database.begin() as conn:
+        morning = conn.execute(sa.text("SELECT report_markdown FROM vast_pipelines.health_checks")).scalar_one()
+    assert "Month so far by day" in morning and "2026-04-02 Thu     no data" in morning
+
+
+def test_an_excellent_day_does_not_say_on_track_when_the_forecast_is_over_target(database, at):
+    at(NOW)
+    # $14/day for the last 7 complete days, $1 in the last 24 h: the month heads for ~$300.
+    rows = [(NOW - timedelta(days=d, hours=12), "llama-3-70b", 14.0, 9.0, False) for d in range(2, 9)]
+    insert_costs(database, [*rows, (NOW - timedelta(hours=2), "llama-2-7b", 1.0, 1.0, False)])
+    result = run_health_check(make_resources(database))
+    text = metadata(result, "yesterday_spend")["report"]
+    assert "on track for <$150/month" not in text
+    assert "✅ Excellent for the last 24 h, but the month is not on track: forecast $" in text

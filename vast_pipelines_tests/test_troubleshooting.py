@@ -68,10 +68,10 @@ def test_slow_warm_requests_and_many_cold_starts_get_the_guides_fixes(database, 
     result = run_health_check(make_resources(database))
     latency = metadata(result, "latency_percentiles")
     assert latency["latency_verdict"] == "investigate" and latency["cold_start_rate"] == pytest.approx(0.4)
-    fixes = {(f["action"], f["field"]): f["suggested_value"] for f in latency["fixes"]}
+    fixes = {(f.data["action"], f.data["field"]): f.data["suggested_value"] for f in latency["fixes"].records}
     assert fixes == {
-        ("keep_warm", "inactivity_timeout"): 600,
-        ("keep_warm", "min_load"): 1.0,  # warm = active: min_load above 0, not cold_workers
+        ("keep_warm", "inactivity_timeout"): "600",
+        ("keep_warm", "min_load"): "1.0",  # warm = active: min_load above 0, not cold_workers
         ("use_faster_gpu", "gpu_type"): "RTX_A6000",
     }
     band = checks(result)["latency_band"]

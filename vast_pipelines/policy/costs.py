@@ -160,6 +160,14 @@ def daily_costs(rows: Iterable[HistoryRow], rolled_up: Iterable[date], first: da
     return [DayCost(d, by_day.get(d, CostTotals()), d in done) for d in days_between(first, end)]
 
 
+def month_by_day(
+    rows: Iterable[HistoryRow], rolled_up: Iterable[date], first: date, today: date, today_totals: CostTotals
+) -> list[DayCost]:
+    """The guide's "Current month spend by day": the history's days from ``first`` up to ``today``, and today so
+    far (from the raw rows: today is not rolled up until it ends); oldest first."""
+    return [*daily_costs(rows, rolled_up, first, today), DayCost(today, today_totals, rolled_up=False)]
+
+
 def model_costs(rows: Iterable[HistoryRow], first: date, end: date) -> list[ModelCost]:
     """Per-model totals over ``[first, end)``, most expensive first."""
     by_model: dict[str, CostTotals] = {}

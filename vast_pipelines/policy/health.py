@@ -41,6 +41,7 @@ class EndpointStatus:
     failure: Failure | None = None
     detail: str = ""
     actions: tuple[str, ...] = field(default_factory=tuple)
+    wait_seconds: float | None = None  # how long the cold-start wait before the retry was
 
     @property
     def label(self) -> str:
@@ -78,8 +79,8 @@ def offline_actions(failure: Failure | None, cold_start_retried: bool) -> tuple[
     return tuple(actions)
 
 
-def endpoint_status(name: str, url: str, probes: list[Probe]) -> EndpointStatus:
-    """Fold one or two probes (first try, cold-start retry) into the endpoint's verdict."""
+def endpoint_status(name: str, url: str, probes: list[Probe], wait_seconds: float | None = None) -> EndpointStatus:
+    """Fold one or two probes (first try, cold-start retry ``wait_seconds`` later) into the endpoint's verdict."""
     last = probes[-1]
     return EndpointStatus(
         name=name,
@@ -91,4 +92,5 @@ def endpoint_status(name: str, url: str, probes: list[Probe]) -> EndpointStatus:
         failure=last.failure,
         detail=last.detail,
         actions=() if last.online else offline_actions(last.failure, cold_start_retried=len(probes) > 1),
+        wait_seconds=wait_seconds if len(probes) > 1 else None,
     )

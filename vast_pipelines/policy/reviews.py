@@ -52,6 +52,12 @@ def budget_verdict(totals: CostTotals, t: Thresholds = GUIDE) -> BudgetVerdict:
     return BudgetVerdict.OVER_BUDGET
 
 
+def forecast_budget_verdict(forecast: Forecast, t: Thresholds = GUIDE) -> BudgetVerdict:
+    """The month-end forecast against the budget, banded as a finished month would be."""
+    cost = Decimal(str(forecast.month_end))
+    return budget_verdict(CostTotals(requests=1, cost=cost), t)
+
+
 def budget_verdict_text(verdict: BudgetVerdict, t: Thresholds = GUIDE) -> str:
     """The guide's wording for a budget verdict, with this deployment's numbers."""
     return _BUDGET_TEXT[verdict].format(target=t.budget_target, alert=t.budget_alert)

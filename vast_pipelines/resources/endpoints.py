@@ -50,7 +50,10 @@ class InferenceEndpoints(dg.ConfigurableResource):
             for (_, _, probe), tried in zip(targets, probes, strict=True):
                 if is_possible_cold_start(tried[0]):
                     tried.append(probe())
-        return [endpoint_status(name, url, tried) for (name, url, _), tried in zip(targets, probes, strict=True)]
+        return [
+            endpoint_status(name, url, tried, self.cold_start_wait_seconds)
+            for (name, url, _), tried in zip(targets, probes, strict=True)
+        ]
 
     def check_vllm(self, sleep: Callable[[float], None] = time.sleep) -> EndpointStatus:
         """vLLM's verdict after at most one cold-start retry."""
@@ -65,7 +68,7 @@ class InferenceEndpoints(dg.ConfigurableResource):
         if is_possible_cold_start(probes[0]):
             sleep(self.cold_start_wait_seconds)
             probes.append(probe())
-        return endpoint_status(name, url, probes)
+        return endpoint_status(name, url, probes, self.cold_start_wait_seconds)
 
     def probe_vllm(self) -> Probe:
         """One attempt: ``GET /health`` must be 200, then ``GET /v1/models`` lists ``data[].id``."""

@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from vast_pipelines.reports.figures import guide_figures
+
 
 def band_check(name: str, verdict: str, *, good: str, bad: str, metadata: dict[str, float]) -> dg.AssetCheckResult:
     """Passes on ``good``; fails as an error on ``bad``; otherwise (no data included) fails as a warning."""
@@ -9,5 +11,5 @@ def band_check(name: str, verdict: str, *, good: str, bad: str, metadata: dict[s
         check_name=name,
         passed=verdict == good,
         severity=dg.AssetCheckSeverity.ERROR if verdict == bad else dg.AssetCheckSeverity.WARN,
-        metadata={"verdict": verdict, **metadata},
+        metadata={"verdict": verdict, **guide_figures(metadata)},
     )

@@ -14,6 +14,7 @@ from vast_pipelines.policy.periods import local_midnight
 from vast_pipelines.policy.spend import DailyVerdict, daily_verdict
 from vast_pipelines.policy.thresholds import Thresholds
 from vast_pipelines.reports.costs import history_day_report
+from vast_pipelines.reports.figures import guide_figures
 from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.resources.cost_history import CostHistory, read_history, refresh_day
 from vast_pipelines.resources.database import AnalyticsDatabase
@@ -86,7 +87,7 @@ def day_metadata(
     )
     text = history_day_report(day, totals, models, zone, limits)
     metadata = {
-        **money,
+        **guide_figures(money),
         "requests": totals.requests,
         "cold_start_requests": totals.cold_start_requests,
         "null_cost_requests": totals.null_cost_requests,

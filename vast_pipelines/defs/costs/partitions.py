@@ -1,6 +1,7 @@
 """Day, week (Monday to Sunday) and month partitions of the cost history, in the operator's time zone."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import dagster as dg
 
@@ -34,3 +35,12 @@ def last_complete_partition(partitions_def: dg.TimeWindowPartitionsDefinition) -
     """The last complete period's key as of ``clock.now()`` (Dagster alone would ask the wall clock)."""
     with dg.partition_loading_context(effective_dt=clock.now()):
         return partitions_def.get_last_partition_key()
+
+
+def complete_partitions_since(partitions_def: dg.TimeWindowPartitionsDefinition, since: datetime | None) -> list[str]:
+    """Keys of the complete periods (as of ``clock.now()``) that end after ``since``; none without ``since``."""
+    if since is None:
+        return []
+    with dg.partition_loading_context(effective_dt=clock.now()):
+        keys = partitions_def.get_partition_keys()
+    return [k for k in keys if partitions_def.time_window_for_partition_key(k).end > since]

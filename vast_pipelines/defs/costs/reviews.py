@@ -13,6 +13,13 @@ from pydantic import Field
 from vast_pipelines.defs.costs.checks import band_check
 from vast_pipelines.defs.costs.history import GROUP, load_history, other_zone_days, record_rolled_up_days
 from vast_pipelines.defs.costs.partitions import CostPartitions, last_complete_partition
+from vast_pipelines.defs.metadata import (
+    RECOMMENDATION_COLUMNS,
+    chart_markdown,
+    records_table,
+    report_entries,
+    summary_first,
+)
 from vast_pipelines.notifications import Sent, send_slack
 from vast_pipelines.policy.periods import local_midnight
 from vast_pipelines.policy.reviews import (
@@ -26,6 +33,7 @@ from vast_pipelines.policy.thresholds import Thresholds
 from vast_pipelines.reports.charts import model_series, monthly_chart, weekly_chart
 from vast_pipelines.reports.costs import guide_day_row, monthly_report, ready_fixes, ready_fixes_text, weekly_report
 from vast_pipelines.reports.deploy import update_worker_recommendation
+from vast_pipelines.reports.figures import dollars, guide_figures, per_request
 from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.reports.insights import weekly_insights_section
 from vast_pipelines.resources.cost_history import CostHistory, save_report
@@ -189,9 +197,9 @@ def guide_table(review: Review) -> dg.TableMetadataValue:
             dg.TableRecord(
                 {
                     "day": str(day.day),
-                    "daily_cost": float(row["daily_cost"]) if row["daily_cost"] is not None else None,
+                    "daily_cost": dollars(row["daily_cost"]),
                     "requests": day.totals.requests,
-                    "cost_per_request": float(row["cost_per_request"]) if row["cost_per_request"] is not None else None,
+                    "cost_per_request": per_request(row["cost_per_request"]),
                 }
             )
         )
@@ -208,16 +216,19 @@ def guide_table(review: Review) -> dg.TableMetadataValue:
     )
 
 
-def _common_metadata(run: ReviewRun, sent: Sent | None) -> dict:
+def _common_metadata(run: ReviewRun, sent: Sent | None, title: str) -> dict:
     review = run.review
     return {
         "cold_start_requests": review.totals.cold_start_requests,
         "null_cost_requests": review.totals.null_cost_requests,
         "days_rolled_up_now": len(run.rolled_up_now),
-        "recommendations": dg.MetadataValue.json([dataclasses.asdict(r) for r in review.recommendations]),
+        "recommendations": records_table(
+            [dataclasses.asdict(r) for r in review.recommendations], RECOMMENDATION_COLUMNS
+        ),
         "concerns": len(review.concerns),
         "slack_delivery": sent.status if sent else "not posted",
-        "report": dg.MetadataValue.md(as_markdown(run.text)),
+        "chart": chart_markdown(run.chart, title),
+        **report_entries(as_markdown(run.text)),
     }
 
 
@@ -263,16 +274,18 @@ def build_review_assets(partitions: CostPartitions) -> list[dg.AssetsDefinition]
         if review.forecast is not None:
             money["forecast_month_end"] = review.forecast.month_end
         return dg.MaterializeResult(
-            metadata={
-                **money,
-                "requests": review.totals.requests,
-                "days": guide_table(review),
-                "hard_cap_date": str(review.forecast.hard_cap_date or "not this month") if review.forecast else "",
-                **_common_metadata(run, sent),
-                "ready_fixes": dg.MetadataValue.md(
-                    "\n\n".join(update_worker_recommendation(e, c) for e, c in fixes) or "none"
-                ),
-            }
+            metadata=summary_first(
+                {
+                    **guide_figures(money),
+                    "requests": review.totals.requests,
+                    "days": guide_table(review),
+                    "hard_cap_date": str(review.forecast.hard_cap_date or "not this month") if review.forecast else "",
+                    **_common_metadata(run, sent, f"Daily cost, week of {week}"),
+                    "ready_fixes": dg.MetadataValue.md(
+                        "\n\n".join(update_worker_recommendation(e, c) for e, c in fixes) or "none"
+                    ),
+                }
+            )
         )
 
     @dg.asset(
@@ -316,13 +329,15 @@ def build_review_assets(partitions: CostPartitions) -> list[dg.AssetsDefinition]
                 "avg_cost_per_request": float(review.totals.cost_per_request or 0),
             }
         return dg.MaterializeResult(
-            metadata={
-                **money,
-                "total_requests": review.totals.requests,
-                "budget_verdict": verdict,
-                "models": len(review.models),
-                **_common_metadata(run, sent),
-            },
+            metadata=summary_first(
+                {
+                    **guide_figures(money),
+                    "total_requests": review.totals.requests,
+                    "budget_verdict": verdict,
+                    "models": len(review.models),
+                    **_common_metadata(run, sent, f"Cost by model, {month:%B %Y}"),
+                }
+            ),
             check_results=[
                 band_check(MONTHLY_BUDGET_CHECK, verdict, good="on target", bad="over budget", metadata=money)
             ],

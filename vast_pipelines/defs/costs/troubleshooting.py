@@ -9,10 +9,12 @@ import dagster as dg
 
 from vast_pipelines import clock
 from vast_pipelines.defs.costs.checks import band_check
+from vast_pipelines.defs.metadata import RECOMMENDATION_COLUMNS, records_table
 from vast_pipelines.policy.costs import CostTotals
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.troubleshooting import cost_driver_hints, latency_fixes, latency_verdict
 from vast_pipelines.reports.costs import cost_drivers_report, latency_report
+from vast_pipelines.reports.figures import SECOND_PLACES, dollars, guide_figures, rounded
 from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.resources.cost_history import latency_summary, save_report, top_cost_drivers
 from vast_pipelines.resources.database import AnalyticsDatabase
@@ -47,10 +49,6 @@ def _keep_today(
     )
 
 
-def _float(value: object) -> float | None:
-    return float(value) if value is not None else None
-
-
 @dg.asset(name="top_cost_drivers", group_name=GROUP, kinds={"sql", "postgres"})
 def top_cost_drivers_asset(
     context: dg.AssetExecutionContext, database: AnalyticsDatabase, settings: RunbookSettings
@@ -74,11 +72,11 @@ def top_cost_drivers_asset(
                 {
                     "model": d.model,
                     "requests": d.requests,
-                    "total_cost": _float(d.total_cost),
-                    "avg_duration_sec": d.avg_duration_sec,
+                    "total_cost": dollars(d.total_cost),
+                    "avg_duration_sec": rounded(d.avg_duration_sec, SECOND_PLACES),
                     "cold_start_requests": d.cold_start_requests,
-                    "warm_avg_duration_sec": d.warm_avg_duration_sec,
-                    "cold_avg_duration_sec": d.cold_avg_duration_sec,
+                    "warm_avg_duration_sec": rounded(d.warm_avg_duration_sec, SECOND_PLACES),
+                    "cold_avg_duration_sec": rounded(d.cold_avg_duration_sec, SECOND_PLACES),
                 }
             )
             for d in drivers
@@ -134,26 +132,28 @@ def latency_percentiles_asset(
     figures = {"summary": dataclasses.asdict(summary), "fixes": [dataclasses.asdict(f) for f in fixes]}
     _keep_today(context, database, today, tz.key, CostTotals(requests=summary.requests), verdict.value, figures, text)
     p = summary.overall
-    numbers = {
-        key: value
-        for key, value in (
-            ("p50_sec", p.p50),
-            ("p95_sec", p.p95),
-            ("p99_sec", p.p99),
-            ("cold_start_rate", summary.cold_start_rate),
-            ("warm_p50_sec", summary.warm.p50),
-            ("warm_p95_sec", summary.warm.p95),
-            ("cold_p50_sec", summary.cold.p50),
-            ("cold_p95_sec", summary.cold.p95),
-        )
-        if value is not None
-    }
+    numbers = guide_figures(
+        {
+            key: value
+            for key, value in (
+                ("p50_sec", p.p50),
+                ("p95_sec", p.p95),
+                ("p99_sec", p.p99),
+                ("cold_start_rate", summary.cold_start_rate),
+                ("warm_p50_sec", summary.warm.p50),
+                ("warm_p95_sec", summary.warm.p95),
+                ("cold_p50_sec", summary.cold.p50),
+                ("cold_p95_sec", summary.cold.p95),
+            )
+            if value is not None
+        }
+    )
     return dg.MaterializeResult(
         metadata={
             **numbers,
             "requests": summary.requests,
             "latency_verdict": verdict.value,
-            "fixes": dg.MetadataValue.json([dataclasses.asdict(f) for f in fixes]),
+            "fixes": records_table([dataclasses.asdict(f) for f in fixes], RECOMMENDATION_COLUMNS),
             "report": dg.MetadataValue.md(as_markdown(text)),
         },
         check_results=[band_check(LATENCY_BAND_CHECK, verdict.value, good="good", bad="investigate", metadata=numbers)],

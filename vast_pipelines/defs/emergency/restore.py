@@ -9,6 +9,7 @@ from vast_pipelines.defs.emergency.steps import (
     NOTIFY_STEP,
     attempt,
     finish,
+    mark_run_mode,
     notify_step,
     router_ops,
     step_output,
@@ -16,6 +17,7 @@ from vast_pipelines.defs.emergency.steps import (
 from vast_pipelines.policy.emergency import StepResult, failed, holding_reasons
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.reports.emergency import restore_message
+from vast_pipelines.reports.figures import guide_figures
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.endpoints import InferenceEndpoints
@@ -52,6 +54,7 @@ def check_restore_allowed(
     context: dg.OpExecutionContext, config: RestoreConfig, database: AnalyticsDatabase, settings: RunbookSettings
 ) -> dg.Output[Restore]:
     """Refuse while today's spend is over the runaway limit or the month is at the hard cap, unless forced."""
+    mark_run_mode(context, settings.apply_actions, "restore_service")
     tz, limits = settings.tz(), settings.limits()
     spend = database.spend_summary(periods_at(clock.now(), tz))
     holding = holding_reasons(spend, limits)
@@ -59,7 +62,7 @@ def check_restore_allowed(
         raise dg.Failure(
             description=f"Restore refused: {'; '.join(holding)}. Wait until it no longer holds (a new day for "
             "runaway costs, a new month for the hard cap), or launch restore_service with config force: true.",
-            metadata={"today_spend": spend.today_cost, "month_to_date": spend.month_to_date},
+            metadata=guide_figures({"today_spend": spend.today_cost, "month_to_date": spend.month_to_date}),
         )
     incidents = database.open_emergency_incidents(config.incident_id)
     if config.incident_id is not None and not incidents:

@@ -6,10 +6,12 @@ from pydantic import Field
 from vast_pipelines import clock
 from vast_pipelines.defs.emergency.steps import (
     EMERGENCY_TAG,
+    NOT_CONFIGURED,
     NOTIFY_STEP,
     attempt,
     finish,
     incident_id,
+    mark_run_mode,
     notify_step,
     router_ops,
     step_output,
@@ -25,6 +27,7 @@ from vast_pipelines.policy.emergency import (
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.spend import usd
 from vast_pipelines.reports.emergency import emergency_message
+from vast_pipelines.reports.figures import guide_figures
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.errors import OperatorError
@@ -78,6 +81,7 @@ def check_current_spend(
             f"Config reason={config.reason!r}, shutdown={config.shutdown!r}: reason is runaway, hard_cap or manual; "
             "shutdown is stop or delete."
         ) from None
+    mark_run_mode(context, settings.apply_actions, "emergency_shutdown")
     tz, limits = settings.tz(), settings.limits()
     spend = database.spend_summary(periods_at(clock.now(), tz))
     if reason is Reason.RUNAWAY:
@@ -93,7 +97,7 @@ def check_current_spend(
         "hard_cap": limits.hard_cap,
         **({"trigger_spend": config.trigger_spend} if config.trigger_spend is not None else {}),
     }
-    metadata = {**figures, "reason": summary, "mode": "apply" if settings.apply_actions else "dry-run"}
+    metadata = {**guide_figures(figures), "reason": summary, "mode": "apply" if settings.apply_actions else "dry-run"}
     if not still_holds(reason, spend, limits):
         text = (
             f"Stood down: the spend no longer exceeds ({summary}); nothing was stopped or switched. "
@@ -133,11 +137,34 @@ def list_endpoints(vast: VastAIResource) -> StepResult:
     )
 
 
+def planned_listing(vast: VastAIResource) -> StepResult:
+    """A dry run without VAST_API_KEY: the listing it would make, and the endpoints it knows by name."""
+    names = vast.owned_names()
+    scope = (
+        f"the endpoints named in VAST_ENDPOINTS ({', '.join(names)})"
+        if names
+        else "every endpoint of the account (VAST_ENDPOINTS unset)"
+    )
+    return StepResult(
+        LIST_STEP,
+        True,
+        f"would list {scope}; not configured: VAST_API_KEY is not set",
+        planned=(vast.describe_call("GET", vast.endpoints_path),),
+        warning="VAST_API_KEY is not set: set it before VAST_EMERGENCY_ACTIONS=apply",
+        state={
+            "endpoints": [{"id": None, "name": name, "state": "unknown"} for name in names],
+            NOT_CONFIGURED: "VAST_API_KEY",
+        },
+    )
+
+
 @dg.op
 def list_platform_endpoints(
     context: dg.OpExecutionContext, emergency: Emergency, vast: VastAIResource
 ) -> dg.Output[StepResult]:
     """Step 2: the platform's serverless endpoints (the guide's "workers") and their state."""
+    if not emergency.apply and not vast.configured:
+        return step_output(attempt(context, LIST_STEP, lambda: planned_listing(vast)))
     return step_output(attempt(context, LIST_STEP, lambda: list_endpoints(vast)))
 
 
@@ -146,6 +173,8 @@ def shut_down(vast: VastAIResource, emergency: Emergency, listing: StepResult) -
     if "endpoints" not in listing.state:
         return StepResult(STOP_STEP, False, "not attempted: the endpoints could not be listed (see above)")
     delete = emergency.shutdown is ShutdownMode.DELETE
+    if listing.state.get(NOT_CONFIGURED):
+        return planned_shutdown(vast, listing, delete)
     details, planned, errors, after = [], [], [], []
     for endpoint in listing.state["endpoints"]:
         name, path = f"{endpoint['name']} (id {endpoint['id']})", f"{vast.endpoints_path}{endpoint['id']}/"
@@ -184,6 +213,33 @@ def shut_down(vast: VastAIResource, emergency: Emergency, listing: StepResult) -
         planned=tuple(planned),
         error="; ".join(errors) or None,
         state={"after": after, "mode": emergency.shutdown.value},
+    )
+
+
+def planned_shutdown(vast: VastAIResource, listing: StepResult, delete: bool) -> StepResult:
+    """The stop (or delete) calls a dry run without VAST_API_KEY would make, by endpoint name."""
+    method, body = ("DELETE", None) if delete else ("PUT", {"endpoint_state": "stopped"})
+    names = [e["name"] for e in listing.state["endpoints"]]
+    targets = [(f"{name}: ", f"{vast.endpoints_path}{{id of {name}}}/") for name in names] or [
+        (
+            "every endpoint named in VAST_ENDPOINTS (unset: every endpoint of the account): ",
+            f"{vast.endpoints_path}{{id}}/",
+        )
+    ]
+    planned = tuple(prefix + vast.describe_call(method, path, body) for prefix, path in targets)
+    verb = "delete" if delete else "stop"
+    what = f"{len(names)} endpoint(s)" if names else "every endpoint named in VAST_ENDPOINTS"
+    return StepResult(
+        STOP_STEP,
+        True,
+        f"would {verb} {what}; not configured: VAST_API_KEY is not set",
+        planned=planned,
+        warning=listing.warning,
+        state={
+            "after": listing.state["endpoints"],
+            "mode": "delete" if delete else "stop",
+            NOT_CONFIGURED: "VAST_API_KEY",
+        },
     )
 
 

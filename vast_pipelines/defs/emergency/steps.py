@@ -16,13 +16,29 @@ from vast_pipelines.resources.router import AgentRouterResource
 from vast_pipelines.resources.slack import SlackResource
 
 EMERGENCY_TAG = "vast_pipelines/emergency"
+# Set on the run when it starts, so the runs list and the run page say whether anything may change.
+MODE_TAG = "vast_pipelines/mode"
+TITLE_TAG = "vast_pipelines/title"
 NOTIFY_STEP = "Notify on-call"
+NOT_CONFIGURED = "not_configured"
 
 
 class Procedure(Protocol):
     """What every step needs to know about the run: whether it may change anything."""
 
     apply: bool
+
+
+def mark_run_mode(context: dg.OpExecutionContext, apply: bool, what: str) -> None:
+    """Tag the run with its mode and a title saying what it is: a dry run is a plan, nothing changes."""
+    title = f"{what}: APPLIED" if apply else f"DRY RUN of {what}: a plan, nothing is changed"
+    context.instance.add_run_tags(context.run.run_id, {MODE_TAG: "apply" if apply else "dry-run", TITLE_TAG: title})
+    context.log.info(title)
+
+
+def not_configured(steps: list[StepResult]) -> list[str]:
+    """The settings a dry run found missing (VAST_API_KEY, AGENT_ROUTER_ENV_FILE), in step order."""
+    return list(dict.fromkeys(s.state[NOT_CONFIGURED] for s in steps if s.state.get(NOT_CONFIGURED)))
 
 
 def attempt(context: dg.OpExecutionContext, step: str, action: Callable[[], StepResult]) -> StepResult:
@@ -66,15 +82,26 @@ def notice_sentence(steps: list[StepResult]) -> str:
 
 
 def finish(steps: list[StepResult], what: str) -> dg.Output:
-    """Succeed, or fail the run after everything else ran, listing the steps to finish by hand."""
+    """Succeed, or fail the run after everything else ran, listing the steps to finish by hand.
+
+    A dry run that lacked credentials still made its whole plan: it ends with a "not configured" outcome
+    naming what to set, not with a failure.
+    """
     failures = failed(steps)
     report = dg.MetadataValue.md("\n".join(f"- {line}" for line in step_lines(steps)))
+    missing = not_configured(steps)
     if failures:
         raise dg.Failure(
             description=f"{what}: {len(failures)} step(s) failed ({', '.join(s.step for s in failures)}); "
             + notice_sentence(steps),
             metadata={"failed_steps": len(failures), "steps": report},
         )
+    if missing:
+        outcome = (
+            f"{what}, dry run: not configured ({', '.join(missing)} not set). The plan above lists every call it "
+            "would make; set these before VAST_EMERGENCY_ACTIONS=apply."
+        )
+        return dg.Output(None, metadata={"failed_steps": 0, "outcome": outcome, "steps": report})
     return dg.Output(None, metadata={"failed_steps": 0, "steps": report})
 
 
@@ -109,6 +136,15 @@ def incident_id(steps: list[StepResult]) -> int | None:
 
 def switch_router(router: AgentRouterResource, procedure: Procedure, step: str, value: str) -> StepResult:
     """Set ``USE_VASTAI`` in agent-router's .env atomically (with a backup); in dry-run, say what would change."""
+    if not procedure.apply and not router.env_file:
+        return StepResult(
+            step,
+            True,
+            f"would set USE_VASTAI={value}; not configured: AGENT_ROUTER_ENV_FILE is not set",
+            planned=(f"set USE_VASTAI={value} in agent-router's .env (AGENT_ROUTER_ENV_FILE, not set)",),
+            warning="AGENT_ROUTER_ENV_FILE is not set: name agent-router's .env before VAST_EMERGENCY_ACTIONS=apply",
+            state={"before": None, "after": None, NOT_CONFIGURED: "AGENT_ROUTER_ENV_FILE"},
+        )
     if not procedure.apply:
         change = router.plan("USE_VASTAI", value)
         planned = (f"set USE_VASTAI={value} in {router.env_file} (now {change.before})",) if change.changed else ()

@@ -1,17 +1,26 @@
 import dataclasses
+from decimal import Decimal
 
 import dagster as dg
 
 from vast_pipelines import clock
+from vast_pipelines.config import history_start
+from vast_pipelines.defs.costs.history import load_history, record_rolled_up_days
+from vast_pipelines.defs.costs.partitions import cost_partitions
+from vast_pipelines.defs.metadata import records_table, report_entries, summary_first
 from vast_pipelines.notifications import send_slack
+from vast_pipelines.policy.costs import CostTotals, DayCost, month_by_day
 from vast_pipelines.policy.health import EndpointStatus
-from vast_pipelines.policy.periods import periods_at
-from vast_pipelines.policy.spend import daily_verdict, forecast_month_end
+from vast_pipelines.policy.periods import Periods, periods_at
+from vast_pipelines.policy.spend import SpendSummary, daily_verdict, forecast_month_end
+from vast_pipelines.reports.figures import dollars, guide_figures
 from vast_pipelines.reports.health import (
     VastSummary,
     as_markdown,
+    day_verdict,
     endpoints_section,
     health_report,
+    month_so_far_section,
     spend_section,
 )
 from vast_pipelines.reports.insights import stale_text
@@ -121,6 +130,52 @@ def _online_check(name: str, status: EndpointStatus) -> dg.AssetCheckResult:
     )
 
 
+def month_so_far(
+    context: dg.AssetExecutionContext,
+    database: AnalyticsDatabase,
+    settings: RunbookSettings,
+    periods: Periods,
+    spend: SpendSummary,
+) -> list[DayCost]:
+    """The month's days from the cost history (a missing day is rolled up now and recorded as a
+    ``daily_cost_history`` materialization, as the reviews do) and today so far from the raw rows."""
+    zone, limits = settings.tz().key, settings.limits()
+    first, today = periods.month_start.date(), periods.today_start.date()
+    history, rolled = load_history(
+        database, first, today, cost_partitions(zone, history_start()), context.run.run_id, context.log
+    )
+    record_rolled_up_days(context, history, rolled, zone, limits)
+    today_totals = CostTotals(
+        requests=spend.today_requests,
+        cost=Decimal(str(spend.today_cost)) if spend.today_requests else None,
+    )
+    return month_by_day(history.rows, history.days, first, today, today_totals)
+
+
+def month_table(days: list[DayCost], settings: RunbookSettings, stale: bool) -> dg.TableMetadataValue:
+    """The month so far as the UI's table: the guide's columns and each day's verdict, newest first."""
+    today = days[-1].day
+    return records_table(
+        [
+            {
+                "day": f"{d.day:%Y-%m-%d %a}" + (" (so far)" if d.day == today else ""),
+                "daily_cost": d.totals.cost if d.has_data else None,
+                "requests": d.totals.requests,
+                "cost_per_request": d.totals.cost_per_request,
+                "verdict": day_verdict(d, settings.limits(), stale=stale and d.day == today).value,
+            }
+            for d in reversed(days)
+        ],
+        [
+            ("day", "string"),
+            ("daily_cost", "float"),
+            ("requests", "int"),
+            ("cost_per_request", "float"),
+            ("verdict", "string"),
+        ],
+    )
+
+
 @dg.asset(
     group_name=GROUP,
     kinds={"sql", "postgres"},
@@ -144,7 +199,9 @@ def yesterday_spend(
     freshness = cost_freshness(database, periods.now, limits)
     # A table that never had a row is "no data" already; one that went silent makes every verdict unknown.
     stale = stale_text(freshness, tz) if freshness.stale and freshness.since is not None else None
+    days = month_so_far(context, database, settings, periods, spend)
     text = spend_section(spend, forecast, periods.now, tz, limits, stale=stale)
+    text += "\n" + month_so_far_section(days, periods.today_start.date(), limits, stale=stale is not None)
     database.save_health_spend(
         run_id=context.run.run_id,
         at=periods.now,
@@ -161,25 +218,30 @@ def yesterday_spend(
         check_name=DAILY_SPEND_BAND_CHECK,
         passed=verdict.value in ("excellent",),
         severity=dg.AssetCheckSeverity.ERROR if verdict.value == "high" else dg.AssetCheckSeverity.WARN,
-        metadata={"verdict": stale or verdict.value, "yesterday_spend": spend.rolling_24h_cost},
+        metadata={"verdict": stale or verdict.value, "yesterday_spend": dollars(spend.rolling_24h_cost)},
     )
     return dg.MaterializeResult(
-        metadata={
-            "yesterday_spend": spend.rolling_24h_cost,
-            "previous_day_spend": spend.previous_day_cost,
-            "month_to_date": spend.month_to_date,
-            "forecast_month_end": forecast.month_end,
-            "requests_24h": spend.rolling_24h_requests,
-            "daily_verdict": stale or verdict.value,
-            "null_cost_rows": spend.month_null_cost_rows,
-            "invalid_cost_rows": spend.month_invalid_cost_rows,
-            "negative_cost_rows": spend.month_negative_cost_rows,
-            "credits_month_to_date": spend.month_credit,
-            "future_rows": spend.future_rows,
-            "hard_cap_date": str(forecast.hard_cap_date or "not this month"),
-            "database": database.label,
-            "report": dg.MetadataValue.md(as_markdown(text)),
-        },
+        metadata=summary_first(
+            guide_figures(
+                {
+                    "yesterday_spend": spend.rolling_24h_cost,
+                    "previous_day_spend": spend.previous_day_cost,
+                    "month_to_date": spend.month_to_date,
+                    "forecast_month_end": forecast.month_end,
+                    "requests_24h": spend.rolling_24h_requests,
+                    "daily_verdict": stale or verdict.value,
+                    "null_cost_rows": spend.month_null_cost_rows,
+                    "invalid_cost_rows": spend.month_invalid_cost_rows,
+                    "negative_cost_rows": spend.month_negative_cost_rows,
+                    "credits_month_to_date": spend.month_credit,
+                    "future_rows": spend.future_rows,
+                    "hard_cap_date": str(forecast.hard_cap_date or "not this month"),
+                    "database": database.label,
+                    "month_so_far": month_table(days, settings, stale is not None),
+                    **report_entries(as_markdown(text)),
+                }
+            )
+        ),
         check_results=[band_check],
     )
 
@@ -209,7 +271,7 @@ def health_check_report(
     context.log.info("\n" + report)
     return dg.MaterializeResult(
         metadata={
-            "report": dg.MetadataValue.md(as_markdown(report)),
+            **report_entries(as_markdown(report)),
             "slack_delivery": sent.status,
             "outbox_id": sent.outbox_id or 0,
         }
