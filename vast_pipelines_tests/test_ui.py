@@ -156,6 +156,8 @@ def _look_at_the_ui(base: str, emergency_run: str) -> None:
         assert "Join the Dagster community" not in page.text()
 
         page.open(f"{base}/assets/yesterday_spend", "document.body.innerText.includes('month_so_far')")
+        # The metadata table renders before its Markdown cells (loaded apart): wait for the summary's text too.
+        page.wait("document.body.innerText.includes(\"Yesterday's Spend: $\")")
         text = page.text()
         # Dollars to the cent, per-request figures to 5 places (a trailing zero dropped): never 6 or more.
         assert re.findall(r"\b\d+\.\d{6,}\b", text) == []
@@ -168,6 +170,7 @@ def _look_at_the_ui(base: str, emergency_run: str) -> None:
         page.screenshot(ARTIFACTS / "yesterday-spend-plots.png")
 
         page.open(f"{base}/assets/weekly_cost_report", "document.body.innerText.includes('recommendations')")
+        page.wait("document.body.innerText.includes('Weekly cost review')")  # the summary's Markdown cell
         text = page.text()
         assert "Weekly cost review" in text, "the review's summary reads on the page"
         page.screenshot(ARTIFACTS / "weekly-cost-report.png")
