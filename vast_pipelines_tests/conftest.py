@@ -136,6 +136,13 @@ def database(fresh_database_url: str) -> AnalyticsDatabase:
 
 
 @pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    """A real, temporary Dagster instance (run storage, event log) for sensor ticks and runs."""
+    with dg.instance_for_test() as instance:
+        yield instance
+
+
+@pytest.fixture
 def at(monkeypatch: pytest.MonkeyPatch) -> Callable[[datetime], None]:
     """Pin the pipelines' clock (``vast_pipelines.clock.now``) to a moment: sensors and jobs then run as of it."""
 

@@ -3,7 +3,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import dagster as dg
-import pytest
 import sqlalchemy as sa
 
 from vast_pipelines_tests.conftest import (
@@ -19,12 +18,6 @@ from vast_pipelines_tests.fakes import Reply
 # mixes into the level alerts unless a test wants one.
 NOW = datetime(2026, 3, 28, 12, 0, tzinfo=UTC)
 EARLY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def spend_to(database, total: float, at: datetime = EARLY) -> None:

@@ -30,12 +30,6 @@ LOG_LEVEL=info
 
 
 @pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
-
-
-@pytest.fixture
 def router_env(tmp_path: Path) -> Path:
     env = tmp_path / "agent-router" / ".env"
     env.parent.mkdir()

@@ -34,12 +34,6 @@ NOW = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
 EMERGENCY = {"ops": {"check_current_spend": {"config": {"reason": "runaway"}}}}
 
 
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
-
-
 def run(name: str, resources: dict, instance, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
     job = defs().resolve_job_def(name)
     return job.execute_in_process(

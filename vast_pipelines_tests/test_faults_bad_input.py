@@ -53,12 +53,6 @@ NOW = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
 TODAY = NOW - timedelta(hours=1)
 
 
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
-
-
 def add_rows(database: AnalyticsDatabase, *rows: tuple[datetime, str, str, str]) -> None:
     """Rows with SQL literals for cost and duration (``'NaN'``, ``'Infinity'``, ``1e400``), as a buggy writer
     would store them."""

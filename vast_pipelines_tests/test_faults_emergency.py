@@ -35,12 +35,6 @@ pytestmark = pytest.mark.faults
 NOW = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
-
-
 def runaway(database) -> None:
     insert_costs(database, [(NOW - timedelta(hours=2), "llama-3-70b", 62.0, 40.0, False)])
 

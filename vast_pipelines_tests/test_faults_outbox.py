@@ -11,7 +11,6 @@ import sys
 import time
 from datetime import UTC, datetime
 
-import dagster as dg
 import pytest
 import sqlalchemy as sa
 
@@ -31,12 +30,6 @@ from vast_pipelines_tests.conftest import (
 from vast_pipelines_tests.test_outbox_redelivery import make_due
 
 pytestmark = pytest.mark.faults
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def outbox_rows(database) -> list[dict]:

@@ -77,12 +77,6 @@ def test_a_minute_of_429s_does_not_stop_the_emergency_stop(vast_server):
         vast.list_endpoints()
 
 
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
-
-
 def emergency(database, vast_server, instance, tmp_path) -> dg.ExecuteInProcessResult:
     env = tmp_path / ".env"
     env.write_text("USE_VASTAI=true\n")

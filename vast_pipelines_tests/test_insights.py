@@ -26,12 +26,6 @@ from vast_pipelines_tests.test_health_check import checks, metadata
 NOW = datetime(2026, 3, 25, 14, 30, tzinfo=UTC)
 
 
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
-
-
 def busy_weeks(database, now: datetime, silent_for: timedelta, weeks: int = 4) -> None:
     """A request every 10 minutes, 08:00-20:00 every day of the last ``weeks`` weeks, until ``now - silent_for``."""
     rows = []

@@ -1,6 +1,5 @@
 from datetime import UTC, datetime, timedelta
 
-import dagster as dg
 import pytest
 import sqlalchemy as sa
 
@@ -8,12 +7,6 @@ from vast_pipelines_tests.conftest import closed_port_url, evaluate_sensor, laun
 from vast_pipelines_tests.fakes import Reply, vllm_server
 
 NOW = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def check(resources: dict, instance) -> str:

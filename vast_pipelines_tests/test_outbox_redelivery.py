@@ -1,4 +1,3 @@
-import dagster as dg
 import pytest
 import sqlalchemy as sa
 
@@ -6,12 +5,6 @@ from vast_pipelines.notifications import redeliver_due, retry_delay, send_email,
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines_tests.conftest import SLACK_TOKEN, make_resources, tick_and_launch
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as instance:
-        yield instance
 
 
 def make_due(database) -> None:
