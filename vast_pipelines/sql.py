@@ -209,6 +209,34 @@ MIGRATIONS: tuple[str, ...] = (
         )
     )
     """,
+    # --- Incremental spend (issue 14): today's (and yesterday's) spend pre-summed per UTC minute and model, so a
+    # sensor tick reads a few thousand small rows plus the last minute of raw rows instead of every row of the day.
+    # Each minute lies within one local day in every zone whose offset is whole minutes (all of today's zones).
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.spend_minutes (
+        minute timestamptz NOT NULL,
+        model text NOT NULL,
+        requests bigint NOT NULL,
+        charged numeric,
+        costed_requests bigint NOT NULL,
+        credit numeric,
+        credit_requests bigint NOT NULL,
+        invalid_requests bigint NOT NULL,
+        null_requests bigint NOT NULL,
+        PRIMARY KEY (minute, model)
+    )
+    """,
+    # What spend_minutes holds: every row of [covered_from, summed_through) as of the last refresh; the sweep
+    # re-sums it from summed_through downwards, swept_down_to being how far down this pass got.
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.spend_minutes_state (
+        id boolean PRIMARY KEY DEFAULT true CHECK (id),
+        covered_from timestamptz NOT NULL,
+        summed_through timestamptz NOT NULL,
+        swept_down_to timestamptz NOT NULL,
+        refreshed_at timestamptz NOT NULL DEFAULT now()
+    )
+    """,
     # Every report's figures and text, one row per report and period (re-runs replace it).
     """
     CREATE TABLE IF NOT EXISTS vast_pipelines.cost_reports (
@@ -338,6 +366,16 @@ FROM information_schema.columns
 WHERE table_name = :table AND table_schema = ANY (current_schemas(false))
 """
 
+# The minutes of spend_minutes are UTC minutes (date_bin from this origin), the same in every time zone.
+MINUTE_ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
+# One raw row's share of the spend columns, as the first branch of SPEND_SUMMARY's raw rows lists them.
+CHARGED_COLUMNS = f"""CASE WHEN {CHARGED} THEN cost END,
+        CASE WHEN {CHARGED} OR {CREDIT} THEN 1 ELSE 0 END,
+        CASE WHEN {CREDIT} THEN cost END,
+        CASE WHEN {CREDIT} THEN 1 ELSE 0 END,
+        CASE WHEN {INVALID_COST} THEN 1 ELSE 0 END,
+        CASE WHEN cost IS NULL THEN 1 ELSE 0 END"""
+
 # Every spend window of the health check and the budget sensors in one statement that stays cheap at any
 # volume: whole local days come from the rollup (daily_cost_history, rolled up in this time zone) up to the
 # first day it lacks; raw rows are read (an index range on "timestamp") only from that day, or from the start
@@ -372,50 +410,80 @@ history AS (
     FROM vast_pipelines.daily_cost_history h
     WHERE h.day >= :history_first AND h.day < (SELECT day FROM first_gap)
 ),
+raw_from AS (
+    SELECT CASE
+        WHEN :with_rolling THEN LEAST(
+            CAST(:rolling_start AS timestamptz), (SELECT CAST(day AS timestamp) AT TIME ZONE :tz FROM first_gap)
+        )
+        ELSE (SELECT CAST(day AS timestamp) AT TIME ZONE :tz FROM first_gap)
+    END AS at
+),
 raw AS (
     -- Each row's cost is classified once (OFFSET 0 keeps the planner from repeating the tests in every sum).
+    -- Raw rows are read before spend_minutes' coverage and after its watermark (normally the last minute only).
     SELECT
-        "timestamp",
-        CAST(("timestamp" AT TIME ZONE :tz) AS date) AS day,
+        "timestamp" AS at,
+        false AS rolling_only,
         CASE WHEN {CHARGED} THEN cost END AS charged,
-        CASE WHEN {CHARGED} OR {CREDIT} THEN 1 END AS costed,
+        CASE WHEN {CHARGED} OR {CREDIT} THEN 1 ELSE 0 END AS costed,
         CASE WHEN {CREDIT} THEN cost END AS credit,
-        CASE WHEN {INVALID_COST} THEN 1 END AS invalid,
-        CASE WHEN cost IS NULL THEN 1 END AS missing
+        CASE WHEN {CREDIT} THEN 1 ELSE 0 END AS credit_requests,
+        CASE WHEN {INVALID_COST} THEN 1 ELSE 0 END AS invalid,
+        CASE WHEN cost IS NULL THEN 1 ELSE 0 END AS missing
     FROM vast_ai_costs
-    WHERE "timestamp" >= CASE
-            WHEN :with_rolling THEN LEAST(
-                CAST(:rolling_start AS timestamptz), (SELECT CAST(day AS timestamp) AT TIME ZONE :tz FROM first_gap)
-            )
-            ELSE (SELECT CAST(day AS timestamp) AT TIME ZONE :tz FROM first_gap)
-        END
-        AND "timestamp" <= :now
+    WHERE "timestamp" >= (SELECT at FROM raw_from) AND "timestamp" < :covered_from AND "timestamp" <= :now
+    UNION ALL
+    SELECT "timestamp", false, {CHARGED_COLUMNS}
+    FROM vast_ai_costs
+    WHERE "timestamp" >= GREATEST(:summed_through, (SELECT at FROM raw_from)) AND "timestamp" <= :now
+    UNION ALL
+    -- The rolling 24 h starts inside a pre-summed minute: that minute's rows from the start, for the 24 h only.
+    SELECT "timestamp", true, {CHARGED_COLUMNS}
+    FROM vast_ai_costs
+    WHERE :with_rolling AND "timestamp" >= :head_from AND "timestamp" < :head_until
     OFFSET 0
+),
+source AS (
+    SELECT at, CAST((at AT TIME ZONE :tz) AS date) AS day, rolling_only, 1 AS requests, charged, costed, credit,
+        credit_requests, invalid, missing
+    FROM raw
+    UNION ALL
+    SELECT m.minute, CAST((m.minute AT TIME ZONE :tz) AS date), false, m.requests, m.charged, m.costed_requests,
+        m.credit, m.credit_requests, m.invalid_requests, m.null_requests
+    FROM vast_pipelines.spend_minutes m
+    WHERE m.minute >= GREATEST(
+            CAST(:covered_from AS timestamptz), date_bin('1 minute', (SELECT at FROM raw_from), {MINUTE_ORIGIN})
+        )
+        AND m.minute < :summed_through
 ),
 recent AS (
     SELECT
-        SUM(r.charged) FILTER (WHERE r."timestamp" >= :rolling_start) AS rolling_24h_cost,
-        COUNT(*) FILTER (WHERE r."timestamp" >= :rolling_start) AS rolling_24h_requests,
-        COUNT(r.costed) FILTER (WHERE r."timestamp" >= :rolling_start) AS rolling_24h_costed,
-        SUM(r.charged) FILTER (WHERE r.day = :today) AS today_cost,
-        COUNT(*) FILTER (WHERE r.day = :today) AS today_requests,
-        COUNT(r.costed) FILTER (WHERE r.day = :today) AS today_costed,
-        COUNT(r.missing) FILTER (WHERE r.day = :today) AS today_null,
-        COUNT(r.invalid) FILTER (WHERE r.day = :today) AS today_invalid,
-        COUNT(r.credit) FILTER (WHERE r.day = :today) AS today_negative,
+        SUM(r.charged) FILTER (WHERE r.at >= :rolling_start) AS rolling_24h_cost,
+        COALESCE(SUM(r.requests) FILTER (WHERE r.at >= :rolling_start), 0) AS rolling_24h_requests,
+        COALESCE(SUM(r.costed) FILTER (WHERE r.at >= :rolling_start), 0) AS rolling_24h_costed,
+        SUM(r.charged) FILTER (WHERE r.day = :today AND d) AS today_cost,
+        COALESCE(SUM(r.requests) FILTER (WHERE r.day = :today AND d), 0) AS today_requests,
+        COALESCE(SUM(r.costed) FILTER (WHERE r.day = :today AND d), 0) AS today_costed,
+        COALESCE(SUM(r.missing) FILTER (WHERE r.day = :today AND d), 0) AS today_null,
+        COALESCE(SUM(r.invalid) FILTER (WHERE r.day = :today AND d), 0) AS today_invalid,
+        COALESCE(SUM(r.credit_requests) FILTER (WHERE r.day = :today AND d), 0) AS today_negative,
         -- Days the rollup did not answer (on or after the first gap) only, so nothing is counted twice.
-        SUM(r.charged) FILTER (WHERE r.day = :previous_day AND r.day >= g.day) AS previous_day_cost,
-        COUNT(*) FILTER (WHERE r.day = :previous_day AND r.day >= g.day) AS previous_day_requests,
-        COUNT(r.costed) FILTER (WHERE r.day = :previous_day AND r.day >= g.day) AS previous_day_costed,
-        SUM(r.charged) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_cost,
-        COUNT(*) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_requests,
-        COUNT(r.costed) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_costed,
-        COUNT(r.missing) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_null,
-        COUNT(r.credit) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_negative,
-        SUM(r.credit) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_credit,
-        COUNT(r.invalid) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_invalid,
-        SUM(r.charged) FILTER (WHERE r.day >= :week_first AND r.day < :today AND r.day >= g.day) AS week_cost
-    FROM raw r CROSS JOIN first_gap g
+        SUM(r.charged) FILTER (WHERE r.day = :previous_day AND r.day >= g.day AND d) AS previous_day_cost,
+        COALESCE(SUM(r.requests) FILTER (WHERE r.day = :previous_day AND r.day >= g.day AND d), 0)
+            AS previous_day_requests,
+        COALESCE(SUM(r.costed) FILTER (WHERE r.day = :previous_day AND r.day >= g.day AND d), 0)
+            AS previous_day_costed,
+        SUM(r.charged) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND d) AS month_cost,
+        COALESCE(SUM(r.requests) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND d), 0)
+            AS month_requests,
+        COALESCE(SUM(r.costed) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND d), 0) AS month_costed,
+        COALESCE(SUM(r.missing) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND d), 0) AS month_null,
+        COALESCE(SUM(r.credit_requests) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND d), 0)
+            AS month_negative,
+        SUM(r.credit) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND d) AS month_credit,
+        COALESCE(SUM(r.invalid) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND d), 0) AS month_invalid,
+        SUM(r.charged) FILTER (WHERE r.day >= :week_first AND r.day < :today AND r.day >= g.day AND d) AS week_cost
+    FROM (SELECT *, NOT rolling_only AS d FROM source) r CROSS JOIN first_gap g
 )
 SELECT
     CASE WHEN :with_rolling THEN r.rolling_24h_cost END AS rolling_24h_cost,
@@ -442,6 +510,72 @@ SELECT
     (SELECT MAX("timestamp") FROM vast_ai_costs WHERE "timestamp" <= :now) AS latest_request,
     (SELECT day FROM first_gap) AS raw_from_day
 FROM recent r CROSS JOIN history h
+"""
+
+# --- Keeping spend_minutes current (issue 14) -----------------------------------------------------------
+
+# One refresher at a time (a second tick or process reads what the first committed instead of waiting).
+SPEND_MINUTES_LOCK_KEY = 0x7A57_0014
+
+TRY_LOCK_SPEND_MINUTES = "SELECT pg_try_advisory_xact_lock(:lock_key)"
+
+SPEND_MINUTES_STATE = """
+SELECT covered_from, summed_through, swept_down_to FROM vast_pipelines.spend_minutes_state WHERE id
+"""
+
+SAVE_SPEND_MINUTES_STATE = """
+INSERT INTO vast_pipelines.spend_minutes_state (id, covered_from, summed_through, swept_down_to)
+VALUES (true, :covered_from, :summed_through, :swept_down_to)
+ON CONFLICT (id) DO UPDATE
+SET covered_from = EXCLUDED.covered_from, summed_through = EXCLUDED.summed_through,
+    swept_down_to = EXCLUDED.swept_down_to, refreshed_at = now()
+"""
+
+# Minutes before what is kept (yesterday and today) or all of them (a reset).
+PRUNE_SPEND_MINUTES = "DELETE FROM vast_pipelines.spend_minutes WHERE minute < :keep_from OR :reset"
+
+DELETE_SPEND_MINUTES = "DELETE FROM vast_pipelines.spend_minutes WHERE minute >= :start AND minute < :end"
+
+# Re-sums the whole minutes of [start, end) from the raw rows (one index range scan), replacing what was there:
+# summing a range twice (two refreshers, or a sweep after an advance) never counts a row twice.
+SUM_SPEND_MINUTES = f"""
+INSERT INTO vast_pipelines.spend_minutes (
+    minute, model, requests, charged, costed_requests, credit, credit_requests, invalid_requests, null_requests
+)
+SELECT
+    date_bin('1 minute', "timestamp", {MINUTE_ORIGIN}),
+    {MODEL_LABEL},
+    COUNT(*),
+    SUM(cost) FILTER (WHERE {CHARGED}),
+    COUNT(*) FILTER (WHERE {CHARGED} OR {CREDIT}),
+    SUM(cost) FILTER (WHERE {CREDIT}),
+    COUNT(*) FILTER (WHERE {CREDIT}),
+    COUNT(*) FILTER (WHERE {INVALID_COST}),
+    COUNT(*) FILTER (WHERE cost IS NULL)
+FROM vast_ai_costs
+WHERE "timestamp" >= :start AND "timestamp" < :end
+GROUP BY 1, 2
+ON CONFLICT (minute, model) DO UPDATE
+SET requests = EXCLUDED.requests, charged = EXCLUDED.charged, costed_requests = EXCLUDED.costed_requests,
+    credit = EXCLUDED.credit, credit_requests = EXCLUDED.credit_requests,
+    invalid_requests = EXCLUDED.invalid_requests, null_requests = EXCLUDED.null_requests
+"""
+
+# The sweep's next slice below :below: the newest minute at which the rows already summed from there up to
+# :below exceed :budget (NULL: everything down to :floor fits). Reads the small table only, newest first.
+SWEEP_SLICE_START = """
+SELECT minute FROM (
+    SELECT minute, SUM(requests) OVER (ORDER BY minute DESC ROWS UNBOUNDED PRECEDING) AS rows_down_to
+    FROM (
+        SELECT minute, SUM(requests) AS requests
+        FROM vast_pipelines.spend_minutes
+        WHERE minute >= :floor AND minute < :below
+        GROUP BY minute
+    ) per_minute
+) s
+WHERE rows_down_to > :budget
+ORDER BY minute DESC
+LIMIT 1
 """
 
 # The health check's assets each fill their part of the run's row.
