@@ -561,6 +561,29 @@ SET requests = EXCLUDED.requests, charged = EXCLUDED.charged, costed_requests = 
     invalid_requests = EXCLUDED.invalid_requests, null_requests = EXCLUDED.null_requests
 """
 
+# The sweep's check of [start, end): the minutes whose row count differs from what was summed (a row logged late,
+# or deleted). Counting reads the "timestamp" index only (no cost, no model), several times cheaper than summing;
+# only the minutes found are summed again. A cost changed in place (an UPDATE: agent-router only appends) is not
+# seen here; the daily rollup of that day reads it.
+CHANGED_SPEND_MINUTES = f"""
+WITH counted AS (
+    SELECT date_bin('1 minute', "timestamp", {MINUTE_ORIGIN}) AS minute, COUNT(*) AS requests
+    FROM vast_ai_costs
+    WHERE "timestamp" >= :start AND "timestamp" < :end
+    GROUP BY 1
+),
+summed AS (
+    SELECT minute, SUM(requests) AS requests
+    FROM vast_pipelines.spend_minutes
+    WHERE minute >= :start AND minute < :end
+    GROUP BY 1
+)
+SELECT COALESCE(c.minute, s.minute) AS minute
+FROM counted c FULL JOIN summed s ON s.minute = c.minute
+WHERE c.requests IS DISTINCT FROM s.requests
+ORDER BY 1
+"""
+
 # The sweep's next slice below :below: the newest minute at which the rows already summed from there up to
 # :below exceed :budget (NULL: everything down to :floor fits). Reads the small table only, newest first.
 SWEEP_SLICE_START = """

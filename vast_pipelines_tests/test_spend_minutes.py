@@ -17,6 +17,7 @@ from vast_pipelines.policy.spend_minutes import (
     Coverage,
     ceil_minute,
     floor_minute,
+    minute_runs,
     minutes_fit,
     plan_refresh,
     read_bounds,
@@ -233,3 +234,13 @@ def test_two_refreshers_at_once_never_count_a_row_twice(database):
             {"start": periods.today_start, "end": spend_minutes.coverage(conn).summed_through},
         ).scalar()
     assert in_minutes == raw
+
+
+def test_changed_minutes_are_summed_again_in_runs():
+    at = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    minutes = [at, at + timedelta(minutes=1), at + timedelta(minutes=5)]
+    assert minute_runs(minutes) == [
+        (at, at + timedelta(minutes=2)),
+        (at + timedelta(minutes=5), at + timedelta(minutes=6)),
+    ]
+    assert minute_runs([]) == []

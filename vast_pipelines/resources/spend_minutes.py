@@ -12,6 +12,7 @@ from vast_pipelines.policy.periods import Periods
 from vast_pipelines.policy.spend_minutes import (
     SWEEP_ROWS,
     Coverage,
+    minute_runs,
     minutes_fit,
     plan_refresh,
     sweep_from,
@@ -26,8 +27,9 @@ def coverage(conn: Connection) -> Coverage | None:
 
 
 def refresh(conn: Connection, periods: Periods, *, rolling_24h: bool, sweep_rows: int = SWEEP_ROWS) -> Coverage | None:
-    """Sum the rows that settled since the last refresh, re-sum one bounded slice of older minutes (catching rows
-    logged late), and return the coverage the spend statement may read.
+    """Sum the rows that settled since the last refresh, check one bounded slice of older minutes by their row
+    counts and re-sum the minutes that changed (rows logged late), and return the coverage the spend statement
+    may read.
 
     Only one refresher works at a time (an advisory lock for this transaction); another one finding it taken
     does not wait: it reads the coverage last committed, whose minutes and watermark were committed together.
@@ -47,7 +49,9 @@ def refresh(conn: Connection, periods: Periods, *, rolling_24h: bool, sweep_rows
             sa.text(sql.SWEEP_SLICE_START), {"floor": covered.covered_from, "below": below, "budget": sweep_rows}
         ).scalar()
         start, end = sweep_slice(covered, newest_over)
-        _resum(conn, start, end)
+        changed = conn.execute(sa.text(sql.CHANGED_SPEND_MINUTES), {"start": start, "end": end}).scalars().all()
+        for first, last in minute_runs(changed):
+            _resum(conn, first, last)
         covered = replace(covered, swept_down_to=start)
     conn.execute(
         sa.text(sql.SAVE_SPEND_MINUTES_STATE),
