@@ -367,7 +367,7 @@ def measure_all(database: AnalyticsDatabase, partitions, repeat: int) -> list[Ro
         "yesterday_spend (health check)",
         guide(database, "yesterdays_spend"),
         lambda: database.spend_summary(today),
-        "not changed here: scans the month's raw rows",
+        "rollup, spend_minutes and the last minute raw",
     )
     return rows
 

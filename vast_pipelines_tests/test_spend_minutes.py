@@ -13,6 +13,7 @@ from vast_pipelines import sql
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.spend import SpendSummary
 from vast_pipelines.policy.spend_minutes import (
+    MAX_ADVANCE,
     SETTLE,
     Coverage,
     ceil_minute,
@@ -54,11 +55,24 @@ def test_zones_with_whole_minute_offsets_fit_and_an_old_local_mean_time_does_not
 
 
 def test_the_first_refresh_sums_today_up_to_the_settled_minute():
-    periods = periods_at(NOW, TZ)
+    early = datetime(2026, 11, 20, 8, 30, 17, tzinfo=UTC)  # 03:30 in New York
+    periods = periods_at(early, TZ)
     plan = plan_refresh(None, periods=periods, rolling_24h=False)
-    settled = floor_minute(NOW - SETTLE)
+    settled = floor_minute(early - SETTLE)
     assert plan.reset and plan.resum == ((periods.today_start, settled),)
     assert plan.coverage == Coverage(periods.today_start, settled, settled)
+
+
+def test_late_in_the_day_the_first_refreshes_catch_up_a_few_hours_each():
+    late = periods_at(datetime(2026, 11, 21, 4, 59, tzinfo=UTC), TZ)  # 23:59 in New York
+    first = plan_refresh(None, periods=late, rolling_24h=False)
+    assert first.resum == ((late.today_start, late.today_start + MAX_ADVANCE),)
+    refreshes = 1
+    state = first.coverage
+    while state.summed_through < floor_minute(late.now - SETTLE):
+        state = plan_refresh(state, periods=late, rolling_24h=False).coverage
+        refreshes += 1
+    assert refreshes == 4 and state.summed_through == floor_minute(late.now - SETTLE)
 
 
 def test_a_later_refresh_sums_only_the_new_minutes_and_a_rolling_window_extends_back_once():
@@ -186,7 +200,10 @@ def test_a_row_logged_within_the_last_minute_counts_at_once_and_a_late_row_at_th
 def test_at_high_volume_a_late_row_is_caught_within_one_sweep_pass(database):
     periods = periods_at(NOW, TZ)
     insert_costs(database, _traffic(periods.today_start, 17, every_minutes=1))  # about 1,000 rows today
-    _check(database, NOW, rolling=False)
+    for _ in range(4):  # 17.5 hours of today: summed a few hours per refresh
+        _check(database, NOW, rolling=False)
+    with database.begin() as conn:
+        assert spend_minutes.coverage(conn).summed_through == floor_minute(NOW - SETTLE)
     insert_costs(database, [(periods.today_start + timedelta(hours=1), "model-2", 5.0, 1.0, False)])
     with database.begin() as conn:
         summed = float(conn.execute(sa.text("SELECT SUM(charged) FROM vast_pipelines.spend_minutes")).scalar())

@@ -21,6 +21,9 @@ SETTLE = timedelta(seconds=60)
 # Rows re-counted per refresh by the sweep (by the counts already summed): a tick's cost is bounded whatever the
 # traffic, and a pass over today takes (today's rows / this) refreshes: about 20 at 1M requests a day.
 SWEEP_ROWS = 50_000
+# The most one refresh sums going forward: a first refresh late on a busy day (10M requests a day) catches up over
+# a few ticks, each committing its part, rather than one tick summing the whole day past its statement timeout.
+MAX_ADVANCE = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ def plan_refresh(state: Coverage | None, *, periods: Periods, rolling_24h: bool)
     target = max(floor_minute(now - SETTLE), need)
     if state is None or state.summed_through < keep_from or state.covered_from > now:
         # Nothing kept, or only minutes older than yesterday (a pause of days): start over from what is needed.
+        target = min(target, need + MAX_ADVANCE)
         coverage = Coverage(need, target, target)
         return RefreshPlan(True, keep_from, ((need, target),) if target > need else (), coverage)
     resum = []
@@ -85,6 +89,7 @@ def plan_refresh(state: Coverage | None, *, periods: Periods, rolling_24h: bool)
         covered_from = need
     summed_through = state.summed_through
     if target > summed_through:
+        target = min(target, summed_through + MAX_ADVANCE)
         resum.append((summed_through, target))
         summed_through = target
     coverage = replace(state, covered_from=covered_from, summed_through=summed_through)

@@ -465,8 +465,11 @@ class AnalyticsDatabase(dg.ConfigurableResource):
             self.check_cost_table(sql.SPEND_COLUMNS)
             _COST_TABLE_CHECKED.add(key)
         try:
+            # The minutes are committed before the figures are read: a tick that fails reading (a statement timeout
+            # on a first, busy day) still leaves the next one less to sum.
             with self.begin() as conn:
                 covered = spend_minutes.refresh(conn, periods, rolling_24h=rolling_24h)
+            with self.begin() as conn:
                 params = {
                     **spend_parameters(periods),
                     **read_bounds(covered, periods, rolling_24h=rolling_24h),
