@@ -49,6 +49,8 @@ from benchmarks.cost_reports import (
 from vast_pipelines import clock, sql
 from vast_pipelines.definitions import defs
 from vast_pipelines.policy.periods import local_midnight, periods_at
+from vast_pipelines.policy.spend_minutes import SETTLE, floor_minute
+from vast_pipelines.resources import spend_minutes
 from vast_pipelines.resources.cost_history import refresh_day
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine, spend_parameters
 from vast_pipelines.resources.email import EmailResource
@@ -143,8 +145,15 @@ def bench(admin_url: str, rows_per_day: int, args: argparse.Namespace) -> dict[s
     plain()  # warm the pool and the cache, as a running sensor has
     rss_before = _status_mb("VmRSS")
     reset = _reset_peak_rss()
-    first_started = time.perf_counter()
-    database.spend_summary(periods, rolling_24h=False)  # the first tick of the day's process sums the day once
+    # The first ticks sum today into spend_minutes, a few hours each, until they reach the last settled minute.
+    first_started, catch_up = time.perf_counter(), 0
+    settled = floor_minute(moment - SETTLE)
+    while True:
+        database.spend_summary(periods, rolling_24h=False)
+        catch_up += 1
+        with database.begin() as conn:
+            if spend_minutes.coverage(conn).summed_through >= settled:
+                break
     first_ms = (time.perf_counter() - first_started) * 1000
     location = defs()
     times: dict[str, list[float]] = {name: [] for name in SENSORS}
@@ -200,7 +209,9 @@ def bench(admin_url: str, rows_per_day: int, args: argparse.Namespace) -> dict[s
     floor_tick = percentile(times[NOOP], 0.95)
     for name in SENSORS:
         print(f"{name}: p95 less the no-op tick's p95: {percentile(times[name], 0.95) - floor_tick:.1f} ms")
-    print(f"first tick (sums today into spend_minutes once): {first_ms:,.0f} ms")
+    print(
+        f"catching up (summing today into spend_minutes once): {catch_up} ticks' refreshes, {first_ms:,.0f} ms in all"
+    )
     print(f"peak RSS while ticking: {tick_rss:,.0f} MB (before the first tick: {rss_before:,.0f} MB)")
     print(f"emergency runs requested: {len(run_keys)} (run keys: {', '.join(sorted(set(run_keys))) or 'none'})")
     print("messages queued: " + (", ".join(f"{kind} by {transport} x{n}" for kind, transport, n in alerts) or "none"))
