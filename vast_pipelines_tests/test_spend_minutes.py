@@ -88,7 +88,9 @@ def test_a_later_refresh_sums_only_the_new_minutes_and_a_rolling_window_extends_
 def test_minutes_older_than_yesterday_are_forgotten_and_a_pause_of_days_starts_over():
     periods = periods_at(NOW, TZ)
     old = Coverage(NOW - timedelta(days=3), NOW - timedelta(days=1, hours=1), NOW - timedelta(days=2))
-    assert plan_refresh(old, periods=periods, rolling_24h=False).coverage.covered_from == periods.previous_day_start
+    after_midnight = plan_refresh(old, periods=periods, rolling_24h=False)
+    assert after_midnight.prune and after_midnight.coverage.covered_from == periods.previous_day_start
+    assert not plan_refresh(after_midnight.coverage, periods=periods, rolling_24h=False).prune
     stale = Coverage(NOW - timedelta(days=5), NOW - timedelta(days=4), NOW - timedelta(days=4))
     assert plan_refresh(stale, periods=periods, rolling_24h=False).reset
 

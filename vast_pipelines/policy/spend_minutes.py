@@ -42,6 +42,7 @@ class RefreshPlan:
 
     reset: bool
     keep_from: datetime
+    prune: bool  # minutes before keep_from (or all, on a reset) are deleted: once a day, not every refresh
     resum: tuple[tuple[datetime, datetime], ...]
     coverage: Coverage
 
@@ -81,7 +82,7 @@ def plan_refresh(state: Coverage | None, *, periods: Periods, rolling_24h: bool)
         # Nothing kept, or only minutes older than yesterday (a pause of days): start over from what is needed.
         target = min(target, need + MAX_ADVANCE)
         coverage = Coverage(need, target, target)
-        return RefreshPlan(True, keep_from, ((need, target),) if target > need else (), coverage)
+        return RefreshPlan(True, keep_from, True, ((need, target),) if target > need else (), coverage)
     resum = []
     covered_from = max(state.covered_from, keep_from)
     if need < covered_from:
@@ -93,7 +94,7 @@ def plan_refresh(state: Coverage | None, *, periods: Periods, rolling_24h: bool)
         resum.append((summed_through, target))
         summed_through = target
     coverage = replace(state, covered_from=covered_from, summed_through=summed_through)
-    return RefreshPlan(False, keep_from, tuple(resum), coverage)
+    return RefreshPlan(False, keep_from, state.covered_from < keep_from, tuple(resum), coverage)
 
 
 def sweep_slice(coverage: Coverage, newest_over_budget: datetime | None) -> tuple[datetime, datetime]:

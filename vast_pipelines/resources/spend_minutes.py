@@ -39,7 +39,8 @@ def refresh(conn: Connection, periods: Periods, *, rolling_24h: bool, sweep_rows
     if not conn.execute(sa.text(sql.TRY_LOCK_SPEND_MINUTES), {"lock_key": sql.SPEND_MINUTES_LOCK_KEY}).scalar():
         return coverage(conn)
     plan = plan_refresh(coverage(conn), periods=periods, rolling_24h=rolling_24h)
-    conn.execute(sa.text(sql.PRUNE_SPEND_MINUTES), {"keep_from": plan.keep_from, "reset": plan.reset})
+    if plan.prune:
+        conn.execute(sa.text(sql.PRUNE_SPEND_MINUTES), {"keep_from": plan.keep_from, "reset": plan.reset})
     for start, end in plan.resum:
         _resum(conn, start, end)
     covered = plan.coverage
