@@ -561,6 +561,13 @@ SET requests = EXCLUDED.requests, charged = EXCLUDED.charged, costed_requests = 
     invalid_requests = EXCLUDED.invalid_requests, null_requests = EXCLUDED.null_requests
 """
 
+# The sweep's first, cheaper check of [start, end): whether the rows there still number what was summed (one
+# COUNT over the "timestamp" index, no grouping). Only when they do not are the minutes compared one by one.
+SPEND_MINUTES_UNCHANGED = """
+SELECT (SELECT COUNT(*) FROM vast_ai_costs WHERE "timestamp" >= :start AND "timestamp" < :end)
+    = (SELECT COALESCE(SUM(requests), 0) FROM vast_pipelines.spend_minutes WHERE minute >= :start AND minute < :end)
+"""
+
 # The sweep's check of [start, end): the minutes whose row count differs from what was summed (a row logged late,
 # or deleted). Counting reads the "timestamp" index only (no cost, no model), several times cheaper than summing;
 # only the minutes found are summed again. A cost changed in place (an UPDATE: agent-router only appends) is not

@@ -27,9 +27,9 @@ def coverage(conn: Connection) -> Coverage | None:
 
 
 def refresh(conn: Connection, periods: Periods, *, rolling_24h: bool, sweep_rows: int = SWEEP_ROWS) -> Coverage | None:
-    """Sum the rows that settled since the last refresh, check one bounded slice of older minutes by their row
-    counts and re-sum the minutes that changed (rows logged late), and return the coverage the spend statement
-    may read.
+    """Sum the rows that settled since the last refresh, check one bounded slice of older minutes by its row count
+    (and, when that changed, minute by minute) and re-sum the minutes that changed (rows logged late), and return
+    the coverage the spend statement may read.
 
     Only one refresher works at a time (an advisory lock for this transaction); another one finding it taken
     does not wait: it reads the coverage last committed, whose minutes and watermark were committed together.
@@ -50,9 +50,11 @@ def refresh(conn: Connection, periods: Periods, *, rolling_24h: bool, sweep_rows
             sa.text(sql.SWEEP_SLICE_START), {"floor": covered.covered_from, "below": below, "budget": sweep_rows}
         ).scalar()
         start, end = sweep_slice(covered, newest_over)
-        changed = conn.execute(sa.text(sql.CHANGED_SPEND_MINUTES), {"start": start, "end": end}).scalars().all()
-        for first, last in minute_runs(changed):
-            _resum(conn, first, last)
+        window = {"start": start, "end": end}
+        if not conn.execute(sa.text(sql.SPEND_MINUTES_UNCHANGED), window).scalar():
+            changed = conn.execute(sa.text(sql.CHANGED_SPEND_MINUTES), window).scalars().all()
+            for first, last in minute_runs(changed):
+                _resum(conn, first, last)
         covered = replace(covered, swept_down_to=start)
     conn.execute(
         sa.text(sql.SAVE_SPEND_MINUTES_STATE),
