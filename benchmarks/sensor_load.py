@@ -110,8 +110,9 @@ def bench(admin_url: str, rows_per_day: int, args: argparse.Namespace) -> dict[s
     database = AnalyticsDatabase(url=url)
     zone = RunbookSettings(timezone=ZONE).tz()
     started = time.perf_counter()
-    for offset in range(days - 1):  # every complete day, as daily_cost_history_schedule keeps them
-        day = last_day - timedelta(days=days - 1 - offset)
+    # Every complete day of the month (those without rows too), as daily_cost_history_schedule keeps them.
+    for offset in range(DAYS - 1):
+        day = MONTH + timedelta(days=offset)
         refresh_day(
             database,
             day=day,
@@ -120,7 +121,7 @@ def bench(admin_url: str, rows_per_day: int, args: argparse.Namespace) -> dict[s
             timezone=ZONE,
             run_id=None,
         )
-    print(f"rolled up {days - 1} complete days in {time.perf_counter() - started:.0f}s")
+    print(f"rolled up {DAYS - 1} complete days in {time.perf_counter() - started:.0f}s")
 
     hour, minute = (int(part) for part in args.at.split(":"))
     moment = datetime.combine(last_day, datetime.min.time(), UTC) + timedelta(hours=hour, minutes=minute)

@@ -431,11 +431,14 @@ raw AS (
         CASE WHEN {INVALID_COST} THEN 1 ELSE 0 END AS invalid,
         CASE WHEN cost IS NULL THEN 1 ELSE 0 END AS missing
     FROM vast_ai_costs
-    WHERE "timestamp" >= (SELECT at FROM raw_from) AND "timestamp" < :covered_from AND "timestamp" <= :now
+    -- The one-time test skips this scan when nothing lies before the coverage (the usual case); the constant
+    -- bounds keep the planner on the index whatever the first gap turns out to be.
+    WHERE (SELECT at FROM raw_from) < CAST(:covered_from AS timestamptz)
+        AND "timestamp" >= (SELECT at FROM raw_from) AND "timestamp" < :covered_from AND "timestamp" <= :now
     UNION ALL
     SELECT "timestamp", false, {CHARGED_COLUMNS}
     FROM vast_ai_costs
-    WHERE "timestamp" >= GREATEST(:summed_through, (SELECT at FROM raw_from)) AND "timestamp" <= :now
+    WHERE "timestamp" >= :summed_through AND "timestamp" >= (SELECT at FROM raw_from) AND "timestamp" <= :now
     UNION ALL
     -- The rolling 24 h starts inside a pre-summed minute: that minute's rows from the start, for the 24 h only.
     SELECT "timestamp", true, {CHARGED_COLUMNS}
