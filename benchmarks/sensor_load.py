@@ -48,6 +48,7 @@ from benchmarks.cost_reports import (
 )
 from vast_pipelines import clock, sql
 from vast_pipelines.definitions import defs
+from vast_pipelines.defs.costs.history import roll_up
 from vast_pipelines.policy.periods import local_midnight, periods_at
 from vast_pipelines.policy.spend_minutes import SETTLE, floor_minute
 from vast_pipelines.resources import spend_minutes
@@ -122,6 +123,23 @@ def bench(admin_url: str, rows_per_day: int, args: argparse.Namespace) -> dict[s
             run_id=None,
         )
     print(f"rolled up {DAYS - 1} complete days in {time.perf_counter() - started:.0f}s")
+
+    # One complete day's rollup (as the morning schedule runs it) against the guide's one-day query, and its memory.
+    rolled_day = last_day - timedelta(days=1)
+    window = {"start": local_midnight(rolled_day, zone), "end": local_midnight(last_day, zone)}
+
+    def guide_day() -> None:
+        with database.begin() as conn:
+            conn.execute(sa.text(sql.guide_query_between("current_month")), window).all()
+
+    guide_day_ms = statistics.median(timed(guide_day, 3))
+    reset = _reset_peak_rss()
+    rollup_ms = statistics.median(timed(lambda: roll_up(database, rolled_day, ZONE, "benchmark"), 3))
+    rollup_rss = _status_mb("VmHWM") if reset else float("nan")
+    print(
+        f"one day's rollup ({rolled_day}): {rollup_ms:,.0f} ms, the guide's one-day query {guide_day_ms:,.0f} ms "
+        f"({guide_day_ms / rollup_ms:.2f}x); peak RSS {rollup_rss:,.0f} MB"
+    )
 
     hour, minute = (int(part) for part in args.at.split(":"))
     moment = datetime.combine(last_day, datetime.min.time(), UTC) + timedelta(hours=hour, minutes=minute)
@@ -222,6 +240,8 @@ def bench(admin_url: str, rows_per_day: int, args: argparse.Namespace) -> dict[s
         "raw": percentile(raw_ms, 0.95),
         "noop": percentile(times[NOOP], 0.95),
         "rss": tick_rss,
+        "rollup": rollup_ms,
+        "guide_day": guide_day_ms,
     }
 
 
@@ -245,14 +265,17 @@ def main(argv: list[str] | None = None) -> int:
         smallest = next(iter(results.values()))
         print("\nflatness (p95 ms; in brackets: against the smallest N):")
         print(
-            f"{'N requests/day':>16} {'plain query':>14} {'budget tick':>16} {'runaway tick':>16} {'no-op tick':>11} "
-            f"{'unsummed':>14}"
+            f"{'N requests/day':>16} {'plain query':>12} {'budget tick':>16} {'runaway tick':>16} {'no-op tick':>11} "
+            f"{'unsummed':>10} {'rollup':>9} {'guide day':>10} {'tick RSS MB':>12}"
         )
         for n, r in results.items():
             cells = [
                 f"{r[k]:8.1f} ({r[k] / smallest[k]:4.1f}x)" for k in ("budget_alert_sensor", "runaway_cost_sensor")
             ]
-            print(f"{n:>16,} {r['plain']:>14.1f} {cells[0]:>16} {cells[1]:>16} {r['noop']:>11.1f} {r['raw']:>14.1f}")
+            print(
+                f"{n:>16,} {r['plain']:>12.1f} {cells[0]:>16} {cells[1]:>16} {r['noop']:>11.1f} {r['raw']:>10.1f} "
+                f"{r['rollup']:>9.1f} {r['guide_day']:>10.1f} {r['rss']:>12.0f}"
+            )
     return 0
 
 
