@@ -381,6 +381,8 @@ CHARGED_COLUMNS = f"""CASE WHEN {CHARGED} THEN cost END,
 # first day it lacks; raw rows are read (an index range on "timestamp") only from that day, or from the start
 # of the rolling 24 h, whichever is earlier: normally yesterday and today. Callers that do not need the rolling
 # 24 h (the per-minute sensors) pass with_rolling = false and read only from the first gap: normally today.
+# Within [covered_from, summed_through) those rows are read pre-summed from spend_minutes (issue 14; see
+# policy/spend_minutes.py), so "raw" is normally the last minute or two; spend_parameters alone reads all raw.
 SPEND_SUMMARY = f"""
 WITH needed AS (
     SELECT CAST(d AS date) AS day
