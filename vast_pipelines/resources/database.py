@@ -451,8 +451,8 @@ class AnalyticsDatabase(dg.ConfigurableResource):
         """Rolling 24 h, previous day, today, month-to-date and last-7-days spend in one statement.
 
         Today's spend (and yesterday's) is read pre-summed per minute from ``spend_minutes``, brought up to date
-        first within the same transaction, plus the raw rows of the last minute or so: a tick reads about the
-        same whatever the traffic and the hour.
+        first (in a short transaction of its own), plus the raw rows of the last minute or so: a tick reads about
+        the same whatever the traffic and the hour.
 
         ``rolling_24h=False`` (the per-minute sensors) skips the rolling 24 h window, which is the part that
         reaches back into yesterday's raw rows; its figures are then 0.
