@@ -19,7 +19,7 @@ MINUTE = timedelta(minutes=1)
 # a row logged up to this late is counted at once.
 SETTLE = timedelta(seconds=60)
 # Rows re-counted per refresh by the sweep (by the counts already summed): a tick's cost is bounded whatever the
-# traffic, and a pass over today takes (today's rows / this) refreshes: about 20 at 1M requests a day.
+# traffic, and a pass over the minutes kept takes (their rows / this) refreshes: 20 to 40 at 1M requests a day.
 SWEEP_ROWS = 50_000
 # The most one refresh sums going forward: a first refresh late on a busy day (10M requests a day) catches up over
 # a few ticks, each committing its part, rather than one tick summing the whole day past its statement timeout.
