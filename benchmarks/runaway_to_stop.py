@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import random
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -63,6 +65,21 @@ def _run_failed(storage: str) -> bool:
         if "runs" not in tables:
             return False
         return bool(conn.execute("SELECT count(*) FROM runs WHERE status = 'FAILURE'").fetchone()[0])
+
+
+def _stop_leftovers(marker: str) -> None:
+    """Stop the code server the daemon started (it runs in a session of its own and outlives the daemon): the
+    processes whose command line names this run's temporary folder, by process id."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in command:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGTERM)
 
 
 def one_run(admin_url: str, number: int, rows_today: int, rng: random.Random) -> dict[str, float]:
@@ -123,6 +140,7 @@ def one_run(admin_url: str, number: int, rows_today: int, rng: random.Random) ->
                 time.sleep(0.02)
             stopped = time.time()
             created, started = _run_times(storage)
+        _stop_leftovers(str(home))
     drop_database(admin_url, f"runaway_analytics_{number}")
     drop_database(admin_url, f"runaway_dagster_{number}")
     result = {"total": stopped - landed}
