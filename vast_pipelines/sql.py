@@ -234,6 +234,34 @@ MIGRATIONS: tuple[str, ...] = (
         )
     )
     """,
+    # --- Incremental spend (issue 14): today's (and yesterday's) spend pre-summed per UTC minute and model, so a
+    # sensor tick reads a few thousand small rows plus the last minute of raw rows instead of every row of the day.
+    # Each minute lies within one local day in every zone whose offset is whole minutes (all of today's zones).
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.spend_minutes (
+        minute timestamptz NOT NULL,
+        model text NOT NULL,
+        requests bigint NOT NULL,
+        charged numeric,
+        costed_requests bigint NOT NULL,
+        credit numeric,
+        credit_requests bigint NOT NULL,
+        invalid_requests bigint NOT NULL,
+        null_requests bigint NOT NULL,
+        PRIMARY KEY (minute, model)
+    )
+    """,
+    # What spend_minutes holds: every row of [covered_from, summed_through) as of the last refresh; the sweep
+    # re-sums it from summed_through downwards, swept_down_to being how far down this pass got.
+    """
+    CREATE TABLE IF NOT EXISTS vast_pipelines.spend_minutes_state (
+        id boolean PRIMARY KEY DEFAULT true CHECK (id),
+        covered_from timestamptz NOT NULL,
+        summed_through timestamptz NOT NULL,
+        swept_down_to timestamptz NOT NULL,
+        refreshed_at timestamptz NOT NULL DEFAULT now()
+    )
+    """,
     # Every report's figures and text, one row per report and period (re-runs replace it).
     """
     CREATE TABLE IF NOT EXISTS vast_pipelines.cost_reports (
@@ -363,11 +391,23 @@ FROM information_schema.columns
 WHERE table_name = :table AND table_schema = ANY (current_schemas(false))
 """
 
+# The minutes of spend_minutes are UTC minutes (date_bin from this origin), the same in every time zone.
+MINUTE_ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
+# One raw row's share of the spend columns, as the first branch of SPEND_SUMMARY's raw rows lists them.
+CHARGED_COLUMNS = f"""CASE WHEN {CHARGED} THEN cost END,
+        CASE WHEN {CHARGED} OR {CREDIT} THEN 1 ELSE 0 END,
+        CASE WHEN {CREDIT} THEN cost END,
+        CASE WHEN {CREDIT} THEN 1 ELSE 0 END,
+        CASE WHEN {INVALID_COST} THEN 1 ELSE 0 END,
+        CASE WHEN cost IS NULL THEN 1 ELSE 0 END"""
+
 # Every spend window of the health check and the budget sensors in one statement that stays cheap at any
 # volume: whole local days come from the rollup (daily_cost_history, rolled up in this time zone) up to the
 # first day it lacks; raw rows are read (an index range on "timestamp") only from that day, or from the start
 # of the rolling 24 h, whichever is earlier: normally yesterday and today. Callers that do not need the rolling
 # 24 h (the per-minute sensors) pass with_rolling = false and read only from the first gap: normally today.
+# Within [covered_from, summed_through) those rows are read pre-summed from spend_minutes (issue 14; see
+# policy/spend_minutes.py), so "raw" is normally the last minute or two; spend_parameters alone reads all raw.
 SPEND_SUMMARY = f"""
 WITH needed AS (
     SELECT CAST(d AS date) AS day
@@ -397,50 +437,83 @@ history AS (
     FROM vast_pipelines.daily_cost_history h
     WHERE h.day >= :history_first AND h.day < (SELECT day FROM first_gap)
 ),
+raw_from AS (
+    SELECT CASE
+        WHEN :with_rolling THEN LEAST(
+            CAST(:rolling_start AS timestamptz), (SELECT CAST(day AS timestamp) AT TIME ZONE :tz FROM first_gap)
+        )
+        ELSE (SELECT CAST(day AS timestamp) AT TIME ZONE :tz FROM first_gap)
+    END AS at
+),
 raw AS (
     -- Each row's cost is classified once (OFFSET 0 keeps the planner from repeating the tests in every sum).
+    -- Raw rows are read before spend_minutes' coverage and after its watermark (normally the last minute only).
     SELECT
-        "timestamp",
-        CAST(("timestamp" AT TIME ZONE :tz) AS date) AS day,
+        "timestamp" AS at,
+        false AS rolling_only,
         CASE WHEN {CHARGED} THEN cost END AS charged,
-        CASE WHEN {CHARGED} OR {CREDIT} THEN 1 END AS costed,
+        CASE WHEN {CHARGED} OR {CREDIT} THEN 1 ELSE 0 END AS costed,
         CASE WHEN {CREDIT} THEN cost END AS credit,
-        CASE WHEN {INVALID_COST} THEN 1 END AS invalid,
-        CASE WHEN cost IS NULL THEN 1 END AS missing
+        CASE WHEN {CREDIT} THEN 1 ELSE 0 END AS credit_requests,
+        CASE WHEN {INVALID_COST} THEN 1 ELSE 0 END AS invalid,
+        CASE WHEN cost IS NULL THEN 1 ELSE 0 END AS missing
     FROM vast_ai_costs
-    WHERE "timestamp" >= CASE
-            WHEN :with_rolling THEN LEAST(
-                CAST(:rolling_start AS timestamptz), (SELECT CAST(day AS timestamp) AT TIME ZONE :tz FROM first_gap)
-            )
-            ELSE (SELECT CAST(day AS timestamp) AT TIME ZONE :tz FROM first_gap)
-        END
-        AND "timestamp" <= :now
+    -- The one-time test skips this scan when nothing lies before the coverage (the usual case); the constant
+    -- bounds keep the planner on the index whatever the first gap turns out to be.
+    WHERE (SELECT at FROM raw_from) < CAST(:covered_from AS timestamptz)
+        AND "timestamp" >= (SELECT at FROM raw_from) AND "timestamp" < :covered_from AND "timestamp" <= :now
+    UNION ALL
+    SELECT "timestamp", false, {CHARGED_COLUMNS}
+    FROM vast_ai_costs
+    WHERE "timestamp" >= :summed_through AND "timestamp" >= (SELECT at FROM raw_from) AND "timestamp" <= :now
+    UNION ALL
+    -- The rolling 24 h starts inside a pre-summed minute: that minute's rows from the start, for the 24 h only.
+    SELECT "timestamp", true, {CHARGED_COLUMNS}
+    FROM vast_ai_costs
+    WHERE :with_rolling AND "timestamp" >= :head_from AND "timestamp" < :head_until
     OFFSET 0
+),
+source AS (
+    SELECT at, CAST((at AT TIME ZONE :tz) AS date) AS day, rolling_only, 1 AS requests, charged, costed, credit,
+        credit_requests, invalid, missing
+    FROM raw
+    UNION ALL
+    SELECT m.minute, CAST((m.minute AT TIME ZONE :tz) AS date), false, m.requests, m.charged, m.costed_requests,
+        m.credit, m.credit_requests, m.invalid_requests, m.null_requests
+    FROM vast_pipelines.spend_minutes m
+    WHERE m.minute >= GREATEST(
+            CAST(:covered_from AS timestamptz), date_bin('1 minute', (SELECT at FROM raw_from), {MINUTE_ORIGIN})
+        )
+        AND m.minute < :summed_through
 ),
 recent AS (
     SELECT
-        SUM(r.charged) FILTER (WHERE r."timestamp" >= :rolling_start) AS rolling_24h_cost,
-        COUNT(*) FILTER (WHERE r."timestamp" >= :rolling_start) AS rolling_24h_requests,
-        COUNT(r.costed) FILTER (WHERE r."timestamp" >= :rolling_start) AS rolling_24h_costed,
-        SUM(r.charged) FILTER (WHERE r.day = :today) AS today_cost,
-        COUNT(*) FILTER (WHERE r.day = :today) AS today_requests,
-        COUNT(r.costed) FILTER (WHERE r.day = :today) AS today_costed,
-        COUNT(r.missing) FILTER (WHERE r.day = :today) AS today_null,
-        COUNT(r.invalid) FILTER (WHERE r.day = :today) AS today_invalid,
-        COUNT(r.credit) FILTER (WHERE r.day = :today) AS today_negative,
+        SUM(r.charged) FILTER (WHERE r.at >= :rolling_start) AS rolling_24h_cost,
+        COALESCE(SUM(r.requests) FILTER (WHERE r.at >= :rolling_start), 0) AS rolling_24h_requests,
+        COALESCE(SUM(r.costed) FILTER (WHERE r.at >= :rolling_start), 0) AS rolling_24h_costed,
+        SUM(r.charged) FILTER (WHERE r.day = :today AND d) AS today_cost,
+        COALESCE(SUM(r.requests) FILTER (WHERE r.day = :today AND d), 0) AS today_requests,
+        COALESCE(SUM(r.costed) FILTER (WHERE r.day = :today AND d), 0) AS today_costed,
+        COALESCE(SUM(r.missing) FILTER (WHERE r.day = :today AND d), 0) AS today_null,
+        COALESCE(SUM(r.invalid) FILTER (WHERE r.day = :today AND d), 0) AS today_invalid,
+        COALESCE(SUM(r.credit_requests) FILTER (WHERE r.day = :today AND d), 0) AS today_negative,
         -- Days the rollup did not answer (on or after the first gap) only, so nothing is counted twice.
-        SUM(r.charged) FILTER (WHERE r.day = :previous_day AND r.day >= g.day) AS previous_day_cost,
-        COUNT(*) FILTER (WHERE r.day = :previous_day AND r.day >= g.day) AS previous_day_requests,
-        COUNT(r.costed) FILTER (WHERE r.day = :previous_day AND r.day >= g.day) AS previous_day_costed,
-        SUM(r.charged) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_cost,
-        COUNT(*) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_requests,
-        COUNT(r.costed) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_costed,
-        COUNT(r.missing) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_null,
-        COUNT(r.credit) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_negative,
-        SUM(r.credit) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_credit,
-        COUNT(r.invalid) FILTER (WHERE r.day >= :month_first AND r.day >= g.day) AS month_invalid,
-        SUM(r.charged) FILTER (WHERE r.day >= :week_first AND r.day < :today AND r.day >= g.day) AS week_cost
-    FROM raw r CROSS JOIN first_gap g
+        SUM(r.charged) FILTER (WHERE r.day = :previous_day AND r.day >= g.day AND d) AS previous_day_cost,
+        COALESCE(SUM(r.requests) FILTER (WHERE r.day = :previous_day AND r.day >= g.day AND d), 0)
+            AS previous_day_requests,
+        COALESCE(SUM(r.costed) FILTER (WHERE r.day = :previous_day AND r.day >= g.day AND d), 0)
+            AS previous_day_costed,
+        SUM(r.charged) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND d) AS month_cost,
+        COALESCE(SUM(r.requests) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND d), 0)
+            AS month_requests,
+        COALESCE(SUM(r.costed) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND d), 0) AS month_costed,
+        COALESCE(SUM(r.missing) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND d), 0) AS month_null,
+        COALESCE(SUM(r.credit_requests) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND d), 0)
+            AS month_negative,
+        SUM(r.credit) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND d) AS month_credit,
+        COALESCE(SUM(r.invalid) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND d), 0) AS month_invalid,
+        SUM(r.charged) FILTER (WHERE r.day >= :week_first AND r.day < :today AND r.day >= g.day AND d) AS week_cost
+    FROM (SELECT *, NOT rolling_only AS d FROM source) r CROSS JOIN first_gap g
 )
 SELECT
     CASE WHEN :with_rolling THEN r.rolling_24h_cost END AS rolling_24h_cost,
@@ -467,6 +540,102 @@ SELECT
     (SELECT MAX("timestamp") FROM vast_ai_costs WHERE "timestamp" <= :now) AS latest_request,
     (SELECT day FROM first_gap) AS raw_from_day
 FROM recent r CROSS JOIN history h
+"""
+
+# --- Keeping spend_minutes current (issue 14) -----------------------------------------------------------
+
+# One refresher at a time (a second tick or process reads what the first committed instead of waiting).
+SPEND_MINUTES_LOCK_KEY = 0x7A57_0014
+
+TRY_LOCK_SPEND_MINUTES = "SELECT pg_try_advisory_xact_lock(:lock_key)"
+
+SPEND_MINUTES_STATE = """
+SELECT covered_from, summed_through, swept_down_to FROM vast_pipelines.spend_minutes_state WHERE id
+"""
+
+SAVE_SPEND_MINUTES_STATE = """
+INSERT INTO vast_pipelines.spend_minutes_state (id, covered_from, summed_through, swept_down_to)
+VALUES (true, :covered_from, :summed_through, :swept_down_to)
+ON CONFLICT (id) DO UPDATE
+SET covered_from = EXCLUDED.covered_from, summed_through = EXCLUDED.summed_through,
+    swept_down_to = EXCLUDED.swept_down_to, refreshed_at = now()
+"""
+
+# Minutes before what is kept (yesterday and today) or all of them (a reset).
+PRUNE_SPEND_MINUTES = "DELETE FROM vast_pipelines.spend_minutes WHERE minute < :keep_from OR :reset"
+
+DELETE_SPEND_MINUTES = "DELETE FROM vast_pipelines.spend_minutes WHERE minute >= :start AND minute < :end"
+
+# Re-sums the whole minutes of [start, end) from the raw rows (one index range scan), replacing what was there:
+# summing a range twice (two refreshers, or a sweep after an advance) never counts a row twice.
+SUM_SPEND_MINUTES = f"""
+INSERT INTO vast_pipelines.spend_minutes (
+    minute, model, requests, charged, costed_requests, credit, credit_requests, invalid_requests, null_requests
+)
+SELECT
+    date_bin('1 minute', "timestamp", {MINUTE_ORIGIN}),
+    {MODEL_LABEL},
+    COUNT(*),
+    SUM(cost) FILTER (WHERE {CHARGED}),
+    COUNT(*) FILTER (WHERE {CHARGED} OR {CREDIT}),
+    SUM(cost) FILTER (WHERE {CREDIT}),
+    COUNT(*) FILTER (WHERE {CREDIT}),
+    COUNT(*) FILTER (WHERE {INVALID_COST}),
+    COUNT(*) FILTER (WHERE cost IS NULL)
+FROM vast_ai_costs
+WHERE "timestamp" >= :start AND "timestamp" < :end
+GROUP BY 1, 2
+ON CONFLICT (minute, model) DO UPDATE
+SET requests = EXCLUDED.requests, charged = EXCLUDED.charged, costed_requests = EXCLUDED.costed_requests,
+    credit = EXCLUDED.credit, credit_requests = EXCLUDED.credit_requests,
+    invalid_requests = EXCLUDED.invalid_requests, null_requests = EXCLUDED.null_requests
+"""
+
+# The sweep's first, cheaper check of [start, end): whether the rows there still number what was summed (one
+# COUNT over the "timestamp" index, no grouping). Only when they do not are the minutes compared one by one.
+SPEND_MINUTES_UNCHANGED = """
+SELECT (SELECT COUNT(*) FROM vast_ai_costs WHERE "timestamp" >= :start AND "timestamp" < :end)
+    = (SELECT COALESCE(SUM(requests), 0) FROM vast_pipelines.spend_minutes WHERE minute >= :start AND minute < :end)
+"""
+
+# The sweep's check of [start, end): the minutes whose row count differs from what was summed (a row logged late,
+# or deleted). Counting reads the "timestamp" index only (no cost, no model), several times cheaper than summing;
+# only the minutes found are summed again. A cost changed in place (an UPDATE: agent-router only appends) is not
+# seen here; the daily rollup of that day reads it.
+CHANGED_SPEND_MINUTES = f"""
+WITH counted AS (
+    SELECT date_bin('1 minute', "timestamp", {MINUTE_ORIGIN}) AS minute, COUNT(*) AS requests
+    FROM vast_ai_costs
+    WHERE "timestamp" >= :start AND "timestamp" < :end
+    GROUP BY 1
+),
+summed AS (
+    SELECT minute, SUM(requests) AS requests
+    FROM vast_pipelines.spend_minutes
+    WHERE minute >= :start AND minute < :end
+    GROUP BY 1
+)
+SELECT COALESCE(c.minute, s.minute) AS minute
+FROM counted c FULL JOIN summed s ON s.minute = c.minute
+WHERE c.requests IS DISTINCT FROM s.requests
+ORDER BY 1
+"""
+
+# The sweep's next slice below :below: the newest minute at which the rows already summed from there up to
+# :below exceed :budget (NULL: everything down to :floor fits). Reads the small table only, newest first.
+SWEEP_SLICE_START = """
+SELECT minute FROM (
+    SELECT minute, SUM(requests) OVER (ORDER BY minute DESC ROWS UNBOUNDED PRECEDING) AS rows_down_to
+    FROM (
+        SELECT minute, SUM(requests) AS requests
+        FROM vast_pipelines.spend_minutes
+        WHERE minute >= :floor AND minute < :below
+        GROUP BY minute
+    ) per_minute
+) s
+WHERE rows_down_to > :budget
+ORDER BY minute DESC
+LIMIT 1
 """
 
 # The health check's assets each fill their part of the run's row.
@@ -700,32 +869,27 @@ LOCK_COST_HISTORY_DAY = "SELECT pg_advisory_xact_lock(:lock_key, :day_number)"
 
 DELETE_COST_HISTORY_DAY = "DELETE FROM vast_pipelines.daily_cost_history WHERE day = :day"
 
-# One index range scan over the local day [window_start, window_end).
-INSERT_COST_HISTORY_DAY = f"""
-INSERT INTO vast_pipelines.daily_cost_history (
-    day, model, requests, cost, cold_start_requests, cold_start_cost, cold_start_costed_requests,
-    duration_sum, duration_count, cold_duration_sum, cold_duration_count,
-    null_cost_requests, null_duration_requests, negative_cost_requests, invalid_cost_requests, credit_cost
-)
+# The day's totals per model over the local day [window_start, window_end), read with a plain SELECT so that
+# PostgreSQL may split the scan across parallel workers (an INSERT ... SELECT never runs in parallel: this took
+# twice as long as the SELECT alone); the few rows are then written by INSERT_COST_HISTORY_ROW.
+COST_HISTORY_DAY_TOTALS = f"""
 SELECT
-    CAST(:day AS date),
     model,
-    COUNT(*),
-    SUM(charged),
-    COUNT(*) FILTER (WHERE cold_start),
-    SUM(charged) FILTER (WHERE cold_start),
-    COUNT(costed) FILTER (WHERE cold_start),
-    SUM(timed),
-    COUNT(timed),
-    SUM(timed) FILTER (WHERE cold_start),
-    COUNT(timed) FILTER (WHERE cold_start),
-    COUNT(missing),
-    COUNT(*) - COUNT(timed),
-    COUNT(credit),
-    COUNT(invalid),
-    SUM(credit)
+    COUNT(*) AS requests,
+    SUM(charged) AS cost,
+    COUNT(*) FILTER (WHERE cold_start) AS cold_start_requests,
+    SUM(charged) FILTER (WHERE cold_start) AS cold_start_cost,
+    COUNT(costed) FILTER (WHERE cold_start) AS cold_start_costed_requests,
+    SUM(timed) AS duration_sum,
+    COUNT(timed) AS duration_count,
+    SUM(timed) FILTER (WHERE cold_start) AS cold_duration_sum,
+    COUNT(timed) FILTER (WHERE cold_start) AS cold_duration_count,
+    COUNT(missing) AS null_cost_requests,
+    COUNT(*) - COUNT(timed) AS null_duration_requests,
+    COUNT(credit) AS negative_cost_requests,
+    COUNT(invalid) AS invalid_cost_requests,
+    SUM(credit) AS credit_cost
 FROM (
-    -- Each row classified once (OFFSET 0 keeps the planner from repeating the tests in every aggregate).
     SELECT
         {MODEL_LABEL} AS model,
         cold_start,
@@ -737,10 +901,21 @@ FROM (
         CASE WHEN {FINITE_DURATION} THEN duration END AS timed
     FROM vast_ai_costs
     WHERE "timestamp" >= :window_start AND "timestamp" < :window_end
-    OFFSET 0
 ) c
 GROUP BY model
-RETURNING requests
+"""
+
+INSERT_COST_HISTORY_ROW = """
+INSERT INTO vast_pipelines.daily_cost_history (
+    day, model, requests, cost, cold_start_requests, cold_start_cost, cold_start_costed_requests,
+    duration_sum, duration_count, cold_duration_sum, cold_duration_count,
+    null_cost_requests, null_duration_requests, negative_cost_requests, invalid_cost_requests, credit_cost
+)
+VALUES (
+    :day, :model, :requests, :cost, :cold_start_requests, :cold_start_cost, :cold_start_costed_requests,
+    :duration_sum, :duration_count, :cold_duration_sum, :cold_duration_count,
+    :null_cost_requests, :null_duration_requests, :negative_cost_requests, :invalid_cost_requests, :credit_cost
+)
 """
 
 UPSERT_COST_HISTORY_DAY = """

@@ -69,11 +69,13 @@ def refresh_day(
             {"lock_key": sql.COST_HISTORY_LOCK_KEY, "day_number": day.toordinal()},
         )
         conn.execute(sa.text(sql.DELETE_COST_HISTORY_DAY), {"day": day})
-        inserted = conn.execute(
-            sa.text(sql.INSERT_COST_HISTORY_DAY),
-            {"day": day, "window_start": window_start, "window_end": window_end, "no_model": sql.NO_MODEL},
-        ).scalars()
-        requests = sum(inserted)
+        totals = conn.execute(
+            sa.text(sql.COST_HISTORY_DAY_TOTALS),
+            {"window_start": window_start, "window_end": window_end, "no_model": sql.NO_MODEL},
+        ).mappings().all()
+        if totals:
+            conn.execute(sa.text(sql.INSERT_COST_HISTORY_ROW), [{**row, "day": day} for row in totals])
+        requests = sum(row["requests"] for row in totals)
         conn.execute(
             sa.text(sql.UPSERT_COST_HISTORY_DAY),
             {

@@ -26,6 +26,8 @@ from vast_pipelines import sql
 from vast_pipelines.policy.outbox import DIGEST_KIND, Expired, ExpiredDigest, MaxAges, digest
 from vast_pipelines.policy.periods import Periods
 from vast_pipelines.policy.spend import SpendSummary
+from vast_pipelines.policy.spend_minutes import read_bounds
+from vast_pipelines.resources import spend_minutes
 from vast_pipelines.resources.embedded import embedded_server_url
 from vast_pipelines.resources.errors import OperatorError, redact
 
@@ -453,6 +455,10 @@ class AnalyticsDatabase(dg.ConfigurableResource):
     def spend_summary(self, periods: Periods, *, rolling_24h: bool = True) -> SpendSummary:
         """Rolling 24 h, previous day, today, month-to-date and last-7-days spend in one statement.
 
+        Today's spend (and yesterday's) is read pre-summed per minute from ``spend_minutes``, brought up to date
+        first (in a short transaction of its own), plus the raw rows of the last minute or so: a tick reads about
+        the same whatever the traffic and the hour.
+
         ``rolling_24h=False`` (the per-minute sensors) skips the rolling 24 h window, which is the part that
         reaches back into yesterday's raw rows; its figures are then 0.
 
@@ -464,8 +470,16 @@ class AnalyticsDatabase(dg.ConfigurableResource):
             self.check_cost_table(sql.SPEND_COLUMNS)
             _COST_TABLE_CHECKED.add(key)
         try:
+            # The minutes are committed before the figures are read: a tick that fails reading (a statement timeout
+            # on a first, busy day) still leaves the next one less to sum.
             with self.begin() as conn:
-                params = {**spend_parameters(periods), "with_rolling": rolling_24h}
+                covered = spend_minutes.refresh(conn, periods, rolling_24h=rolling_24h)
+            with self.begin() as conn:
+                params = {
+                    **spend_parameters(periods),
+                    **read_bounds(covered, periods, rolling_24h=rolling_24h),
+                    "with_rolling": rolling_24h,
+                }
                 row = conn.execute(sa.text(sql.SPEND_SUMMARY), params).mappings().one()
         except sa.exc.ProgrammingError:
             _COST_TABLE_CHECKED.discard(key)
@@ -822,7 +836,7 @@ class AnalyticsDatabase(dg.ConfigurableResource):
 
 
 def spend_parameters(periods: Periods) -> dict[str, Any]:
-    """The bound parameters of ``sql.SPEND_SUMMARY`` for ``periods``."""
+    """The bound parameters of ``sql.SPEND_SUMMARY`` for ``periods``, reading every row raw."""
     tz = periods.month_start.tzinfo
     today = periods.today_start.date()
     week_first = periods.last_7_days_start.date()
@@ -837,6 +851,8 @@ def spend_parameters(periods: Periods) -> dict[str, Any]:
         "week_first": week_first,
         "history_first": min(month_first, week_first),
         "with_rolling": True,
+        # Nothing pre-summed: every row raw (``read_bounds`` of the coverage replaces these).
+        **read_bounds(None, periods, rolling_24h=True),
     }
 
 
