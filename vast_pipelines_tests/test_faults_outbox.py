@@ -6,11 +6,14 @@ delivered nor kept), and write calls.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 
+import dagster as dg
 import pytest
 import sqlalchemy as sa
 
@@ -21,9 +24,11 @@ from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines_tests.conftest import (
     REPO,
     SLACK_TOKEN,
+    dagster_process,
     evaluate_sensor,
     insert_costs,
     launch,
+    loopback_environment,
     make_resources,
     tick_and_launch,
 )
@@ -190,3 +195,58 @@ def test_the_budget_tick_decides_and_a_delivery_run_sends_once_while_the_outbox_
     [output] = [e for e in again.all_events if e.event_type_value == "STEP_OUTPUT"]
     assert output.event_specific_data.metadata["already_taken"].value == 2  # the second run sent nothing
     assert [r["status"] for r in outbox_rows(database)] == ["delivered", "delivered"]  # lost 0
+
+
+# --- the real daemon and its run worker ------------------------------------------------------------------
+
+
+@pytest.mark.timeout(420)
+def test_the_real_daemon_and_its_run_worker_deliver_a_budget_alert_once_with_a_slow_slack(
+    database, fresh_database_url, slack_server, embedded_home, tmp_path
+):
+    """`dagster-daemon run`: the budget tick claims and queues, the queued run coordinator launches
+    `deliver_alerts` in a run worker of its own while Slack takes 5 s to answer, and the outbox sensor keeps
+    ticking beside it. Counts: delivered 1 per channel, doubled 0, lost 0."""
+    if "faketime" in os.environ.get("LD_PRELOAD", ""):
+        pytest.skip("libfaketime stalls the Dagster daemon's timed waits (see test_ui.py): run on the real clock")
+    database.check_cost_table()
+    # $60 this month (logged just now, so in this month): the $50 level; runaway raised so no emergency runs.
+    insert_costs(database, [(datetime.now(UTC), "llama-3-70b", 60.0, 30.0, False)])
+    slack_server.post_delay = 5.0
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        "DAGSTER_HOME": str(home),
+        "TIMESCALE_URL": fresh_database_url,
+        "VAST_PIPELINES_HOME": str(embedded_home),
+        "VAST_PIPELINES_THRESHOLDS": "runaway_daily=190",
+        **loopback_environment(slack=slack_server),
+    }
+    log = tmp_path / "daemon.log"
+
+    def budget_posts() -> list[dict]:
+        return [m for m in slack_server.messages if "budget INFO" in m["text"]]
+
+    with dagster_process(["dagster-daemon", "run", "-w", str(REPO / "workspace.yaml")], env, log) as daemon:
+        deadline = time.monotonic() + 240
+        while not budget_posts() and time.monotonic() < deadline:
+            assert daemon.poll() is None, log.read_text()[-3000:]
+            time.sleep(2)
+        delivered_at = time.monotonic()
+        assert budget_posts(), log.read_text()[-3000:]
+        # Let the outbox sensor tick again after the delivery (it ticks every 60 s), with the run's copy leased.
+        while time.monotonic() < delivered_at + 70:
+            time.sleep(2)
+    posts = budget_posts()
+    rows = [r for r in outbox_rows(database) if r["kind"] == "budget_info"]
+    assert [m["channel"] for m in posts] == ["#platform-alerts"]  # delivered once, doubled 0
+    assert {(r["transport"], r["status"], r["attempts"]) for r in rows} == {
+        ("slack", "delivered", 1),
+        ("email", "not_configured", 1),  # SMTP is not set: kept, not lost
+    }
+    # The delivery was a run the daemon launched in a worker of its own, and only one.
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs(filters=dg.RunsFilter(job_name="deliver_alerts"))
+    budget_runs = [r for r in runs if "budget_info" in r.tags.get("vast_pipelines/alert", "").split(",")]
+    assert [r.status for r in budget_runs] == [dg.DagsterRunStatus.SUCCESS]
