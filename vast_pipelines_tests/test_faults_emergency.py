@@ -22,21 +22,17 @@ from vast_pipelines_tests.conftest import (
     closed_port_url,
     code_location,
     evaluate_sensor,
-    insert_costs,
     make_resources,
     tick_and_launch,
 )
 from vast_pipelines_tests.fakes import LoopbackServer, Reply
+from vast_pipelines_tests.test_faults import failures, run, runaway
 from vast_pipelines_tests.test_faults_outbox import outbox_rows
 from vast_pipelines_tests.test_outbox_redelivery import make_due
 
 pytestmark = pytest.mark.faults
 
 NOW = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
-
-
-def runaway(database) -> None:
-    insert_costs(database, [(NOW - timedelta(hours=2), "llama-3-70b", 62.0, 40.0, False)])
 
 
 def launch(request: dg.RunRequest, resources: dict, instance) -> dg.ExecuteInProcessResult:
@@ -186,7 +182,7 @@ def test_the_database_dying_mid_emergency_still_tells_on_call_and_the_outbox_cat
     finally:
         revive(pg_admin_url, fresh_database_url)
     assert vast_server.endpoints[ours]["endpoint_state"] == "stopped" and "USE_VASTAI=false" in env.read_text()
-    failure = failure_text(result)
+    failure = failures(result)
     assert "Record the incident" in failure
     spooled = list((tmp_path / "home" / "outbox-spool").glob("*.json"))
     assert len(spooled) == 2  # Slack and email copies kept for the outbox: lost 0
@@ -215,23 +211,9 @@ def test_the_database_dying_mid_emergency_still_tells_on_call_and_the_outbox_cat
 
 
 def run_emergency(resources: dict, instance, reason: str = "runaway") -> dg.ExecuteInProcessResult:
-    job = code_location().resolve_job_def("emergency_shutdown")
-    return job.execute_in_process(
-        run_config={"ops": {"check_current_spend": {"config": {"reason": reason}}}},
-        instance=instance,
-        resources=resources,
-        raise_on_error=False,
+    return run(
+        "emergency_shutdown", resources, instance, {"ops": {"check_current_spend": {"config": {"reason": reason}}}}
     )
-
-
-def failure_text(result: dg.ExecuteInProcessResult) -> str:
-    messages = []
-    for event in result.get_step_failure_events():
-        error = event.step_failure_data.error
-        while error is not None:
-            messages.append(error.message)
-            error = error.cause
-    return "\n".join(messages)
 
 
 # --- goal state, not last state ---------------------------------------------------------------------------

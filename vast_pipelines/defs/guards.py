@@ -1,4 +1,4 @@
-"""What a sensor does when a system it needs is down: skip the tick with the reason, and try again."""
+"""What a sensor does when a system it needs is down: a protection sensor fails red, the others skip with the reason."""
 
 import functools
 from collections.abc import Callable
@@ -14,12 +14,8 @@ class CannotJudge(OperatorError):
     """A protection sensor could not read what it judges by (spend, configuration, the database)."""
 
 
-def skip_when_unavailable(sensor_fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn an operator-facing failure (database down, table missing, setting unset) into a skipped tick.
-
-    The state that makes alerts exactly-once lives in the database, so a skipped tick loses nothing: the next
-    tick that reaches the database sends what is due. Dagster still shows every skip and its reason.
-    """
+def _guarded(sensor_fn: Callable[..., Any], on_failure: Callable[[dg.SensorEvaluationContext, OperatorError], Any]):
+    """``sensor_fn`` under the tick's statement limits, an operator-facing failure handed to ``on_failure``."""
 
     @functools.wraps(sensor_fn)
     def guarded(context: dg.SensorEvaluationContext, *args: Any, **kwargs: Any) -> Any:
@@ -27,10 +23,23 @@ def skip_when_unavailable(sensor_fn: Callable[..., Any]) -> Callable[..., Any]:
             with tick_limits():
                 return sensor_fn(context, *args, **kwargs)
         except OperatorError as exc:
-            context.log.warning(f"{sensor_fn.__name__} skipped this tick: {exc}")
-            return dg.SkipReason(f"Skipped, will retry next tick: {exc}")
+            return on_failure(context, exc)
 
     return guarded
+
+
+def skip_when_unavailable(sensor_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn an operator-facing failure (database down, table missing, setting unset) into a skipped tick.
+
+    The state that makes alerts exactly-once lives in the database, so a skipped tick loses nothing: the next
+    tick that reaches the database sends what is due. Dagster still shows every skip and its reason.
+    """
+
+    def skip(context: dg.SensorEvaluationContext, exc: OperatorError) -> dg.SkipReason:
+        context.log.warning(f"{sensor_fn.__name__} skipped this tick: {exc}")
+        return dg.SkipReason(f"Skipped, will retry next tick: {exc}")
+
+    return _guarded(sensor_fn, skip)
 
 
 def fail_when_blind(sensor_fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -42,13 +51,8 @@ def fail_when_blind(sensor_fn: Callable[..., Any]) -> Callable[..., Any]:
     The next tick tries again; the state that makes alerts exactly-once lives in the database, so nothing is lost.
     """
 
-    @functools.wraps(sensor_fn)
-    def guarded(context: dg.SensorEvaluationContext, *args: Any, **kwargs: Any) -> Any:
-        try:
-            with tick_limits():
-                return sensor_fn(context, *args, **kwargs)
-        except OperatorError as exc:
-            context.log.error(f"{sensor_fn.__name__} could not judge this tick: {exc}")
-            raise CannotJudge(f"{sensor_fn.__name__} could not judge this tick: {exc}") from None
+    def fail(context: dg.SensorEvaluationContext, exc: OperatorError) -> None:
+        context.log.error(f"{sensor_fn.__name__} could not judge this tick: {exc}")
+        raise CannotJudge(f"{sensor_fn.__name__} could not judge this tick: {exc}") from None
 
-    return guarded
+    return _guarded(sensor_fn, fail)

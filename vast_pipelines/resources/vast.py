@@ -59,20 +59,7 @@ ENDPOINT_CREATE_KEYS = (
     "inactivity_timeout",
     "autoscaler_instance",
 )
-ENDPOINT_UPDATE_KEYS = (
-    "min_load",
-    "min_cold_load",
-    "target_util",
-    "cold_mult",
-    "cold_workers",
-    "max_workers",
-    "endpoint_name",
-    "endpoint_state",
-    "max_queue_time",
-    "target_queue_time",
-    "inactivity_timeout",
-    "autoscaler_instance",
-)
+ENDPOINT_UPDATE_KEYS = (*ENDPOINT_CREATE_KEYS, "endpoint_state")
 WORKERGROUP_CREATE_KEYS = (
     "template_hash",
     "template_id",
@@ -83,15 +70,8 @@ WORKERGROUP_CREATE_KEYS = (
     "endpoint_id",
     "autoscaler_instance",
 )
-WORKERGROUP_UPDATE_KEYS = (
-    "template_hash",
-    "template_id",
-    "search_params",
-    "launch_args",
-    "gpu_ram",
-    "endpoint_name",
-    "endpoint_id",
-)
+# An update sends a create's keys but the autoscaler instance.
+WORKERGROUP_UPDATE_KEYS = tuple(k for k in WORKERGROUP_CREATE_KEYS if k != "autoscaler_instance")
 # The official client always sends its default autoscaler instance.
 AUTOSCALER_INSTANCE = "prod"
 
