@@ -36,18 +36,18 @@ import sqlalchemy as sa
 from psycopg import sql as pgsql
 from sqlalchemy.engine import make_url
 
-from vast_pipelines import sql
 from vast_pipelines.definitions import defs
 from vast_pipelines.defs.costs.history import roll_up
 from vast_pipelines.defs.costs.partitions import cost_partitions
 from vast_pipelines.defs.costs.reviews import review_figures, review_run
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.thresholds import GUIDE
-from vast_pipelines.resources.cost_history import latency_summary, read_history, top_cost_drivers
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
+from vast_pipelines.store.cost_table import COST_TABLE_DDL
 from vast_pipelines_tests.conftest import make_resources
+from vast_pipelines_tests.guide_queries import guide_query_at, guide_query_between
 
 MONTH = date(2026, 1, 1)
 DAYS = 31
@@ -128,7 +128,7 @@ def drop_database(admin_url: str, name: str) -> None:
 def load(url: str, n: int) -> tuple[float, float]:
     """COPY the month into ``vast_ai_costs`` (index built after); returns (copy seconds, index seconds)."""
     with psycopg.connect(libpq(url), autocommit=True) as conn:
-        conn.execute(sql.EMBEDDED_MIGRATIONS[0])
+        conn.execute(COST_TABLE_DDL[0])
         started = time.perf_counter()
         with conn.cursor() as cur:
             for i in range(DAYS):
@@ -140,7 +140,7 @@ def load(url: str, n: int) -> tuple[float, float]:
                 print(f"  COPY {day}: {n:,} rows", end="\r", file=sys.stderr)
         copied = time.perf_counter() - started
         started = time.perf_counter()
-        conn.execute(sql.EMBEDDED_MIGRATIONS[1])
+        conn.execute(COST_TABLE_DDL[1])
         conn.execute("VACUUM ANALYZE vast_ai_costs")
         return copied, time.perf_counter() - started
 
@@ -155,7 +155,7 @@ def generate(url: str, n: int, days: int, last_day: date) -> tuple[float, float]
         mix.append(f"('{name}', {shares:.4f}, {high:.4f}, {warm}, {rate}, {cold})")
         shares += share
     with psycopg.connect(libpq(url), autocommit=True) as conn:
-        conn.execute(sql.EMBEDDED_MIGRATIONS[0])
+        conn.execute(COST_TABLE_DDL[0])
         conn.execute("SELECT setseed(0.14)")
         started = time.perf_counter()
         for offset in range(days):
@@ -186,7 +186,7 @@ def generate(url: str, n: int, days: int, last_day: date) -> tuple[float, float]
             print(f"  generated {day}: {n:,} rows", end="\r", file=sys.stderr)
         inserted = time.perf_counter() - started
         started = time.perf_counter()
-        conn.execute(sql.EMBEDDED_MIGRATIONS[1])
+        conn.execute(COST_TABLE_DDL[1])
         conn.execute("VACUUM ANALYZE vast_ai_costs")
         return inserted, time.perf_counter() - started
 
@@ -231,9 +231,9 @@ def guide(database: AnalyticsDatabase, name: str, *, between: tuple[datetime, da
         with database.begin() as conn:
             if between:
                 params = {"start": between[0], "end": between[1]}
-                return conn.execute(sa.text(sql.guide_query_between(name)), params).all()
+                return conn.execute(sa.text(guide_query_between(name)), params).all()
             params = {"now": END, "today": END.date()}
-            return conn.execute(sa.text(sql.guide_query_at(name)), params).all()
+            return conn.execute(sa.text(guide_query_at(name)), params).all()
 
     run.key = (name, between)
     return run
@@ -335,7 +335,7 @@ def measure_all(database: AnalyticsDatabase, partitions, repeat: int) -> list[Ro
     add(
         "current month by day",
         guide(database, "current_month"),
-        lambda: read_history(database, MONTH, MONTH + timedelta(days=DAYS)),
+        lambda: database.cost_history.read(MONTH, MONTH + timedelta(days=DAYS)),
         "ours: the history rows",
     )
     add(
@@ -354,23 +354,23 @@ def measure_all(database: AnalyticsDatabase, partitions, repeat: int) -> list[Ro
     add(
         "top cost drivers today",
         guide(database, "top_cost_drivers"),
-        lambda: top_cost_drivers(database, today.today_start, END),
+        lambda: database.costs.top_cost_drivers(today.today_start, END),
         "both read today's raw rows",
     )
     add(
         "latency percentiles 24 h",
         guide(database, "latency_percentiles"),
-        lambda: latency_summary(database, END - timedelta(hours=24), END),
+        lambda: database.costs.latency_summary(END - timedelta(hours=24), END),
         "ours adds warm and cold percentiles",
     )
     # Steady state: the first calls sum the last day into spend_minutes (a few hours per call), as a health check
     # or tick does once after a start.
     for _ in range(8):
-        database.spend_summary(today)
+        database.spend.summary(today)
     add(
         "yesterday_spend (health check)",
         guide(database, "yesterdays_spend"),
-        lambda: database.spend_summary(today),
+        lambda: database.spend.summary(today),
         "rollup, spend_minutes and the last minute raw",
     )
     return rows

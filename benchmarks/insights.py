@@ -21,12 +21,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from benchmarks.sensor_tick import fill
+from vast_pipelines.defs.cost_freshness import cost_freshness
 from vast_pipelines.defs.insights.anomalies import judge_models
 from vast_pipelines.policy.idle_timeout import grid
 from vast_pipelines.policy.thresholds import GUIDE
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
 from vast_pipelines.resources.embedded import embedded_server_url, stop_embedded_server
-from vast_pipelines.resources.insights import cost_freshness, logged_by_utc_day, request_traces
 
 DATABASE = "bench_insights"
 
@@ -45,7 +45,7 @@ def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
 def replay_all(database: AnalyticsDatabase, start: datetime, end: datetime, days: int) -> int:
     """The what-if asset's work: stream every model's trace and replay the grid."""
     requests = 0
-    for trace in request_traces(database, start, end):
+    for trace in database.costs.request_traces(start, end):
         requests += len(trace.starts)
         grid(trace.starts, trace.durations, window_seconds=days * 86400.0)
     return requests
@@ -73,7 +73,7 @@ def main() -> None:
             ("anomaly windows (today + this hour, 4 weeks)", lambda: judge_models(database, now, utc, GUIDE)),
             (
                 "reconciliation: logged per UTC day, 14 days",
-                lambda: logged_by_utc_day(database, today - timedelta(14), today),
+                lambda: database.costs.logged_by_utc_day(today - timedelta(14), today),
             ),
         ):
             median, worst = timed(fn, args.repeat)

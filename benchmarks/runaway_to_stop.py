@@ -31,7 +31,7 @@ from pathlib import Path
 import psycopg
 
 from benchmarks.cost_reports import create_database, drop_database, embedded_server, libpq
-from vast_pipelines import sql
+from vast_pipelines.store.cost_table import COST_TABLE_DDL
 from vast_pipelines_tests.conftest import REPO, VAST_KEY, dagster_process, loopback_environment
 from vast_pipelines_tests.fakes import VastServer
 
@@ -89,7 +89,7 @@ def one_run(admin_url: str, number: int, rows_today: int, rng: random.Random) ->
     now = datetime.now(UTC)
     today = datetime.combine(now.date(), datetime.min.time(), UTC)
     with psycopg.connect(libpq(analytics), autocommit=True) as conn:
-        for statement in sql.EMBEDDED_MIGRATIONS[:2]:
+        for statement in COST_TABLE_DDL:
             conn.execute(statement)
         # Today's traffic so far: rows_today requests worth $45 in all, up to a minute ago.
         span = max((now - timedelta(minutes=1) - today).total_seconds(), 1.0)

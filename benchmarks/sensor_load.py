@@ -46,18 +46,21 @@ from benchmarks.cost_reports import (
     load,
     server_settings,
 )
-from vast_pipelines import clock, sql
+from vast_pipelines import clock
 from vast_pipelines.definitions import defs
 from vast_pipelines.defs.costs.history import roll_up
 from vast_pipelines.policy.periods import local_midnight, periods_at
 from vast_pipelines.policy.spend_minutes import SETTLE, floor_minute
-from vast_pipelines.resources import spend_minutes
-from vast_pipelines.resources.cost_history import refresh_day
-from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine, spend_parameters
+from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.heartbeat import HeartbeatResource
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
+from vast_pipelines.store import spend_minutes
+from vast_pipelines.store.cost_table import CHARGED
+from vast_pipelines.store.spend import SUMMARY as SPEND_SUMMARY
+from vast_pipelines.store.spend import spend_parameters
+from vast_pipelines_tests.guide_queries import guide_query_between
 
 SENSORS = ("budget_alert_sensor", "runaway_cost_sensor")
 
@@ -115,8 +118,7 @@ def bench(admin_url: str, rows_per_day: int, args: argparse.Namespace) -> dict[s
     # Every complete day of the month (those without rows too), as daily_cost_history_schedule keeps them.
     for offset in range(DAYS - 1):
         day = MONTH + timedelta(days=offset)
-        refresh_day(
-            database,
+        database.cost_history.refresh_day(
             day=day,
             window_start=local_midnight(day, zone),
             window_end=local_midnight(day + timedelta(days=1), zone),
@@ -131,7 +133,7 @@ def bench(admin_url: str, rows_per_day: int, args: argparse.Namespace) -> dict[s
 
     def guide_day() -> None:
         with database.begin() as conn:
-            conn.execute(sa.text(sql.guide_query_between("current_month")), window).all()
+            conn.execute(sa.text(guide_query_between("current_month")), window).all()
 
     guide_day_ms = statistics.median(timed(guide_day, 3))
     reset = _reset_peak_rss()
@@ -161,7 +163,7 @@ def bench(admin_url: str, rows_per_day: int, args: argparse.Namespace) -> dict[s
     def unsummed() -> None:  # the tick's statement reading every row of today raw (before spend_minutes)
         with database.begin() as conn:
             params = {**spend_parameters(periods), "with_rolling": False}
-            conn.execute(sa.text(sql.SPEND_SUMMARY), params).one()
+            conn.execute(sa.text(SPEND_SUMMARY), params).one()
 
     plain()  # warm the pool and the cache, as a running sensor has
     rss_before = _status_mb("VmRSS")
@@ -170,7 +172,7 @@ def bench(admin_url: str, rows_per_day: int, args: argparse.Namespace) -> dict[s
     first_started, catch_up = time.perf_counter(), 0
     settled = floor_minute(moment - SETTLE)
     while True:
-        database.spend_summary(periods, rolling_24h=False)
+        database.spend.summary(periods, rolling_24h=False)
         catch_up += 1
         with database.begin() as conn:
             if spend_minutes.coverage(conn).summed_through >= settled:
@@ -194,7 +196,7 @@ def bench(admin_url: str, rows_per_day: int, args: argparse.Namespace) -> dict[s
                 run_keys += [r.run_key for r in result.run_requests or []]
     tick_rss = _status_mb("VmHWM") if reset else float("nan")
     plain_ms = timed(plain, args.ticks)
-    recheck_ms = timed(lambda: database.spend_summary(periods), max(args.ticks // 5, 5))
+    recheck_ms = timed(lambda: database.spend.summary(periods), max(args.ticks // 5, 5))
     raw_ms = timed(unsummed, max(args.ticks // 20, 3))
     with database.begin() as conn:
         alerts = conn.execute(
@@ -205,7 +207,7 @@ def bench(admin_url: str, rows_per_day: int, args: argparse.Namespace) -> dict[s
         ).all()
         today = conn.execute(
             sa.text(
-                f"SELECT SUM(cost) FILTER (WHERE {sql.CHARGED}), COUNT(*) FROM vast_ai_costs "
+                f"SELECT SUM(cost) FILTER (WHERE {CHARGED}), COUNT(*) FROM vast_ai_costs "
                 'WHERE "timestamp" >= :start AND "timestamp" <= :now'
             ),
             {"start": periods.today_start, "now": moment},

@@ -1,7 +1,7 @@
 """What one tick of `runaway_cost_sensor` / `budget_alert_sensor` costs on a busy database.
 
 Fills a scratch database on the embedded PostgreSQL with N synthetic requests spread over the last D days,
-then times the tick's one statement (`AnalyticsDatabase.spend_summary`: today, month-to-date and the last
+then times the tick's one statement (`SpendStore.summary`: today, month-to-date and the last
 7 days in one indexed range scan) and prints the plan. Nothing outside this machine is touched.
 
     .venv/bin/python -m benchmarks.sensor_tick --rows 1000000 --days 365
@@ -21,10 +21,12 @@ from zoneinfo import ZoneInfo
 import psycopg
 import sqlalchemy as sa
 
-from vast_pipelines import sql
 from vast_pipelines.policy.periods import periods_at
-from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine, spend_parameters
+from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
 from vast_pipelines.resources.embedded import embedded_server_url
+from vast_pipelines.store.cost_table import COST_TABLE_DDL
+from vast_pipelines.store.spend import SUMMARY as SPEND_SUMMARY
+from vast_pipelines.store.spend import spend_parameters
 
 DATABASE = "bench_sensor_tick"
 
@@ -34,7 +36,7 @@ def fill(url: str, rows: int, days: int, now: datetime, seed: int = 11) -> None:
     rng = random.Random(seed)
     span = days * 86400.0
     with psycopg.connect(url) as conn, conn.cursor() as cur:
-        for statement in sql.EMBEDDED_MIGRATIONS[:2]:
+        for statement in COST_TABLE_DDL:
             cur.execute(statement)
         with cur.copy('COPY vast_ai_costs ("timestamp", model, cost, duration, cold_start) FROM STDIN') as copy:
             for _ in range(rows):
@@ -68,11 +70,11 @@ def main() -> None:
 
         database = AnalyticsDatabase(url=url)
         periods = periods_at(now, ZoneInfo("UTC"))
-        summary = database.spend_summary(periods)  # warm the pool and the cache, as a running sensor has
+        summary = database.spend.summary(periods)  # warm the pool and the cache, as a running sensor has
         timings = []
         for _ in range(args.ticks):
             t0 = time.perf_counter()
-            database.spend_summary(periods)
+            database.spend.summary(periods)
             timings.append((time.perf_counter() - t0) * 1000.0)
         timings.sort()
         p95 = timings[max(int(len(timings) * 0.95) - 1, 0)]
@@ -82,7 +84,7 @@ def main() -> None:
             f"({args.ticks} ticks)"
         )
         with database.begin() as conn:
-            plan = conn.execute(sa.text("EXPLAIN " + sql.SPEND_SUMMARY), spend_parameters(periods)).scalars()
+            plan = conn.execute(sa.text("EXPLAIN " + SPEND_SUMMARY), spend_parameters(periods)).scalars()
             print("plan:", " | ".join(line.strip() for line in plan))
         dispose_engine(url)
 

@@ -15,14 +15,13 @@ import socket
 import sys
 import time
 import warnings
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-import sqlalchemy as sa
 
-from vast_pipelines import clock, sql
+from vast_pipelines import clock
 from vast_pipelines.config import build_resources, unset_variables
 from vast_pipelines.defs.alerts.budget import BUDGET_STATUS_TAG
 from vast_pipelines.defs.costs.partitions import complete_partitions_since, last_complete_partition
@@ -56,23 +55,7 @@ def fill_demo_traffic(database: AnalyticsDatabase, now: datetime, tz: ZoneInfo, 
     if not database.is_embedded:
         raise OperatorError("The demo writes synthetic traffic into the embedded database only; unset TIMESCALE_URL.")
     rows = list(demo_rows(now, tz, days=days, seed=seed))
-    raw = database.engine.raw_connection()
-    try:
-        with raw.cursor() as cur:
-            cur.execute("TRUNCATE vast_ai_costs")
-            cur.execute(sql.RESET_DEMO_COST_HISTORY)
-            cur.execute("DELETE FROM vast_pipelines.demo_traffic")
-            with cur.copy('COPY vast_ai_costs ("timestamp", model, cost, duration, cold_start) FROM STDIN') as copy:
-                for row in rows:
-                    copy.write_row(row)
-            cur.execute(
-                "INSERT INTO vast_pipelines.demo_traffic (first_request, last_request, requests, seed, note) "
-                "VALUES (%s, %s, %s, %s, %s)",
-                (min(r[0] for r in rows), max(r[0] for r in rows), len(rows), seed, DEMO_NOTE),
-            )
-        raw.commit()
-    finally:
-        raw.close()
+    database.demo.replace_traffic(rows, seed=seed, note=DEMO_NOTE)
     return len(rows)
 
 
@@ -152,11 +135,7 @@ def _run_jobs(instance: dg.DagsterInstance, resources: dict, database: Analytics
                 error = getattr(event.event_specific_data, "error", None)
                 print(f"FAILED {event.step_key}: {error.message if error else event.message}", file=sys.stderr)
         return 1
-    with database.begin() as conn:
-        report = conn.execute(
-            sa.text("SELECT report_markdown FROM vast_pipelines.health_checks WHERE run_id = :r"), {"r": result.run_id}
-        ).scalar_one()
-    print("", report, "", sep="\n", file=out)
+    print("", database.health.report(result.run_id), "", sep="\n", file=out)
 
     # The months the traffic covers: each review rolls up its missing days and records them as materializations
     # of daily_cost_history, so the UI's cost history is not "Missing" for the demo's days.
@@ -186,18 +165,14 @@ def _run_jobs(instance: dg.DagsterInstance, resources: dict, database: Analytics
     if not result.success:
         print(f"FAILED weekly_cost_report {week}: see the run in the UI (scripts/ui)", file=sys.stderr)
         return 1
-    with database.begin() as conn:
-        review = conn.execute(
-            sa.text(sql.COST_REPORT_TEXT), {"report": "weekly_cost_report", "period_start": week}
-        ).scalar_one()
+    review = database.cost_reports.text("weekly_cost_report", date.fromisoformat(week))
     print(review, "", sep="\n", file=out)
     return 0
 
 
 def database_first_day(database: AnalyticsDatabase) -> datetime | None:
     """The first synthetic request, as the demo recorded it."""
-    with database.begin() as conn:
-        return conn.execute(sa.text("SELECT min(first_request) FROM vast_pipelines.demo_traffic")).scalar()
+    return database.demo.first_request()
 
 
 DEMO_SENSORS = ("budget_alert_sensor", "runaway_cost_sensor")
@@ -220,14 +195,7 @@ def sensor_ticks(resources: dict[str, dg.ConfigurableResource], instance: dg.Dag
         ]
         lines.append(f"{name}: {'; '.join(runs) or tick.skip_message or 'nothing to do'}")
     database: AnalyticsDatabase = resources["database"]
-    with database.begin() as conn:
-        waiting = conn.execute(
-            sa.text(
-                "SELECT kind, destination, status FROM vast_pipelines.notification_outbox "
-                "WHERE status <> 'delivered' AND kind LIKE 'budget%' ORDER BY id"
-            )
-        ).all()
-    lines += [f"  outbox: {kind} to {to}: {status}" for kind, to, status in waiting]
+    lines += [f"  outbox: {kind} to {to}: {status}" for kind, to, status in database.outbox.not_delivered("budget")]
     return "\n".join(lines)
 
 

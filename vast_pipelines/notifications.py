@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -10,26 +9,22 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from vast_pipelines.policy.outbox import DIGEST_KIND, ExpiredDigest, MaxAges
+from vast_pipelines.policy.outbox import DIGEST_KIND, Expired, MaxAges, digest
 from vast_pipelines.reports.alerts import Message
 from vast_pipelines.reports.outbox import expired_digest
 from vast_pipelines.reports.plain import plain_text
-from vast_pipelines.resources.database import (
-    OUTBOX_LEASE_SECONDS,
-    AnalyticsDatabase,
-    DatabaseUnavailable,
-    OutboxMessage,
-    OutboxRow,
-)
+from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.slack import Delivery, SlackResource
-from vast_pipelines.resources.spool import spool, spooled
+from vast_pipelines.store import outbox
+from vast_pipelines.store.errors import DatabaseUnavailable
+from vast_pipelines.store.outbox import OutboxMessage, OutboxRow
 
 # Undelivered messages are retried after this long, growing with each attempt (capped).
 RETRY_BASE_SECONDS = 60.0
 RETRY_MAX_SECONDS = 3600.0
 # A message being delivered (first attempt or retry) is hidden from other senders this long.
-LEASE_SECONDS = OUTBOX_LEASE_SECONDS
+LEASE_SECONDS = outbox.LEASE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -120,7 +115,7 @@ def send(
     spool, to be written to the outbox when the database is back.
     """
     try:
-        outbox_id = database.enqueue_notification(**dataclasses.asdict(message))
+        outbox_id = database.outbox.enqueue(message)
     except OUTBOX_DOWN as exc:
         return send_directly(database, slack, email, message, reason=exc)
     if outbox_id is None:
@@ -140,7 +135,7 @@ def send_directly(
     log.warning(f"The outbox cannot be written ({type(reason).__name__}); sending {message.kind} directly")
     delivery = Delivery("demo", error=DEMO_NOTE) if database.is_embedded else deliver(slack, email, message)
     try:
-        path = spool(database, delivery, message=message)
+        path = database.spool.keep(delivery, message=message)
     except OSError as exc:
         log.error(f"{message.kind} to {message.destination} could not be kept for the outbox either: {exc}")
         path = None
@@ -150,10 +145,10 @@ def send_directly(
 def flush_spool(database: AnalyticsDatabase) -> int:
     """Write what waited for the database (messages sent directly, outcomes of attempts) to the outbox."""
     written = 0
-    for item in spooled(database):
+    for item in database.spool.waiting():
         retry = retry_delay(1) if item.delivery.status != "delivered" else 0.0
         if item.message is not None:
-            database.record_attempted(
+            database.outbox.record_attempted(
                 item.message,
                 status=item.delivery.status,
                 error=item.delivery.error,
@@ -161,7 +156,7 @@ def flush_spool(database: AnalyticsDatabase) -> int:
                 retry_in_seconds=retry,
             )
         elif item.outbox_id is not None:
-            database.mark_notification(
+            database.outbox.mark(
                 item.outbox_id,
                 status=item.delivery.status,
                 error=item.delivery.error,
@@ -187,11 +182,11 @@ def deliver_and_mark(
     Nothing queued in the embedded demo database is ever posted: it is kept with status ``demo``.
     """
     if database.is_embedded:
-        database.mark_notification(outbox_id, status="demo", error=DEMO_NOTE)
+        database.outbox.mark(outbox_id, status="demo", error=DEMO_NOTE)
         return Delivery("demo", error=DEMO_NOTE)
     delivery = deliver(slack, email, message)
     try:
-        database.mark_notification(
+        database.outbox.mark(
             outbox_id,
             status=delivery.status,
             error=delivery.error,
@@ -200,7 +195,7 @@ def deliver_and_mark(
         )
     except OUTBOX_DOWN:
         # Delivered (or not) but not recorded: keep the outcome, so the lease's end does not send it again.
-        spool(database, delivery, outbox_id=outbox_id)
+        database.spool.keep(delivery, outbox_id=outbox_id)
     return delivery
 
 
@@ -260,18 +255,22 @@ def redeliver_due(
     started = time.monotonic()
     outcomes = []
     if ages is not None:
-        _, queued = database.expire_notifications(ages, lambda found: digest_message(slack, found, ages))
+        _, queued = database.outbox.expire(ages, lambda expired: digest_message(slack, expired, ages))
         if queued is not None:
             outcomes.append((queued, deliver_and_mark(database, slack, email, queued.id, queued, attempts=0)))
-    for row in database.claim_due_notifications(limit=limit, lease_seconds=LEASE_SECONDS):
+    for row in database.outbox.claim_due(limit=limit, lease_seconds=LEASE_SECONDS):
         if time.monotonic() - started > time_budget_seconds:
             break
         outcomes.append((row, deliver_and_mark(database, slack, email, row.id, row, attempts=row.attempts)))
     return outcomes
 
 
-def digest_message(slack: SlackResource, found: ExpiredDigest, ages: MaxAges) -> OutboxMessage:
-    """The one Slack message (to the updates channel: it reports, it does not page) saying what expired."""
+def digest_message(slack: SlackResource, expired: list[Expired], ages: MaxAges) -> OutboxMessage | None:
+    """The one Slack message (to the updates channel: it reports, it does not page) saying what expired and was
+    not reported yet (None: nothing was)."""
+    found = digest(expired)
+    if found is None:
+        return None
     message = expired_digest(found, ages)
     return OutboxMessage("slack", slack.updates_channel, DIGEST_KIND, message.text, subject=message.subject)
 

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from psycopg import sql as pgsql
 from sqlalchemy.engine import make_url
 
-from vast_pipelines import clock, sql
+from vast_pipelines import clock
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.embedded import embedded_server_url, stop_embedded_server
@@ -36,6 +36,7 @@ from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.tailscale import TailscaleResource
 from vast_pipelines.resources.vast import VastAIResource
+from vast_pipelines.store.cost_table import COST_TABLE_DDL
 from vast_pipelines_tests.fakes import SlackServer, SmtpServer, VastServer, ollama_server, vllm_server
 
 REPO = Path(__file__).parents[1]
@@ -130,7 +131,7 @@ def fresh_database_url(pg_admin_url: str) -> Iterator[str]:
 def database(fresh_database_url: str) -> AnalyticsDatabase:
     """A production-like analytics database (``TIMESCALE_URL`` given) with an empty ``vast_ai_costs``."""
     with psycopg.connect(_libpq(fresh_database_url), autocommit=True) as conn:
-        for statement in sql.EMBEDDED_MIGRATIONS[:2]:
+        for statement in COST_TABLE_DDL:
             conn.execute(statement)
     return AnalyticsDatabase(url=fresh_database_url, connect_attempts=1)
 
@@ -164,6 +165,35 @@ def insert_costs(database: AnalyticsDatabase, rows: list[tuple[datetime, str | N
                 for t, m, c, d, s in rows
             ],
         )
+
+
+def notification(database: AnalyticsDatabase, outbox_id: int) -> dict[str, Any]:
+    """One outbox row as a dict (status, attempts, last_error, ...)."""
+    with database.begin() as conn:
+        return dict(
+            conn.execute(
+                sa.text(
+                    "SELECT id, transport, destination, kind, subject, body, status, attempts, last_error, "
+                    "delivery_ref FROM vast_pipelines.notification_outbox WHERE id = :id"
+                ),
+                {"id": outbox_id},
+            )
+            .mappings()
+            .one()
+        )
+
+
+def worker_changes(database: AnalyticsDatabase, run_id: str) -> list[dict[str, Any]]:
+    """The changes one run recorded in ``vast_pipelines.worker_changes``, in order."""
+    with database.begin() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT step, target, before, after, outcome, detail FROM vast_pipelines.worker_changes "
+                "WHERE run_id = :run_id ORDER BY id"
+            ),
+            {"run_id": run_id},
+        )
+        return [dict(row) for row in rows.mappings()]
 
 
 @functools.cache

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import sqlalchemy as sa
 
-from vast_pipelines import sql
 from vast_pipelines.definitions import defs
 from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines_tests.guide_queries import guide_query_at, guide_query_between
 
 
 def local(day: str, at: str = "00:00:00", zone: str = "UTC") -> datetime:
@@ -38,7 +38,7 @@ def guide_between(database: AnalyticsDatabase, name: str, zone: str, start: date
     """The guide's query ``name`` in a session of time zone ``zone``, its window pinned to ``[start, end)``."""
     with database.begin() as conn:
         conn.execute(sa.text("SELECT set_config('TimeZone', :zone, true)"), {"zone": zone})
-        return conn.execute(sa.text(sql.guide_query_between(name)), {"start": start, "end": end}).all()
+        return conn.execute(sa.text(guide_query_between(name)), {"start": start, "end": end}).all()
 
 
 def guide_now(database: AnalyticsDatabase, name: str, zone: str, now: datetime) -> list:
@@ -46,7 +46,7 @@ def guide_now(database: AnalyticsDatabase, name: str, zone: str, now: datetime) 
     with database.begin() as conn:
         conn.execute(sa.text("SELECT set_config('TimeZone', :zone, true)"), {"zone": zone})
         today = now.astimezone(ZoneInfo(zone)).date()
-        return conn.execute(sa.text(sql.guide_query_at(name)), {"now": now, "today": today}).all()
+        return conn.execute(sa.text(guide_query_at(name)), {"now": now, "today": today}).all()
 
 
 def days(first: str, count: int) -> list[str]:

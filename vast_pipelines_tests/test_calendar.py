@@ -89,7 +89,7 @@ def test_spend_sensors_rollup_and_partitions_at_the_calendars_edges(database, at
     local_today = instant.now.astimezone(tz).date()
     resources = make_resources(database, timezone=instant.zone)
 
-    spend = database.spend_summary(periods_at(instant.now, tz))
+    spend = database.spend.summary(periods_at(instant.now, tz))
     assert (spend.today_requests, spend.today_cost) == (expected.today_requests, pytest.approx(expected.today_cost))
     assert spend.previous_day_cost == pytest.approx(expected.previous_day_cost)
     assert spend.month_to_date == pytest.approx(expected.month_to_date)
@@ -131,7 +131,7 @@ def test_spend_sensors_rollup_and_partitions_at_the_calendars_edges(database, at
     assert figures["requests"] == expected.today_requests
     assert figures["daily_cost"] == pytest.approx(expected.today_cost)
     # The spend statement then reads that day from the rollup, with the same figures.
-    again = database.spend_summary(periods_at(instant.now, tz))
+    again = database.spend.summary(periods_at(instant.now, tz))
     assert again.today_cost == pytest.approx(spend.today_cost)
     assert again.month_to_date == pytest.approx(spend.month_to_date)
 

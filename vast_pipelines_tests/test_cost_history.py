@@ -8,7 +8,6 @@ import sqlalchemy as sa
 from vast_pipelines.config import history_start
 from vast_pipelines.definitions import defs
 from vast_pipelines.policy.costs import daily_costs, round_money
-from vast_pipelines.resources.cost_history import read_history
 from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines_tests.conftest import insert_costs, make_resources
 from vast_pipelines_tests.cost_runs import days, guide_between, local, run_partition
@@ -60,7 +59,7 @@ def test_rollup_equals_the_guides_daily_sql_in_a_non_utc_zone_across_a_dst_chang
     for key in days("2026-03-06", 4):
         assert run_partition("daily_cost_history_job", key, resources).success
 
-    history = read_history(database, date(2026, 3, 6), date(2026, 3, 10))
+    history = database.cost_history.read(date(2026, 3, 6), date(2026, 3, 10))
     ours = {
         d.day: (round_money(d.totals.cost, 2), d.totals.requests)
         for d in daily_costs(history.rows, history.days, date(2026, 3, 6), date(2026, 3, 10))
@@ -130,7 +129,7 @@ def test_an_empty_day_is_written_as_no_rows_and_reported_as_no_data(database):
     band = checks(result)["daily_cost_band"]
     assert band.passed is False and band.severity == dg.AssetCheckSeverity.WARN
     assert history_rows(database) == []
-    history = read_history(database, date(2026, 5, 4), date(2026, 5, 5))
+    history = database.cost_history.read(date(2026, 5, 4), date(2026, 5, 5))
     assert history.days[date(2026, 5, 4)].requests == 0 and history.days[date(2026, 5, 4)].timezone == "UTC"
 
 

@@ -6,16 +6,12 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from vast_pipelines import sql
 from vast_pipelines.policy.periods import periods_at
-from vast_pipelines.resources.database import (
-    AnalyticsDatabase,
-    CostTableMissing,
-    DatabaseUnavailable,
-    dispose_engine,
-    migrate,
-    spend_parameters,
-)
+from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
+from vast_pipelines.store.errors import CostTableMissing, DatabaseUnavailable
+from vast_pipelines.store.schema import migrate
+from vast_pipelines.store.spend import SUMMARY as SPEND_SUMMARY
+from vast_pipelines.store.spend import spend_parameters
 from vast_pipelines_tests.conftest import _libpq, insert_costs
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -23,7 +19,7 @@ UTC_ZONE = ZoneInfo("UTC")
 
 
 def test_empty_cost_table_is_zero_with_no_data_not_a_crash(database):
-    spend = database.spend_summary(periods_at(NOW, UTC_ZONE))
+    spend = database.spend.summary(periods_at(NOW, UTC_ZONE))
     assert spend.rolling_24h_cost == 0.0 and spend.month_to_date == 0.0
     assert spend.has_data is False
 
@@ -41,7 +37,7 @@ def test_spend_windows_match_the_guides_queries(database):
             (NOW + timedelta(days=2), "llama-2-7b", 50.0, 1.0, False),  # clock skew: future
         ],
     )
-    spend = database.spend_summary(periods_at(NOW, UTC_ZONE))
+    spend = database.spend.summary(periods_at(NOW, UTC_ZONE))
     assert spend.rolling_24h_cost == pytest.approx(3.25)
     assert spend.rolling_24h_requests == 3
     assert spend.previous_day_cost == pytest.approx(6.00)  # 2026-11-19 00:00-24:00: the 23 h and 25 h rows
@@ -64,7 +60,7 @@ def test_spend_windows_match_the_guides_queries(database):
 def test_days_are_cut_in_the_operators_timezone(database):
     tz = ZoneInfo("Europe/Berlin")
     insert_costs(database, [(datetime(2026, 11, 19, 23, 30, tzinfo=UTC), "m", 3.0, 1.0, False)])  # 00:30 Berlin
-    spend = database.spend_summary(periods_at(NOW, tz))
+    spend = database.spend.summary(periods_at(NOW, tz))
     assert spend.today_cost == pytest.approx(3.0) and spend.previous_day_cost == 0.0
 
 
@@ -75,7 +71,7 @@ def test_missing_columns_are_named(database):
     with pytest.raises(CostTableMissing, match=r"duration \(double precision\), cold_start \(boolean\)"):
         database.check_cost_table()
     # The spend statement reads only timestamp and cost: the sensors keep judging.
-    assert database.spend_summary(periods_at(NOW, UTC_ZONE)).month_requests == 0
+    assert database.spend.summary(periods_at(NOW, UTC_ZONE)).month_requests == 0
 
 
 def test_missing_table_is_explained_and_not_created_in_production(fresh_database_url):
@@ -134,13 +130,11 @@ def _rows_between(start: datetime, days: int) -> list[tuple]:
 @pytest.mark.parametrize("rolled_up", ["none", "all", "with a gap", "other timezone"])
 def test_whole_days_from_the_rollup_give_the_same_figures_as_raw_rows(database, rolled_up):
     """The sensors' spend query reads whole days from daily_cost_history; the figures must not change."""
-    from vast_pipelines.resources.cost_history import refresh_day
-
     tz = ZoneInfo("America/New_York")
     now = datetime(2026, 11, 20, 15, 30, tzinfo=UTC)
     periods = periods_at(now, tz)
     insert_costs(database, _rows_between(datetime(2026, 10, 25, tzinfo=UTC), 27))
-    expected = database.spend_summary(periods)  # nothing rolled up yet: all raw
+    expected = database.spend.summary(periods)  # nothing rolled up yet: all raw
 
     today = periods.today_start.date()
     days = [today - timedelta(days=n) for n in range(1, 27)]
@@ -151,10 +145,10 @@ def test_whole_days_from_the_rollup_give_the_same_figures_as_raw_rows(database, 
         zone = ZoneInfo("UTC") if rolled_up == "other timezone" else tz
         start = datetime.combine(day, datetime.min.time(), zone)
         end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone)
-        refresh_day(database, day=day, window_start=start, window_end=end, timezone=zone.key, run_id=None)
+        database.cost_history.refresh_day(day=day, window_start=start, window_end=end, timezone=zone.key, run_id=None)
     # A late row for a rolled-up day is invisible until that day is rolled up again (the morning schedule).
-    assert database.spend_summary(periods) == expected
-    without_rolling = database.spend_summary(periods, rolling_24h=False)  # what the per-minute sensors read
+    assert database.spend.summary(periods) == expected
+    without_rolling = database.spend.summary(periods, rolling_24h=False)  # what the per-minute sensors read
     assert (
         dataclasses.replace(
             without_rolling,
@@ -165,7 +159,7 @@ def test_whole_days_from_the_rollup_give_the_same_figures_as_raw_rows(database, 
         == expected
     )
     with database.begin() as conn:
-        raw_from = conn.execute(sa.text(sql.SPEND_SUMMARY), spend_parameters(periods)).mappings().one()["raw_from_day"]
+        raw_from = conn.execute(sa.text(SPEND_SUMMARY), spend_parameters(periods)).mappings().one()["raw_from_day"]
     month_first = periods.month_start.date()  # history is needed from the 1st (or 7 days back, if earlier)
     expected_from = {"none": month_first, "all": today, "with a gap": today - timedelta(days=4)}
     assert raw_from == expected_from.get(rolled_up, month_first)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from vast_pipelines.resources.vast import VastAIResource
-from vast_pipelines_tests.conftest import SLACK_TOKEN, VAST_KEY, make_resources
+from vast_pipelines_tests.conftest import SLACK_TOKEN, VAST_KEY, make_resources, worker_changes
 from vast_pipelines_tests.fakes import LoopbackServer, Reply, VastServer, vllm_server
 from vast_pipelines_tests.jobs import JobRun, run_job
 
@@ -62,7 +62,7 @@ def posts(vast: VastServer, path: str) -> int:
 
 
 def changes_of(database, run: JobRun) -> list[tuple[str, str]]:
-    return [(c["step"], c["outcome"]) for c in database.worker_changes(run.result.run_id)]
+    return [(c["step"], c["outcome"]) for c in worker_changes(database, run.result.run_id)]
 
 
 def assert_no_secrets(*texts: str) -> None:
@@ -120,7 +120,7 @@ def test_deploys_a_model_end_to_end(database, vast_server, slack_server, worker,
     ]
     notify = run.metadata("deploy_notify")
     assert notify["endpoint_id"] == endpoint["id"] and notify["endpoint_url"] == worker.url
-    assert_no_secrets(message["text"], *run.messages, str(database.worker_changes(run.result.run_id)))
+    assert_no_secrets(message["text"], *run.messages, str(worker_changes(database, run.result.run_id)))
 
 
 def test_a_second_run_reuses_the_endpoint_instead_of_creating_a_twin(
@@ -198,7 +198,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(database, vast_server, slac
     assert router_env.read_text() == ROUTER_ENV
     assert not (tmp_path / "restarted").exists()
     assert slack_server.messages == []
-    assert database.worker_changes(run.result.run_id) == []
+    assert worker_changes(database, run.result.run_id) == []
     plan = run.metadata("deploy_notify")["plan"]
     assert f"POST {vast_server.url}/api/v0/endptjobs/" in plan and '"inactivity_timeout": 300' in plan
     assert f"POST {vast_server.url}/route/" in plan

@@ -8,7 +8,7 @@ import pytest
 from vast_pipelines.notifications import send_email
 from vast_pipelines.resources.email import EmailResource, parse_smtp_url
 from vast_pipelines.resources.errors import OperatorError
-from vast_pipelines_tests.conftest import closed_port_url
+from vast_pipelines_tests.conftest import closed_port_url, notification
 from vast_pipelines_tests.fakes import SmtpServer
 
 PASSWORD = "smtp-p@ss/SECRET"
@@ -136,7 +136,7 @@ def test_email_goes_through_the_outbox(database, smtp_server):
     sent = send_email(
         database, EmailResource(smtp_url=smtp_server.url), subject="subj", body="body", kind="test", dedupe_key="k"
     )
-    row = database.notification(sent.outbox_id)
+    row = notification(database, sent.outbox_id)
     assert (row["status"], row["destination"], row["subject"]) == ("delivered", "platform-ops@bluefly.io", "subj")
     again = send_email(
         database, EmailResource(smtp_url=smtp_server.url), subject="subj", body="body", kind="test", dedupe_key="k"

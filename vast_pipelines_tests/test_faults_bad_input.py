@@ -23,17 +23,9 @@ from sqlalchemy.engine import make_url
 from vast_pipelines.config import ConfigurationError, validate_environment
 from vast_pipelines.defs.alerts.budget import BUDGET_STATUS_TAG
 from vast_pipelines.defs.guards import CannotJudge
-from vast_pipelines.resources.cost_history import refresh_day
-from vast_pipelines.resources.database import (
-    AnalyticsDatabase,
-    DatabaseBadData,
-    DatabaseBusy,
-    DatabaseLoginFailed,
-    DatabasePermissionDenied,
-    dispose_engine,
-    tick_limits,
-)
+from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine, tick_limits
 from vast_pipelines.resources.errors import OperatorError
+from vast_pipelines.store.errors import DatabaseBadData, DatabaseBusy, DatabaseLoginFailed, DatabasePermissionDenied
 from vast_pipelines_tests.conftest import (
     REPO,
     _libpq,
@@ -116,8 +108,7 @@ def test_a_nan_day_rolled_up_stores_no_nan_and_the_budget_sensor_keeps_ticking(d
     yesterday = datetime(2026, 3, 13, tzinfo=UTC)
     add_rows(database, (yesterday + timedelta(hours=3), "llama-3-70b", "'NaN'", "1"))
     add_rows(database, (yesterday + timedelta(hours=4), "llama-3-70b", "70", "1"))
-    refresh_day(
-        database,
+    database.cost_history.refresh_day(
         day=yesterday.date(),
         window_start=yesterday,
         window_end=NOW.replace(hour=0),
@@ -277,8 +268,8 @@ def test_a_10_mb_model_name_costs_a_few_hundred_bytes_and_still_groups(database,
     [event] = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey("top_cost_drivers")]
     assert len(json.dumps({k: str(v.value) for k, v in event.materialization.metadata.items()})) < 20_000
     day = datetime(2026, 3, 14, tzinfo=UTC)
-    refresh_day(
-        database, day=day.date(), window_start=day, window_end=day + timedelta(days=1), timezone="UTC", run_id=None
+    database.cost_history.refresh_day(
+        day=day.date(), window_start=day, window_end=day + timedelta(days=1), timezone="UTC", run_id=None
     )
     with database.begin() as conn:
         rows = conn.execute(

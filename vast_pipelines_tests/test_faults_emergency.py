@@ -14,9 +14,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from vast_pipelines import sql
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.router import AgentRouterResource
+from vast_pipelines.store.cost_table import COST_TABLE_DDL
 from vast_pipelines_tests.conftest import (
     _libpq,
     closed_port_url,
@@ -159,7 +159,7 @@ def test_the_database_dying_mid_emergency_still_tells_on_call_and_the_outbox_cat
     at(NOW)
     database = AnalyticsDatabase(url=fresh_database_url, home=str(tmp_path / "home"), connect_attempts=1)
     with psycopg.connect(_libpq(fresh_database_url), autocommit=True) as conn:
-        for statement in sql.EMBEDDED_MIGRATIONS[:2]:
+        for statement in COST_TABLE_DDL:
             conn.execute(statement)
     runaway(database)
     ours = vast_server.add_endpoint("llama-3-70b")
@@ -273,7 +273,7 @@ def test_restore_restarts_the_router_unless_confirmed(
         router_env=env,
         restart_command=fixed,
     )
-    database.confirm_router(run_id="an-earlier-emergency", use_vastai="false")
+    database.incidents.confirm_router(run_id="an-earlier-emergency", use_vastai="false")
     job = code_location().resolve_job_def("restore_service")
     first = job.execute_in_process(instance=instance, resources=resources, raise_on_error=False)
     assert first.success and marker.read_text().count("restart") == 1

@@ -91,11 +91,11 @@ def test_one_failed_check_between_good_ones_is_not_an_outage(database, instance,
 
 
 def test_an_outage_is_claimed_once_in_the_database(database):
-    first = database.open_outage(endpoint="vLLM", summary="down", figures={}, context={})
+    first = database.incidents.open_outage(endpoint="vLLM", summary="down", figures={}, context={})
     assert first is not None
-    assert database.open_outage(endpoint="vLLM", summary="down", figures={}, context={}) is None
-    assert database.close_outage(endpoint="vLLM", state={})["id"] == first
-    assert database.close_outage(endpoint="vLLM", state={}) is None
+    assert database.incidents.open_outage(endpoint="vLLM", summary="down", figures={}, context={}) is None
+    assert database.incidents.close_outage(endpoint="vLLM", state={})["id"] == first
+    assert database.incidents.close_outage(endpoint="vLLM", state={}) is None
 
 
 @pytest.mark.faults

@@ -1,6 +1,6 @@
 from vast_pipelines.notifications import send_slack
 from vast_pipelines.resources.slack import SlackResource
-from vast_pipelines_tests.conftest import SLACK_TOKEN, closed_port_url
+from vast_pipelines_tests.conftest import SLACK_TOKEN, closed_port_url, notification
 from vast_pipelines_tests.fakes import Reply
 
 
@@ -18,7 +18,7 @@ def test_message_is_stored_then_delivered(database, slack_server):
     sent = send_slack(database, slack(slack_server), channel="#platform-updates", text="hello", kind="test")
     assert sent.status == "delivered"
     assert slack_server.messages == [{"channel": "#platform-updates", "text": "hello", "ts": sent.delivery.ref}]
-    row = database.notification(sent.outbox_id)
+    row = notification(database, sent.outbox_id)
     assert (row["status"], row["attempts"], row["body"]) == ("delivered", 1, "hello")
 
 
@@ -38,7 +38,7 @@ def test_slack_down_keeps_the_message_in_the_outbox(database):
     sent = send_slack(
         database, slack(url=closed_port_url() + "/api/"), channel="#platform-alerts", text="runaway", kind="test"
     )
-    row = database.notification(sent.outbox_id)
+    row = notification(database, sent.outbox_id)
     assert row["status"] == "failed" and row["body"] == "runaway"
     assert "unreachable" in row["last_error"]
     assert SLACK_TOKEN not in row["last_error"]
@@ -46,14 +46,14 @@ def test_slack_down_keeps_the_message_in_the_outbox(database):
 
 def test_slack_errors_are_recorded_by_code(database, slack_server):
     sent = send_slack(database, slack(slack_server), channel="#no-such-channel", text="x", kind="test")
-    assert database.notification(sent.outbox_id)["last_error"] == "Slack API error: channel_not_found"
+    assert notification(database, sent.outbox_id)["last_error"] == "Slack API error: channel_not_found"
     bad = send_slack(database, slack(slack_server, token="xoxb-wrong"), channel="#incidents", text="x", kind="t")
-    assert database.notification(bad.outbox_id)["last_error"] == "Slack API error: invalid_auth"
+    assert notification(database, bad.outbox_id)["last_error"] == "Slack API error: invalid_auth"
 
 
 def test_without_a_token_messages_wait_as_not_configured(database):
     sent = send_slack(database, slack(token=None), channel="#platform-updates", text="report", kind="test")
-    assert database.notification(sent.outbox_id)["status"] == "not_configured"
+    assert notification(database, sent.outbox_id)["status"] == "not_configured"
 
 
 def test_same_dedupe_key_is_queued_once(database, slack_server):

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 from vast_pipelines.notifications import redeliver_due, retry_delay, send_email, send_slack
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.slack import SlackResource
-from vast_pipelines_tests.conftest import SLACK_TOKEN, make_resources, tick_and_launch
+from vast_pipelines_tests.conftest import SLACK_TOKEN, make_resources, notification, tick_and_launch
 
 
 def make_due(database) -> None:
@@ -31,7 +31,7 @@ def test_smtp_refusing_then_accepting_delivers_the_email_once(database, smtp_ser
     second = tick_and_launch("notification_outbox_sensor", resources, instance, first.cursor)
     assert len(smtp_server.messages) == 1 and str(smtp_server.messages[0]["Subject"]) == "[vast_pipelines] test"
     assert len(first.run_requests) == 1 and not second.run_requests and "Nothing due" in second.skip_message
-    row = database.notification(sent.outbox_id)
+    row = notification(database, sent.outbox_id)
     assert (row["status"], row["attempts"]) == ("delivered", 2)
 
 
@@ -47,8 +47,8 @@ def test_a_leased_message_is_not_sent_by_a_second_sender(database, slack_server)
     down = SlackResource(bot_token=SLACK_TOKEN, api_url="http://127.0.0.1:9/api/", rate_limit_retries=0)
     send_slack(database, down, channel="#platform-alerts", text="once", kind="test")
     make_due(database)
-    [claimed] = database.claim_due_notifications(limit=10, lease_seconds=300)
-    assert database.claim_due_notifications(limit=10, lease_seconds=300) == []  # another code server's tick
+    [claimed] = database.outbox.claim_due(limit=10, lease_seconds=300)
+    assert database.outbox.claim_due(limit=10, lease_seconds=300) == []  # another code server's tick
     slack = SlackResource(bot_token=SLACK_TOKEN, api_url=slack_server.api_url)
     assert redeliver_due(database, slack, EmailResource()) == []
     assert claimed.body == "once" and claimed.attempts == 1 and slack_server.messages == []

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from vast_pipelines import sql
 from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.spend import SpendSummary
 from vast_pipelines.policy.spend_minutes import (
@@ -24,8 +23,10 @@ from vast_pipelines.policy.spend_minutes import (
     read_bounds,
     sweep_slice,
 )
-from vast_pipelines.resources import spend_minutes
-from vast_pipelines.resources.database import AnalyticsDatabase, spend_parameters
+from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.store import spend_minutes
+from vast_pipelines.store.spend import SUMMARY as SPEND_SUMMARY
+from vast_pipelines.store.spend import spend_parameters
 from vast_pipelines_tests.conftest import insert_costs
 
 TZ = ZoneInfo("America/New_York")
@@ -136,12 +137,12 @@ def _raw(database: AnalyticsDatabase, now: datetime, rolling: bool) -> sa.RowMap
     """The same statement with nothing pre-summed: every row raw, as before issue 14."""
     periods = periods_at(now, TZ)
     with database.begin() as conn:
-        row = conn.execute(sa.text(sql.SPEND_SUMMARY), {**spend_parameters(periods), "with_rolling": rolling})
+        row = conn.execute(sa.text(SPEND_SUMMARY), {**spend_parameters(periods), "with_rolling": rolling})
         return row.mappings().one()
 
 
 def _check(database: AnalyticsDatabase, now: datetime, rolling: bool) -> SpendSummary:
-    spend = database.spend_summary(periods_at(now, TZ), rolling_24h=rolling)
+    spend = database.spend.summary(periods_at(now, TZ), rolling_24h=rolling)
     raw = _raw(database, now, rolling)
     for field, column in [
         ("today_cost", "today_cost"),
@@ -191,7 +192,7 @@ def test_a_row_logged_within_the_last_minute_counts_at_once_and_a_late_row_at_th
     insert_costs(database, _traffic(NOW - timedelta(hours=10), 10))
     before = _check(database, NOW, rolling=False)
     insert_costs(database, [(NOW - timedelta(seconds=30), "model-0", 7.0, 1.0, False)])  # in the raw tail
-    assert database.spend_summary(periods_at(NOW, TZ), rolling_24h=False).today_cost == pytest.approx(
+    assert database.spend.summary(periods_at(NOW, TZ), rolling_24h=False).today_cost == pytest.approx(
         before.today_cost + 7.0
     )
     insert_costs(database, [(NOW - timedelta(hours=3), "model-1", 11.0, 1.0, False)])  # already summed: late
@@ -231,7 +232,7 @@ def test_two_refreshers_at_once_never_count_a_row_twice(database):
     def tick(offset: int) -> None:
         try:
             for n in range(6):
-                database.spend_summary(periods_at(NOW + timedelta(minutes=offset + n), TZ), rolling_24h=False)
+                database.spend.summary(periods_at(NOW + timedelta(minutes=offset + n), TZ), rolling_24h=False)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 

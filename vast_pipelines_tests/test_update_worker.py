@@ -2,7 +2,7 @@ import pytest
 
 from vast_pipelines.policy.deploy import Opportunity, recommended_changes, update_worker_run_config
 from vast_pipelines.policy.worker_settings import from_vast
-from vast_pipelines_tests.conftest import SLACK_TOKEN, VAST_KEY, make_resources
+from vast_pipelines_tests.conftest import SLACK_TOKEN, VAST_KEY, make_resources, worker_changes
 from vast_pipelines_tests.fakes import Reply
 from vast_pipelines_tests.jobs import JobRun, run_job
 
@@ -59,7 +59,7 @@ def test_applies_only_the_changed_fields_and_reports_before_and_after(database, 
     [message] = slack_server.messages
     assert message["channel"] == "#platform-updates"
     assert f"inactivity_timeout 300 s → 600 s; search_params {old_query} → {new_query}" in message["text"]
-    changes = database.worker_changes(run.result.run_id)
+    changes = worker_changes(database, run.result.run_id)
     assert [(c["step"], c["before"], c["after"]) for c in changes] == [
         ("update endpoint", {"inactivity_timeout": 300}, {"inactivity_timeout": 600}),
         ("update worker group", {"search_params": old_query}, {"search_params": new_query, "endpoint_id": endpoint_id}),
@@ -124,7 +124,7 @@ def test_no_change_shows_the_settings_and_calls_nothing(database, vast_server, s
     assert slack_server.messages == []
     assert run.metadata("update_worker_read")["changes"] == 0
     assert any("already as asked, nothing to change" in m for m in run.messages)
-    assert database.worker_changes(run.result.run_id) == []
+    assert worker_changes(database, run.result.run_id) == []
 
 
 def test_an_unknown_endpoint_is_refused_with_the_known_ones(database, vast_server, worker):
@@ -188,7 +188,7 @@ def test_a_refused_put_says_what_was_applied_and_how_to_finish(database, vast_se
     assert not run.result.success
     assert "bad gpu" in run.failure and "Already applied: endpoint" in run.failure
     assert "changes only what still differs" in run.failure
-    assert [c["outcome"] for c in database.worker_changes(run.result.run_id)] == ["applied", "failed"]
+    assert [c["outcome"] for c in worker_changes(database, run.result.run_id)] == ["applied", "failed"]
 
 
 def test_a_recommendation_is_a_run_config_update_worker_accepts(database, vast_server, slack_server, worker):

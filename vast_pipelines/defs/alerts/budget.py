@@ -5,6 +5,7 @@ import dagster as dg
 
 from vast_pipelines import clock
 from vast_pipelines.defs.alerts.delivery import ALERT_TAG, deliver_alerts, delivery_request
+from vast_pipelines.defs.cost_freshness import cost_freshness
 from vast_pipelines.defs.guards import fail_when_blind
 from vast_pipelines.notifications import alert_messages
 from vast_pipelines.policy.alerts import BudgetDecision, alerts_to_send, budget_decision, next_level
@@ -14,11 +15,11 @@ from vast_pipelines.policy.thresholds import Thresholds
 from vast_pipelines.reports.alerts import budget_alert, forecast_alert, uncounted_costs_alert
 from vast_pipelines.reports.health import uncounted_lines
 from vast_pipelines.reports.insights import stale_text
-from vast_pipelines.resources.database import AnalyticsDatabase, OutboxMessage
+from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
-from vast_pipelines.resources.insights import cost_freshness
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
+from vast_pipelines.store.outbox import OutboxMessage
 
 
 def known_claims(cursor: str | None, month: date) -> set[str]:
@@ -57,7 +58,7 @@ def budget_alert_sensor(
     tz, limits = settings.tz(), settings.limits()
     periods = periods_at(clock.now(), tz)
     month = periods.month_start.date()
-    spend = database.spend_summary(periods, rolling_24h=False)
+    spend = database.spend.summary(periods, rolling_24h=False)
     forecast = forecast_month_end(spend.month_to_date, spend.last_7_days_cost, periods, limits)
     decision = budget_decision(spend, forecast, month.isoformat(), limits, today=periods.today_start.date())
     freshness = cost_freshness(database, periods.now, limits)
@@ -108,7 +109,7 @@ def budget_alert_sensor(
     new_keys = [key for key in decision.keys if key not in known]
     requests = []
     if new_keys:
-        claimed, rows = database.claim_alerts(
+        claimed, rows = database.alerts.claim_levels(
             month=month,
             month_to_date=spend.month_to_date,
             keys=decision.keys,

@@ -29,7 +29,7 @@ def deliver_queued_messages(
 ) -> dg.Output[None]:
     """Claim the queued rows (only those not tried yet: a retry of this op or the outbox sensor never sends one
     twice), try each once and record the outcome."""
-    rows = database.claim_queued_notifications(config.outbox_ids)
+    rows = database.outbox.claim_queued(config.outbox_ids)
     deliveries = deliver_queued(database, slack, email, rows)
     lines = []
     for row, delivery in zip(rows, deliveries, strict=True):

@@ -10,7 +10,6 @@ from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
-from vast_pipelines.resources.spool import spooled
 
 OUTBOX_ASSET = "notification_outbox"
 
@@ -73,9 +72,9 @@ def redeliver_notifications():
 def notification_outbox_sensor(context: dg.SensorEvaluationContext, database: AnalyticsDatabase) -> dg.SensorResult:
     """Two counts per tick (due messages, the backlog); a run is requested when something is due, and the backlog
     is observed on `notification_outbox` whenever it changes."""
-    due = database.due_notifications()
-    waiting = len(spooled(database))
-    backlog = database.outbox_backlog()
+    due = database.outbox.due_count()
+    waiting = len(database.spool.waiting())
+    backlog = database.outbox.backlog()
     counts = {
         "undelivered": backlog.undelivered,
         "failed": backlog.failed,

@@ -16,9 +16,9 @@ from vast_pipelines.policy.thresholds import Thresholds
 from vast_pipelines.reports.costs import history_day_report
 from vast_pipelines.reports.figures import guide_figures
 from vast_pipelines.reports.health import as_markdown
-from vast_pipelines.resources.cost_history import CostHistory, read_history, refresh_day
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.settings import RunbookSettings
+from vast_pipelines.store.cost_history import CostHistory
 
 GROUP = "costs"
 _LOG = logging.getLogger(__name__)
@@ -28,8 +28,7 @@ DAILY_COST_BAND_CHECK = "daily_cost_band"
 def roll_up(database: AnalyticsDatabase, day: date, zone: str, run_id: str | None) -> int:
     """Replace the rollup of local ``day`` in ``zone``; returns its request count."""
     tz = ZoneInfo(zone)
-    return refresh_day(
-        database,
+    return database.cost_history.refresh_day(
         day=day,
         window_start=local_midnight(day, tz),
         window_end=local_midnight(day + timedelta(days=1), tz),
@@ -52,14 +51,14 @@ def load_history(
     it rolls that day up first. Returns the history and the days rolled up now.
     """
     first = max(first, date.fromisoformat(partitions.start))
-    history = read_history(database, first, end)
+    history = database.cost_history.read(first, end)
     today = clock.now().astimezone(ZoneInfo(partitions.timezone)).date()
     missing = [d for d in days_between(first, end) if d not in history.days and d < today]
     for day in missing:
         requests = roll_up(database, day, partitions.timezone, run_id)
         (log or _LOG).info(f"daily_cost_history {day}: rolled up now ({requests:,} requests), it was missing")
     if missing:
-        history = read_history(database, first, end)
+        history = database.cost_history.read(first, end)
     return history, missing
 
 
@@ -145,7 +144,7 @@ def build_daily_cost_history(partitions: CostPartitions) -> dg.AssetsDefinition:
         limits = settings.limits()
         day = date.fromisoformat(context.partition_key)
         requests = roll_up(database, day, partitions.timezone, context.run.run_id)
-        history = read_history(database, day, day + timedelta(days=1))
+        history = database.cost_history.read(day, day + timedelta(days=1))
         metadata, verdict, money = day_metadata(history, day, partitions.timezone, limits)
         context.log.info(f"daily_cost_history {day}: {requests:,} requests rolled up")
         return dg.MaterializeResult(

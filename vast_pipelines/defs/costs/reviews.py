@@ -36,12 +36,11 @@ from vast_pipelines.reports.deploy import update_worker_recommendation
 from vast_pipelines.reports.figures import dollars, guide_figures, per_request
 from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.reports.insights import weekly_insights_section
-from vast_pipelines.resources.cost_history import CostHistory, save_report
 from vast_pipelines.resources.database import AnalyticsDatabase
-from vast_pipelines.resources.insights import episodes_between, recommended_settings, reconciliation_between
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.vast import VastAIResource
+from vast_pipelines.store.cost_history import CostHistory
 
 MONTHLY_BUDGET_CHECK = "monthly_budget"
 
@@ -134,8 +133,7 @@ def keep_and_post(
 ) -> Sent | None:
     """Store the review in ``vast_pipelines.cost_reports`` (and the weekly table), then post it with its chart."""
     review = run.review
-    save_report(
-        database,
+    database.cost_reports.save(
         report=report,
         period_start=review.first,
         period_end=review.end,
@@ -175,7 +173,7 @@ def week_insights(database: AnalyticsDatabase, week: date, zone: str) -> str:
     """The week's stale-data and anomaly episodes, billing reconciliation and idle-timeout advice."""
     tz = ZoneInfo(zone)
     end = week + timedelta(days=7)
-    episodes = episodes_between(database, local_midnight(week, tz), local_midnight(end, tz))
+    episodes = database.alerts.episodes_between(local_midnight(week, tz), local_midnight(end, tz))
     advice = [
         (
             r["model"],
@@ -183,9 +181,9 @@ def week_insights(database: AnalyticsDatabase, week: date, zone: str) -> str:
             + f" keeps the cold-start rate at {r['cold_start_rate']:.0%} for {r['warm_gpu_hours']:,.1f} warm GPU h"
             f" (idle_timeout_what_if, {r['window_start']:%Y-%m-%d} to {r['window_end']:%Y-%m-%d})",
         )
-        for r in recommended_settings(database)
+        for r in database.insights.recommended_settings()
     ]
-    return weekly_insights_section(episodes, reconciliation_between(database, week, end), advice, tz)
+    return weekly_insights_section(episodes, database.insights.reconciliation_between(week, end), advice, tz)
 
 
 def guide_table(review: Review) -> dg.TableMetadataValue:

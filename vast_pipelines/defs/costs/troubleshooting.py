@@ -16,7 +16,6 @@ from vast_pipelines.policy.troubleshooting import cost_driver_hints, latency_fix
 from vast_pipelines.reports.costs import cost_drivers_report, latency_report
 from vast_pipelines.reports.figures import SECOND_PLACES, dollars, guide_figures, rounded
 from vast_pipelines.reports.health import as_markdown
-from vast_pipelines.resources.cost_history import latency_summary, save_report, top_cost_drivers
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.settings import RunbookSettings
 
@@ -35,8 +34,7 @@ def _keep_today(
     text: str,
 ) -> None:
     """Keep today's latest run of this asset in ``vast_pipelines.cost_reports``."""
-    save_report(
-        database,
+    database.cost_reports.save(
         report=context.asset_key.to_user_string(),
         period_start=today,
         period_end=today + timedelta(days=1),
@@ -58,7 +56,7 @@ def top_cost_drivers_asset(
     the common causes the figures point at."""
     tz, limits = settings.tz(), settings.limits()
     periods = periods_at(clock.now(), tz)
-    drivers = top_cost_drivers(database, periods.today_start, periods.now)
+    drivers = database.costs.top_cost_drivers(periods.today_start, periods.now)
     hints = cost_driver_hints(drivers, limits)
     today = periods.today_start.date()
     text = cost_drivers_report(drivers, hints, today, tz.key)
@@ -124,7 +122,7 @@ def latency_percentiles_asset(
     GPU when warm requests alone are slow)."""
     tz, limits = settings.tz(), settings.limits()
     now = clock.now()
-    summary = latency_summary(database, now - timedelta(hours=24), now)
+    summary = database.costs.latency_summary(now - timedelta(hours=24), now)
     verdict = latency_verdict(summary.overall, limits)
     fixes = latency_fixes(summary, limits)
     text = latency_report(summary, verdict, fixes)

@@ -15,10 +15,10 @@ CHANGES_TAG = {"vast_pipelines/vast_changes": "deploy"}
 
 
 def record(context: dg.OpExecutionContext, database: AnalyticsDatabase, **change: Any) -> None:
-    """Keep a change in ``vast_pipelines.worker_changes`` (fields of ``record_worker_change``); a database outage is
-    logged, never hides the change."""
+    """Keep a change in ``vast_pipelines.worker_changes`` (fields of ``WorkerChangeStore.record``); a database
+    outage is logged, never hides the change."""
     try:
-        database.record_worker_change(run_id=context.run.run_id, **change)
+        database.worker_changes.record(run_id=context.run.run_id, **change)
     except OperatorError as exc:
         context.log.warning(f"{change.get('step')} ({change.get('target')}) happened but could not be recorded: {exc}")
 

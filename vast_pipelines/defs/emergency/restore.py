@@ -56,7 +56,7 @@ def check_restore_allowed(
     """Refuse while today's spend is over the runaway limit or the month is at the hard cap, unless forced."""
     mark_run_mode(context, settings.apply_actions, "restore_service")
     tz, limits = settings.tz(), settings.limits()
-    spend = database.spend_summary(periods_at(clock.now(), tz))
+    spend = database.spend.summary(periods_at(clock.now(), tz))
     holding = holding_reasons(spend, limits)
     if holding and not config.force:
         raise dg.Failure(
@@ -64,7 +64,7 @@ def check_restore_allowed(
             "runaway costs, a new month for the hard cap), or launch restore_service with config force: true.",
             metadata=guide_figures({"today_spend": spend.today_cost, "month_to_date": spend.month_to_date}),
         )
-    incidents = database.open_emergency_incidents(config.incident_id)
+    incidents = database.incidents.open_emergencies(config.incident_id)
     if config.incident_id is not None and not incidents:
         raise dg.Failure(description=f"Incident #{config.incident_id} is not an open emergency incident.")
     stopped_before, deleted = set(), set()
@@ -182,7 +182,7 @@ def close_incident(
             "resumed": resumed.state.get("resumed"),
             "vllm": verified.summary,
         }
-        closed = database.close_incidents(restore.incidents, run_id=context.run.run_id, restored=restored)
+        closed = database.incidents.close(restore.incidents, run_id=context.run.run_id, restored=restored)
         return StepResult(CLOSE_STEP, True, f"closed {', '.join(f'#{i}' for i in closed)}", state={"closed": closed})
 
     return step_output(attempt(context, CLOSE_STEP, close))

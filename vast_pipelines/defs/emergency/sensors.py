@@ -4,6 +4,7 @@ from datetime import datetime
 import dagster as dg
 
 from vast_pipelines import clock
+from vast_pipelines.defs.cost_freshness import cost_freshness
 from vast_pipelines.defs.emergency.shutdown import emergency_shutdown
 from vast_pipelines.defs.emergency.steps import EMERGENCY_TAG
 from vast_pipelines.defs.guards import fail_when_blind
@@ -24,7 +25,6 @@ from vast_pipelines.reports.health import spent, uncounted_lines
 from vast_pipelines.reports.insights import stale_text
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.heartbeat import HeartbeatResource
-from vast_pipelines.resources.insights import cost_freshness
 from vast_pipelines.resources.settings import RunbookSettings
 
 ANSWERS_TAG = "vast_pipelines/answers_"  # + reason: the trigger key a run answers, e.g. runaway:2026-03-14
@@ -111,7 +111,7 @@ def judge_runaway(
     tz, limits = settings.tz(), settings.limits()
     now = clock.now()
     periods = periods_at(now, tz)
-    spend = database.spend_summary(periods, rolling_24h=False)
+    spend = database.spend.summary(periods, rolling_24h=False)
     today = periods.today_start.date()
     status = (
         f"Today {spent(spend.today_cost, spend.today_has_cost)} ({spend.today_requests:,} requests; runaway over "

@@ -83,7 +83,7 @@ def check_current_spend(
         ) from None
     mark_run_mode(context, settings.apply_actions, "emergency_shutdown")
     tz, limits = settings.tz(), settings.limits()
-    spend = database.spend_summary(periods_at(clock.now(), tz))
+    spend = database.spend.summary(periods_at(clock.now(), tz))
     if reason is Reason.RUNAWAY:
         summary = describe_reason(reason, spend.today_cost, limits.runaway_daily)
     else:
@@ -273,7 +273,7 @@ def record_incident(
     steps = [listing, stop, switch, restart]
 
     def record() -> StepResult:
-        incident_id = database.record_incident(
+        incident_id = database.incidents.record_emergency(
             kind=emergency.reason.value,
             subject="vast.ai spend",
             mode="apply" if emergency.apply else "dry-run",

@@ -166,7 +166,7 @@ def confirmed_run(database: AnalyticsDatabase, value: str) -> str | None:
     """The run that last restarted agent-router, if it restarted it with ``USE_VASTAI=value`` (unknown: None, so
     the router is restarted)."""
     try:
-        last = database.router_confirmation()
+        last = database.incidents.router_confirmation()
     except (OperatorError, *OUTBOX_DOWN):
         return None
     return last["run_id"] if last and last["use_vastai"] == value else None
@@ -214,7 +214,7 @@ def restart_after(
     result = router.restart()
     details = [result.output[-500:]] if result.output else []
     try:
-        database.confirm_router(run_id=run_id, use_vastai=value)
+        database.incidents.confirm_router(run_id=run_id, use_vastai=value)
     except (OperatorError, *OUTBOX_DOWN) as exc:
         details.append(f"not recorded as confirmed ({exc}); the next run restarts it again")
     return StepResult(

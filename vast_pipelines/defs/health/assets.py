@@ -5,6 +5,7 @@ import dagster as dg
 
 from vast_pipelines import clock
 from vast_pipelines.config import history_start
+from vast_pipelines.defs.cost_freshness import cost_freshness
 from vast_pipelines.defs.costs.history import load_history, record_rolled_up_days
 from vast_pipelines.defs.costs.partitions import cost_partitions
 from vast_pipelines.defs.metadata import records_table, report_entries, summary_first
@@ -27,7 +28,6 @@ from vast_pipelines.reports.insights import stale_text
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.endpoints import InferenceEndpoints
 from vast_pipelines.resources.errors import OperatorError
-from vast_pipelines.resources.insights import cost_freshness
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.tailscale import TailscaleResource
@@ -95,7 +95,7 @@ def endpoint_health(
     text = endpoints_section(statuses, peer.state, peer.detail, vast_view)
     for status in statuses:
         context.log.info(f"{status.name}: {status.label} after {status.attempts} attempt(s) {status.detail}")
-    database.save_health_endpoints(
+    database.health.save_endpoints(
         run_id=context.run.run_id,
         at=started,
         data=[_endpoint_record(s) for s in statuses],
@@ -194,7 +194,7 @@ def yesterday_spend(
     month-to-date and a month-end forecast from the last 7 days' run rate, from `vast_ai_costs`."""
     tz, limits = settings.tz(), settings.limits()
     periods = periods_at(clock.now(), tz)
-    spend = database.spend_summary(periods)
+    spend = database.spend.summary(periods)
     forecast = forecast_month_end(spend.month_to_date, spend.last_7_days_cost, periods, limits)
     freshness = cost_freshness(database, periods.now, limits)
     # A table that never had a row is "no data" already; one that went silent makes every verdict unknown.
@@ -202,7 +202,7 @@ def yesterday_spend(
     days = month_so_far(context, database, settings, periods, spend)
     text = spend_section(spend, forecast, periods.now, tz, limits, stale=stale)
     text += "\n" + month_so_far_section(days, periods.today_start.date(), limits, stale=stale is not None)
-    database.save_health_spend(
+    database.health.save_spend(
         run_id=context.run.run_id,
         at=periods.now,
         data={**dataclasses.asdict(spend), "forecast": dataclasses.asdict(forecast), "stale": stale},
@@ -253,9 +253,9 @@ def health_check_report(
     """The morning health check as the guide's script prints it, kept in `vast_pipelines.health_checks`
     and posted to #platform-updates (through the notification outbox)."""
     now = clock.now()
-    endpoints_text, spend_text = database.health_check_parts(context.run.run_id)
+    endpoints_text, spend_text = database.health.parts(context.run.run_id)
     report = health_report(now, settings.tz(), database.label, endpoints_text, spend_text)
-    database.save_health_report(run_id=context.run.run_id, report=report)
+    database.health.save_report(run_id=context.run.run_id, report=report)
     sent = send_slack(
         database,
         slack,

@@ -16,7 +16,6 @@ from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.reports.insights import anomalies_report, anomaly_alert, anomaly_line
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
-from vast_pipelines.resources.insights import close_episodes, window_spend
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
 
@@ -27,7 +26,7 @@ def judge_models(database: AnalyticsDatabase, now: datetime, tz: ZoneInfo, limit
     """Every model with spend today, judged today and this hour (one statement: an index range per window)."""
     weeks = int(limits.anomaly_weeks)
     windows = comparison_windows(now, tz, weeks)
-    spend = window_spend(database, [(w.start, w.end) for w in windows])
+    spend = database.costs.window_spend([(w.start, w.end) for w in windows])
     totals: dict[tuple[str, int, str], tuple[float, int]] = {}
     weeks_with_data: dict[str, set[int]] = {}
     for (position, model), (cost, requests) in spend.items():
@@ -97,7 +96,7 @@ def cost_anomaly_sensor(
         if queued is not None:
             alerted.append(anomaly.subject)
             rows += queued
-    closed = close_episodes(database, ANOMALY_EPISODE, [a.subject for a in flagged])
+    closed = database.alerts.close_episodes(ANOMALY_EPISODE, [a.subject for a in flagged])
     parts = [f"{len(flagged)} anomal{'y' if len(flagged) == 1 else 'ies'} flagged"]
     if closed:
         parts.append(f"ended {', '.join(c['subject'] for c in closed)}")

@@ -14,7 +14,6 @@ from vast_pipelines.policy.periods import local_midnight
 from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.reports.insights import backtest_report
 from vast_pipelines.resources.database import AnalyticsDatabase
-from vast_pipelines.resources.insights import minute_spend, save_backtest
 from vast_pipelines.resources.settings import RunbookSettings
 
 BACKTEST_JOB = "alert_rule_backtest"
@@ -57,7 +56,7 @@ def build_backtest_job(partitions: CostPartitions) -> dg.JobDefinition:
             totals[row.day] = totals.get(row.day, 0.0) + float(row.totals.cost or 0)
         daily = sorted(totals.items())
         intraday = {
-            day: minute_spend(database, local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz))
+            day: database.costs.minute_spend(local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz))
             for day in candidate_days(daily, limits)
         }
         day_end = {day: local_midnight(day + timedelta(days=1), tz) for day, _ in daily}
@@ -66,8 +65,7 @@ def build_backtest_job(partitions: CostPartitions) -> dg.JobDefinition:
         thresholds = {name: getattr(limits, name) for name in TUNED}
         report = backtest_report(firings, str(first), str(today - timedelta(days=1)), tz, thresholds)
         context.log.info("\n" + report)
-        save_backtest(
-            database,
+        database.insights.save_backtest(
             run_id=context.run.run_id,
             first_day=first,
             end_day=today,

@@ -7,10 +7,10 @@ import dagster as dg
 
 from vast_pipelines.notifications import alert_messages
 from vast_pipelines.reports.alerts import Message
-from vast_pipelines.resources.database import AnalyticsDatabase, OutboxRow
+from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
-from vast_pipelines.resources.insights import open_episode
 from vast_pipelines.resources.slack import SlackResource
+from vast_pipelines.store.outbox import OutboxRow
 
 
 def alert_episode(
@@ -29,7 +29,7 @@ def alert_episode(
     """Open the ``kind``/``subject`` episode with ``message`` queued for the alert channels (one transaction);
     the queued rows, for a `deliver_alerts` run to send, or None if the episode was already open."""
     copies = alert_messages(slack, email, message, kind=kind, dedupe_key=dedupe_key)
-    rows = open_episode(database, kind=kind, subject=subject, summary=summary, figures=figures, messages=copies)
+    rows = database.alerts.open_episode(kind=kind, subject=subject, summary=summary, figures=figures, messages=copies)
     if rows is not None:
         context.log.warning(f"{kind} episode opened for {subject}: {summary}")
     return rows

@@ -6,15 +6,16 @@ import dagster as dg
 
 from vast_pipelines import clock
 from vast_pipelines.defs.alerts.delivery import ALERT_TAG, deliver_alerts, delivery_request
+from vast_pipelines.defs.cost_freshness import cost_freshness
 from vast_pipelines.defs.guards import skip_when_unavailable
 from vast_pipelines.defs.insights.episodes import alert_episode
 from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.reports.insights import freshness_alert, freshness_recovered, freshness_report, stale_text
-from vast_pipelines.resources.database import AnalyticsDatabase, OutboxMessage
+from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
-from vast_pipelines.resources.insights import close_episodes, cost_freshness
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
+from vast_pipelines.store.outbox import OutboxMessage
 
 GROUP = "insights"
 COST_DATA_FRESH_CHECK = "cost_data_fresh"
@@ -104,7 +105,7 @@ def cost_freshness_sensor(
             return dg.SensorResult(skip_reason=f"Still {verdict}; alerted when the episode opened.")
         return dg.SensorResult(run_requests=[delivery_request(key, rows, {ALERT_TAG: STALE_EPISODE})])
     recovered = []
-    for closed in close_episodes(database, STALE_EPISODE, []):
+    for closed in database.alerts.close_episodes(STALE_EPISODE, []):
         message = OutboxMessage(
             "slack",
             slack.alerts_channel,
@@ -112,7 +113,7 @@ def cost_freshness_sensor(
             freshness_recovered(closed["opened_at"], now, tz),
             dedupe_key=f"{STALE_EPISODE}:recovered:{closed['id']}",
         )
-        recovered += database.queue_notifications([message])
+        recovered += database.outbox.queue([message])
     if recovered:
         key = f"{STALE_EPISODE}:recovered:{now.isoformat()}"
         return dg.SensorResult(

@@ -22,7 +22,6 @@ from vast_pipelines.reports.deploy import update_worker_recommendation
 from vast_pipelines.reports.insights import validation_line, what_if_table
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.errors import OperatorError
-from vast_pipelines.resources.insights import request_traces, save_what_if
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.vast import VastAIResource, VastEndpoint
 
@@ -61,7 +60,7 @@ def idle_timeout_what_if(
     start = end - timedelta(days=days)
     endpoints, groups, vast_note = _endpoints(vast)
     sections, rows, errors, requests, savings = [], [], [], 0, 0.0
-    for trace in request_traces(database, start, end):
+    for trace in database.costs.request_traces(start, end):
         requests += len(trace.starts)
         endpoint = endpoints.get(endpoint_name_for(trace.model)) or endpoints.get(trace.model)
         name = endpoint.name if endpoint else endpoint_name_for(trace.model)
@@ -118,7 +117,7 @@ def idle_timeout_what_if(
             }
             for r in replays
         ]
-    save_what_if(database, rows)
+    database.insights.save_what_if(rows)
     head = f"Idle-timeout what-if over the last {days} days ({requests:,} requests). {vast_note}".strip()
     report = "\n\n".join([head, *sections] if sections else [head, "No requests logged in the window."])
     return dg.MaterializeResult(

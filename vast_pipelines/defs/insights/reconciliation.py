@@ -10,9 +10,9 @@ from vast_pipelines.policy.reconcile import reconcile_day
 from vast_pipelines.reports.insights import reconciliation_report
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.errors import OperatorError
-from vast_pipelines.resources.insights import LoggedDay, logged_by_utc_day, save_reconciliation
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.vast import VastAIResource
+from vast_pipelines.store.costs import LoggedDay
 
 BILLING_MATCHES_LOG_CHECK = "billing_matches_log"
 
@@ -39,7 +39,7 @@ def billing_reconciliation(
     limits = settings.limits()
     end = clock.now().astimezone(UTC).date()
     first = end - timedelta(days=int(limits.reconcile_days))
-    logged = logged_by_utc_day(database, first, end)
+    logged = database.costs.logged_by_utc_day(first, end)
     note = ""
     try:
         billed: dict | None = vast.daily_charges(first, end)
@@ -52,7 +52,7 @@ def billing_reconciliation(
         bill = billed.get(day, 0.0) if billed is not None else None
         result = reconcile_day(day, log.logged or 0.0, bill, limits.reconcile_share, limits.reconcile_min_billed)
         days.append((result, log))
-    save_reconciliation(database, days, context.run.run_id)
+    database.insights.save_reconciliation(days, context.run.run_id)
     results = [r for r, _ in days]
     diverged = [r for r in results if r.diverged]
     text = reconciliation_report(results, limits.reconcile_share, note)

@@ -135,7 +135,7 @@ def watch(
     tz: ZoneInfo,
 ) -> str:
     """Keep one endpoint's check and open or close its own outage; what happened, in one line."""
-    recent, open_id = database.record_probe(
+    recent, open_id = database.incidents.record_probe(
         endpoint=status.name,
         checked_at=clock.now(),
         online=status.online,
@@ -169,7 +169,7 @@ def announce_outage(
     tz: ZoneInfo,
 ) -> str:
     """Open the outage (once, whoever claims it first) and post it to #incidents and #platform-alerts."""
-    incident_id = database.open_outage(
+    incident_id = database.incidents.open_outage(
         endpoint=status.name,
         summary=f"{status.name} down: {status.failure.value if status.failure else 'unknown'} ({status.detail})",
         figures={"down_since": since.isoformat(), "url": status.url, "checks": checks},
@@ -203,7 +203,7 @@ def announce_recovery(
     database: AnalyticsDatabase, slack: SlackResource, email: EmailResource, status: EndpointStatus, tz: ZoneInfo
 ) -> str:
     """Close the open outage (once) and say so where it was announced."""
-    closed = database.close_outage(
+    closed = database.incidents.close_outage(
         endpoint=status.name, state={"models": list(status.models), "latency_ms": status.latency_ms}
     )
     if closed is None:
