@@ -24,6 +24,19 @@ def test_empty_cost_table_is_zero_with_no_data_not_a_crash(database):
     assert spend.has_data is False
 
 
+def test_spend_counts_are_read_as_integers_and_money_as_floats(database):
+    """The statement sums counts in SQL; they come back as whole numbers, never as decimals cast in Python."""
+    insert_costs(database, [(NOW - timedelta(hours=h), "llama-2-7b", 0.5, 1.0, False) for h in range(3)])
+    periods = periods_at(NOW, UTC_ZONE)
+    spend = database.spend.summary(periods)
+    with database.begin() as conn:
+        row = conn.execute(sa.text(SPEND_SUMMARY), spend_parameters(periods)).mappings().one()
+    names = [f.name for f in dataclasses.fields(spend) if f.type in ("int", "int | None")]
+    assert len(names) == 15 and all(type(row[name]) is int for name in names), {name: row[name] for name in names}
+    assert row["rolling_24h_requests"] == spend.rolling_24h_requests == spend.month_requests == 3
+    assert type(spend.month_to_date) is float and spend.month_to_date == pytest.approx(1.5)
+
+
 def test_spend_windows_match_the_guides_queries(database):
     insert_costs(
         database,

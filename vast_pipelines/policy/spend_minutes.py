@@ -119,7 +119,7 @@ def sweep_from(coverage: Coverage) -> datetime:
 
 
 def read_bounds(coverage: Coverage | None, periods: Periods, *, rolling_24h: bool) -> dict[str, datetime]:
-    """The bound parameters that tell ``sql.SPEND_SUMMARY`` what to read from ``spend_minutes``:
+    """The bound parameters that tell ``store.spend.SUMMARY`` what to read from ``spend_minutes``:
     ``[covered_from, summed_through)`` pre-summed, raw rows before and after; plus the raw rows of the minute in
     which the rolling 24 h starts (``[head_from, head_until)``) when that minute is read pre-summed."""
     now = periods.now

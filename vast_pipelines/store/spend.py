@@ -18,8 +18,8 @@ from vast_pipelines.store.cost_table import CHARGED, COST_TABLE, CREDIT, INVALID
 from vast_pipelines.store.errors import DatabaseBadData
 from vast_pipelines.store.spend_minutes import MINUTE_ORIGIN
 
-# One raw row's share of the spend columns, as the first branch of SPEND_SUMMARY's raw rows lists them.
-CHARGED_COLUMNS = f"""CASE WHEN {CHARGED} THEN cost END,
+# One raw row's share of the spend columns, as the first branch of SUMMARY's raw rows lists them.
+_CHARGED_COLUMNS = f"""CASE WHEN {CHARGED} THEN cost END,
         CASE WHEN {CHARGED} OR {CREDIT} THEN 1 ELSE 0 END,
         CASE WHEN {CREDIT} THEN cost END,
         CASE WHEN {CREDIT} THEN 1 ELSE 0 END,
@@ -88,12 +88,12 @@ raw AS (
     WHERE (SELECT at FROM raw_from) < CAST(:covered_from AS timestamptz)
         AND "timestamp" >= (SELECT at FROM raw_from) AND "timestamp" < :covered_from AND "timestamp" <= :now
     UNION ALL
-    SELECT "timestamp", false, {CHARGED_COLUMNS}
+    SELECT "timestamp", false, {_CHARGED_COLUMNS}
     FROM vast_ai_costs
     WHERE "timestamp" >= :summed_through AND "timestamp" >= (SELECT at FROM raw_from) AND "timestamp" <= :now
     UNION ALL
     -- The rolling 24 h starts inside a pre-summed minute: that minute's rows from the start, for the 24 h only.
-    SELECT "timestamp", true, {CHARGED_COLUMNS}
+    SELECT "timestamp", true, {_CHARGED_COLUMNS}
     FROM vast_ai_costs
     WHERE :with_rolling AND "timestamp" >= :head_from AND "timestamp" < :head_until
     OFFSET 0
