@@ -22,7 +22,7 @@ import psycopg
 import sqlalchemy as sa
 
 from vast_pipelines import sql
-from vast_pipelines.policy.periods import periods_at
+from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine, spend_parameters
 from vast_pipelines.resources.embedded import embedded_server_url
 

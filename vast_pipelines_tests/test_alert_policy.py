@@ -3,12 +3,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from vast_pipelines.domain.periods import periods_at
+from vast_pipelines.domain.spend import SpendSummary
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
 from vast_pipelines.policy.alerts import FORECAST_KEY, AlertLevel, alerts_to_send, budget_decision, crossed_levels
 from vast_pipelines.policy.emergency import Reason, emergency_triggers, holding_reasons, still_holds
 from vast_pipelines.policy.outage import OutageAction, down_since, outage_action
-from vast_pipelines.policy.periods import periods_at
-from vast_pipelines.policy.spend import SpendSummary, forecast_month_end
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.spend import forecast_month_end
 
 INFO, W, C, E = AlertLevel.INFO, AlertLevel.WARNING, AlertLevel.CRITICAL, AlertLevel.EMERGENCY
 

@@ -5,15 +5,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from vast_pipelines.defs.costs.reviews import ReviewConfig, should_post
-from vast_pipelines.policy.costs import (
-    CostTotals,
-    DayCost,
-    HistoryRow,
-    daily_costs,
-    first_day_reaching,
-    model_costs,
-    round_money,
-)
+from vast_pipelines.domain.costs import CostTotals, HistoryRow, LatencySummary, Percentiles
+from vast_pipelines.domain.thresholds import GUIDE
+from vast_pipelines.policy.costs import DayCost, daily_costs, first_day_reaching, model_costs, round_money
 from vast_pipelines.policy.reviews import (
     BudgetVerdict,
     budget_verdict,
@@ -24,14 +18,7 @@ from vast_pipelines.policy.reviews import (
     weekly_opportunities,
     weekly_review,
 )
-from vast_pipelines.policy.thresholds import GUIDE
-from vast_pipelines.policy.troubleshooting import (
-    LatencySummary,
-    LatencyVerdict,
-    Percentiles,
-    latency_fixes,
-    latency_verdict,
-)
+from vast_pipelines.policy.troubleshooting import LatencyVerdict, latency_fixes, latency_verdict
 
 UTC = ZoneInfo("UTC")
 

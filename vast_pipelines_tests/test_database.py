@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from vast_pipelines import sql
-from vast_pipelines.policy.periods import periods_at
+from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.resources.database import (
     AnalyticsDatabase,
     CostTableMissing,

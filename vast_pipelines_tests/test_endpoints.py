@@ -2,7 +2,7 @@ import socket
 
 import httpx
 
-from vast_pipelines.policy.health import Failure
+from vast_pipelines.domain.health import Failure
 from vast_pipelines.resources.endpoints import InferenceEndpoints
 from vast_pipelines.resources.http import classify_transport_error
 from vast_pipelines_tests.conftest import closed_port_url

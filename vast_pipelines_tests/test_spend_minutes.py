@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from vast_pipelines import sql
-from vast_pipelines.policy.periods import periods_at
-from vast_pipelines.policy.spend import SpendSummary
+from vast_pipelines.domain.periods import periods_at
+from vast_pipelines.domain.spend import SpendSummary
 from vast_pipelines.policy.spend_minutes import (
     MAX_ADVANCE,
     SETTLE,

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from vast_pipelines.policy.spend import Forecast, SpendSummary
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+from vast_pipelines.domain.spend import SpendSummary
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.spend import Forecast
 
 
 class AlertLevel(StrEnum):

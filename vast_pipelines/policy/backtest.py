@@ -10,10 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from vast_pipelines.domain.spend import SpendSummary
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
 from vast_pipelines.policy.alerts import crossed_levels, level_thresholds
 from vast_pipelines.policy.emergency import emergency_triggers
-from vast_pipelines.policy.spend import SpendSummary
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
 
 
 @dataclass(frozen=True)

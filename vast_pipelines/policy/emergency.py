@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from vast_pipelines.policy.spend import SpendSummary, usd
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+from vast_pipelines.domain.spend import SpendSummary
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.spend import usd
 
 
 class Reason(StrEnum):
@@ -16,13 +17,6 @@ class Reason(StrEnum):
     RUNAWAY = "runaway"
     HARD_CAP = "hard_cap"
     MANUAL = "manual"
-
-
-class ShutdownMode(StrEnum):
-    """How endpoints are shut down: ``stopped`` (restore_service can undo it) or deleted, as the guide does."""
-
-    STOP = "stop"
-    DELETE = "delete"
 
 
 @dataclass(frozen=True)
@@ -78,26 +72,3 @@ def holding_reasons(spend: SpendSummary, t: Thresholds = GUIDE) -> tuple[str, ..
         )
         if still_holds(reason, spend, t)
     )
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """The outcome of one step of the emergency or restore procedure.
-
-    ``planned`` are the exact calls a dry run would have made; ``error`` says what failed and what to fix;
-    ``warning`` is what an operator should finish by hand although the step did not fail.
-    """
-
-    step: str
-    ok: bool
-    summary: str
-    details: tuple[str, ...] = ()
-    planned: tuple[str, ...] = ()
-    error: str | None = None
-    state: dict = field(default_factory=dict)
-    warning: str | None = None
-
-
-def failed(steps: list[StepResult] | tuple[StepResult, ...]) -> list[StepResult]:
-    """The steps that failed, in order."""
-    return [step for step in steps if not step.ok]

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-
-@dataclass(frozen=True)
-class Freshness:
-    """Whether cost data is stale, since when, and why we think so."""
-
-    stale: bool
-    since: datetime | None
-    reason: str
+from vast_pipelines.domain.insights import Freshness
 
 
 def judge_freshness(

@@ -8,19 +8,11 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from vast_pipelines.policy.costs import (
-    CostTotals,
-    DayCost,
-    HistoryRow,
-    ModelCost,
-    daily_costs,
-    first_day_reaching,
-    model_costs,
-    sum_days,
-)
-from vast_pipelines.policy.periods import local_midnight, periods_at
+from vast_pipelines.domain.costs import CostTotals, HistoryRow
+from vast_pipelines.domain.periods import local_midnight, periods_at
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.costs import DayCost, ModelCost, daily_costs, first_day_reaching, model_costs, sum_days
 from vast_pipelines.policy.spend import Forecast, forecast_month_end
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
 
 
 class BudgetVerdict(StrEnum):

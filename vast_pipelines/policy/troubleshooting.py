@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
 from enum import StrEnum
 
+from vast_pipelines.domain.costs import CostDriver, LatencySummary, Percentiles
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
 from vast_pipelines.policy.reviews import Recommendation
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
 from vast_pipelines.policy.worker_settings import keep_warm_min_load
 
 # The guide's "Use faster GPU (RTX 4090 → A6000)", as Vast.ai names the A6000 in search_params.
 FASTER_GPU = "RTX_A6000"
-
-
-@dataclass(frozen=True)
-class Percentiles:
-    """p50/p95/p99 of request duration in seconds (None when no request logged a duration)."""
-
-    p50: float | None = None
-    p95: float | None = None
-    p99: float | None = None
-
-
-@dataclass(frozen=True)
-class LatencySummary:
-    """The last 24 h of request durations, all requests and split into warm and cold starts."""
-
-    requests: int
-    timed_requests: int
-    cold_start_requests: int
-    cold_start_rate: float | None
-    overall: Percentiles
-    warm: Percentiles
-    cold: Percentiles
 
 
 class LatencyVerdict(StrEnum):
@@ -108,21 +85,6 @@ def latency_fixes(summary: LatencySummary, t: Thresholds = GUIDE) -> list[Recomm
             )
         )
     return fixes
-
-
-@dataclass(frozen=True)
-class CostDriver:
-    """One row of the guide's "Top cost drivers today", with the warm/cold split."""
-
-    model: str
-    requests: int
-    total_cost: Decimal | None
-    avg_duration_sec: float | None
-    cold_start_requests: int = 0
-    cold_start_cost: Decimal | None = None
-    warm_avg_duration_sec: float | None = None
-    cold_avg_duration_sec: float | None = None
-    null_cost_requests: int = 0
 
 
 def cost_driver_hints(drivers: list[CostDriver], t: Thresholds = GUIDE) -> list[str]:

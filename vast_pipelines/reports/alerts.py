@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from vast_pipelines.domain.spend import SpendSummary
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
 from vast_pipelines.policy.alerts import MEANING, AlertLevel, level_thresholds
-from vast_pipelines.policy.spend import Forecast, SpendSummary, usd
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.spend import Forecast, usd
 from vast_pipelines.reports.health import uncounted_lines
 
 ICON = {

@@ -9,9 +9,9 @@ from itertools import accumulate
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
 from vast_pipelines.policy.costs import DayCost
 from vast_pipelines.policy.reviews import Review
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
 
 _BAND_COLOURS = {"excellent": "#2e7d32", "moderate": "#f9a825", "high": "#c62828"}
 _MODEL_COLOURS = ("#1565c0", "#6a1b9a", "#00838f", "#ef6c00", "#5d4037", "#9e9e9e")

@@ -8,18 +8,13 @@ from decimal import Decimal
 
 from tabulate import tabulate
 
-from vast_pipelines.policy.costs import CostTotals, DayCost, round_money
+from vast_pipelines.domain.costs import CostDriver, CostTotals, LatencySummary, Percentiles
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.costs import DayCost, round_money
 from vast_pipelines.policy.deploy import run_config_yaml, update_worker_run_config
 from vast_pipelines.policy.reviews import Recommendation, Review, budget_verdict_text
 from vast_pipelines.policy.spend import daily_verdict, daily_verdict_text, usd
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
-from vast_pipelines.policy.troubleshooting import (
-    CostDriver,
-    LatencySummary,
-    LatencyVerdict,
-    Percentiles,
-    latency_verdict_text,
-)
+from vast_pipelines.policy.troubleshooting import LatencyVerdict, latency_verdict_text
 from vast_pipelines.policy.worker_settings import SETTING_NAMES, WorkerSettings
 
 NO_DATA = "no data"

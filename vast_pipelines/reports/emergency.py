@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vast_pipelines.policy.emergency import StepResult, failed
+from vast_pipelines.domain.emergency import StepResult, failed
 from vast_pipelines.reports.alerts import Message
 
 

@@ -6,18 +6,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from vast_pipelines.domain.spend import SpendSummary
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
 from vast_pipelines.policy.costs import DayCost
 from vast_pipelines.policy.health import EndpointStatus
 from vast_pipelines.policy.reviews import BudgetVerdict, forecast_budget_verdict
-from vast_pipelines.policy.spend import (
-    DailyVerdict,
-    Forecast,
-    SpendSummary,
-    daily_verdict,
-    daily_verdict_text,
-    usd,
-)
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.spend import DailyVerdict, Forecast, daily_verdict, daily_verdict_text, usd
 
 
 @dataclass(frozen=True)

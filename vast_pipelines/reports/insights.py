@@ -7,11 +7,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from vast_pipelines.domain.insights import DayReconciliation, Freshness
 from vast_pipelines.policy.anomalies import ModelAnomaly
 from vast_pipelines.policy.backtest import Firing
-from vast_pipelines.policy.freshness import Freshness
 from vast_pipelines.policy.idle_timeout import Replay, Validation
-from vast_pipelines.policy.reconcile import DayReconciliation
 from vast_pipelines.policy.spend import usd
 from vast_pipelines.reports.alerts import Message
 

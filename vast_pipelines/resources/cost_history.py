@@ -12,8 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from vast_pipelines import sql
-from vast_pipelines.policy.costs import CostTotals, HistoryRow
-from vast_pipelines.policy.troubleshooting import CostDriver, LatencySummary, Percentiles
+from vast_pipelines.domain.costs import CostDriver, CostTotals, HistoryRow, LatencySummary, Percentiles
 from vast_pipelines.resources.database import AnalyticsDatabase, json_document
 
 _TOTAL_COLUMNS = (

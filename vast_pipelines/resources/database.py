@@ -23,9 +23,9 @@ from pydantic import Field, PrivateAttr
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from vast_pipelines import sql
-from vast_pipelines.policy.outbox import DIGEST_KIND, Expired, ExpiredDigest, MaxAges, digest
-from vast_pipelines.policy.periods import Periods
-from vast_pipelines.policy.spend import SpendSummary
+from vast_pipelines.domain.outbox import DIGEST_KIND, Expired, ExpiredDigest, MaxAges, digest
+from vast_pipelines.domain.periods import Periods
+from vast_pipelines.domain.spend import SpendSummary
 from vast_pipelines.policy.spend_minutes import read_bounds
 from vast_pipelines.resources import spend_minutes
 from vast_pipelines.resources.embedded import embedded_server_url

@@ -9,13 +9,8 @@ import dagster as dg
 import httpx
 from pydantic import Field
 
-from vast_pipelines.policy.health import (
-    EndpointStatus,
-    Failure,
-    Probe,
-    endpoint_status,
-    is_possible_cold_start,
-)
+from vast_pipelines.domain.health import Failure, Probe
+from vast_pipelines.policy.health import EndpointStatus, endpoint_status, is_possible_cold_start
 from vast_pipelines.resources.http import classify_transport_error
 
 DEFAULT_VLLM_URL = "http://vastai-gpu.tailcf98b3.ts.net:8000"

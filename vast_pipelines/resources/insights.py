@@ -16,9 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from vast_pipelines import sql
-from vast_pipelines.policy.freshness import Freshness, judge_freshness, same_hour_windows
-from vast_pipelines.policy.reconcile import DayReconciliation
-from vast_pipelines.policy.thresholds import Thresholds
+from vast_pipelines.domain.insights import DayReconciliation, Freshness
+from vast_pipelines.domain.thresholds import Thresholds
+from vast_pipelines.policy.freshness import judge_freshness, same_hour_windows
 from vast_pipelines.resources.database import AnalyticsDatabase, OutboxMessage, OutboxRow, queue_messages
 
 FRESHNESS_WEEKS = 4

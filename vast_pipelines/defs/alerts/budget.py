@@ -6,11 +6,12 @@ import dagster as dg
 from vast_pipelines import clock
 from vast_pipelines.defs.alerts.delivery import ALERT_TAG, deliver_alerts, delivery_request
 from vast_pipelines.defs.guards import fail_when_blind
+from vast_pipelines.domain.periods import periods_at
+from vast_pipelines.domain.spend import SpendSummary
+from vast_pipelines.domain.thresholds import Thresholds
 from vast_pipelines.notifications import alert_messages
 from vast_pipelines.policy.alerts import BudgetDecision, alerts_to_send, budget_decision, next_level
-from vast_pipelines.policy.periods import periods_at
-from vast_pipelines.policy.spend import SpendSummary, forecast_month_end, usd
-from vast_pipelines.policy.thresholds import Thresholds
+from vast_pipelines.policy.spend import forecast_month_end, usd
 from vast_pipelines.reports.alerts import budget_alert, forecast_alert, uncounted_costs_alert
 from vast_pipelines.reports.health import uncounted_lines
 from vast_pipelines.reports.insights import stale_text

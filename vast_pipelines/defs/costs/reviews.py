@@ -20,8 +20,9 @@ from vast_pipelines.defs.metadata import (
     report_entries,
     summary_first,
 )
+from vast_pipelines.domain.periods import local_midnight
+from vast_pipelines.domain.thresholds import Thresholds
 from vast_pipelines.notifications import Sent, send_slack
-from vast_pipelines.policy.periods import local_midnight
 from vast_pipelines.policy.reviews import (
     Review,
     monthly_history_range,
@@ -29,7 +30,6 @@ from vast_pipelines.policy.reviews import (
     weekly_history_range,
     weekly_review,
 )
-from vast_pipelines.policy.thresholds import Thresholds
 from vast_pipelines.reports.charts import model_series, monthly_chart, weekly_chart
 from vast_pipelines.reports.costs import guide_day_row, monthly_report, ready_fixes, ready_fixes_text, weekly_report
 from vast_pipelines.reports.deploy import update_worker_recommendation

@@ -10,8 +10,8 @@ import dagster as dg
 from vast_pipelines import clock
 from vast_pipelines.defs.costs.checks import band_check
 from vast_pipelines.defs.metadata import RECOMMENDATION_COLUMNS, records_table
-from vast_pipelines.policy.costs import CostTotals
-from vast_pipelines.policy.periods import periods_at
+from vast_pipelines.domain.costs import CostTotals
+from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.policy.troubleshooting import cost_driver_hints, latency_fixes, latency_verdict
 from vast_pipelines.reports.costs import cost_drivers_report, latency_report
 from vast_pipelines.reports.figures import SECOND_PLACES, dollars, guide_figures, rounded

@@ -14,8 +14,9 @@ from vast_pipelines.defs.emergency.steps import (
     router_ops,
     step_output,
 )
-from vast_pipelines.policy.emergency import StepResult, failed, holding_reasons
-from vast_pipelines.policy.periods import periods_at
+from vast_pipelines.domain.emergency import StepResult, failed
+from vast_pipelines.domain.periods import periods_at
+from vast_pipelines.policy.emergency import holding_reasons
 from vast_pipelines.reports.emergency import restore_message
 from vast_pipelines.reports.figures import guide_figures
 from vast_pipelines.resources.database import AnalyticsDatabase

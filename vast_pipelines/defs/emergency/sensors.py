@@ -7,6 +7,7 @@ from vast_pipelines import clock
 from vast_pipelines.defs.emergency.shutdown import emergency_shutdown
 from vast_pipelines.defs.emergency.steps import EMERGENCY_TAG
 from vast_pipelines.defs.guards import fail_when_blind
+from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.policy.emergency import Reason, Trigger, emergency_triggers
 from vast_pipelines.policy.emergency_runs import (
     MAX_ATTEMPTS,
@@ -18,7 +19,6 @@ from vast_pipelines.policy.emergency_runs import (
     requested,
     run_key,
 )
-from vast_pipelines.policy.periods import periods_at
 from vast_pipelines.policy.spend import usd
 from vast_pipelines.reports.health import spent, uncounted_lines
 from vast_pipelines.reports.insights import stale_text

@@ -16,15 +16,9 @@ from vast_pipelines.defs.emergency.steps import (
     router_ops,
     step_output,
 )
-from vast_pipelines.policy.emergency import (
-    Reason,
-    ShutdownMode,
-    StepResult,
-    describe_reason,
-    failed,
-    still_holds,
-)
-from vast_pipelines.policy.periods import periods_at
+from vast_pipelines.domain.emergency import ShutdownMode, StepResult, failed
+from vast_pipelines.domain.periods import periods_at
+from vast_pipelines.policy.emergency import Reason, describe_reason, still_holds
 from vast_pipelines.policy.spend import usd
 from vast_pipelines.reports.emergency import emergency_message
 from vast_pipelines.reports.figures import guide_figures

@@ -5,8 +5,8 @@ from typing import Protocol
 
 import dagster as dg
 
+from vast_pipelines.domain.emergency import StepResult, failed
 from vast_pipelines.notifications import OUTBOX_DOWN, alert
-from vast_pipelines.policy.emergency import StepResult, failed
 from vast_pipelines.reports.alerts import Message
 from vast_pipelines.reports.emergency import step_lines
 from vast_pipelines.resources.database import AnalyticsDatabase

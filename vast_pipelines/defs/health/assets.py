@@ -8,11 +8,13 @@ from vast_pipelines.config import history_start
 from vast_pipelines.defs.costs.history import load_history, record_rolled_up_days
 from vast_pipelines.defs.costs.partitions import cost_partitions
 from vast_pipelines.defs.metadata import records_table, report_entries, summary_first
+from vast_pipelines.domain.costs import CostTotals
+from vast_pipelines.domain.periods import Periods, periods_at
+from vast_pipelines.domain.spend import SpendSummary
 from vast_pipelines.notifications import send_slack
-from vast_pipelines.policy.costs import CostTotals, DayCost, month_by_day
+from vast_pipelines.policy.costs import DayCost, month_by_day
 from vast_pipelines.policy.health import EndpointStatus
-from vast_pipelines.policy.periods import Periods, periods_at
-from vast_pipelines.policy.spend import SpendSummary, daily_verdict, forecast_month_end
+from vast_pipelines.policy.spend import daily_verdict, forecast_month_end
 from vast_pipelines.reports.figures import dollars, guide_figures
 from vast_pipelines.reports.health import (
     VastSummary,

@@ -10,8 +10,8 @@ from vast_pipelines.defs.alerts.delivery import ALERT_TAG, deliver_alerts, deliv
 from vast_pipelines.defs.guards import skip_when_unavailable
 from vast_pipelines.defs.insights.episodes import alert_episode
 from vast_pipelines.defs.insights.freshness import GROUP
+from vast_pipelines.domain.thresholds import Thresholds
 from vast_pipelines.policy.anomalies import ModelAnomaly, comparison_windows, judge_windows
-from vast_pipelines.policy.thresholds import Thresholds
 from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.reports.insights import anomalies_report, anomaly_alert, anomaly_line
 from vast_pipelines.resources.database import AnalyticsDatabase

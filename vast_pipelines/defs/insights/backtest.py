@@ -9,8 +9,8 @@ from pydantic import Field
 from vast_pipelines import clock
 from vast_pipelines.defs.costs.history import load_history
 from vast_pipelines.defs.costs.partitions import CostPartitions
+from vast_pipelines.domain.periods import local_midnight
 from vast_pipelines.policy.backtest import backtest, candidate_days
-from vast_pipelines.policy.periods import local_midnight
 from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.reports.insights import backtest_report
 from vast_pipelines.resources.database import AnalyticsDatabase

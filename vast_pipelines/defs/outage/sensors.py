@@ -9,10 +9,10 @@ import dagster as dg
 
 from vast_pipelines import clock
 from vast_pipelines.defs.health.assets import vast_summary
+from vast_pipelines.domain.thresholds import Thresholds
 from vast_pipelines.notifications import send_alert
 from vast_pipelines.policy.health import EndpointStatus
 from vast_pipelines.policy.outage import OutageAction, down_since, outage_action
-from vast_pipelines.policy.thresholds import Thresholds
 from vast_pipelines.reports.outage import outage_opened, outage_recovered
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
