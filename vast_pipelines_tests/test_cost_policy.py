@@ -7,7 +7,7 @@ import pytest
 from vast_pipelines.defs.costs.reviews import ReviewConfig, should_post
 from vast_pipelines.domain.costs import CostTotals, HistoryRow, LatencySummary, Percentiles
 from vast_pipelines.domain.thresholds import GUIDE
-from vast_pipelines.policy.costs import DayCost, daily_costs, first_day_reaching, model_costs, round_money
+from vast_pipelines.policy.costs import DayCost, daily_costs, first_day_reaching, model_costs
 from vast_pipelines.policy.reviews import (
     BudgetVerdict,
     budget_verdict,
@@ -19,6 +19,7 @@ from vast_pipelines.policy.reviews import (
     weekly_review,
 )
 from vast_pipelines.policy.troubleshooting import LatencyVerdict, latency_fixes, latency_verdict
+from vast_pipelines.reports.figures import round_money
 
 UTC = ZoneInfo("UTC")
 

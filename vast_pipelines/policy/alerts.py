@@ -25,15 +25,6 @@ FORECAST_KEY = "forecast_hard_cap"
 # Not a level either: today holds requests whose cost is NULL or not a finite number (one alert per day).
 UNCOUNTED_PREFIX = "uncounted_costs:"
 
-# The guide's words for each level, and what an operator does about it.
-MEANING = {
-    AlertLevel.INFO: "on track",
-    AlertLevel.WARNING: "review usage",
-    AlertLevel.CRITICAL: "optimize now",
-    AlertLevel.EMERGENCY: "hard cap, fallback to CPU",
-}
-
-
 def level_thresholds(t: Thresholds = GUIDE) -> tuple[tuple[AlertLevel, float], ...]:
     """(level, USD month-to-date) pairs, lowest first."""
     return (

@@ -5,16 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from vast_pipelines.domain.costs import CostTotals, HistoryRow
-
-
-def round_money(value: Decimal | None, places: int) -> Decimal | None:
-    """Round as PostgreSQL's ``ROUND(numeric, places)`` does (half away from zero), for display only."""
-    if value is None:
-        return None
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,6 @@ class BudgetVerdict(StrEnum):
     NO_DATA = "no data"
 
 
-_BUDGET_TEXT = {
-    BudgetVerdict.ON_TARGET: "✅ Target: under ${target:,.0f}/month",
-    BudgetVerdict.ACCEPTABLE: "⚠️ Acceptable: ${target:,.0f}-{alert:,.0f}/month",
-    BudgetVerdict.OVER_BUDGET: "❌ Over budget: over ${alert:,.0f}/month (optimize)",
-    BudgetVerdict.NO_DATA: "❔ No data: no request with a cost was logged this month (is agent-router writing costs?)",
-}
-
-
 def budget_verdict(totals: CostTotals, t: Thresholds = GUIDE) -> BudgetVerdict:
     """Target below ``budget_target``, acceptable up to ``budget_alert``, over budget above it."""
     if not totals.has_cost:
@@ -48,11 +40,6 @@ def forecast_budget_verdict(forecast: Forecast, t: Thresholds = GUIDE) -> Budget
     """The month-end forecast against the budget, banded as a finished month would be."""
     cost = Decimal(str(forecast.month_end))
     return budget_verdict(CostTotals(requests=1, cost=cost), t)
-
-
-def budget_verdict_text(verdict: BudgetVerdict, t: Thresholds = GUIDE) -> str:
-    """The guide's wording for a budget verdict, with this deployment's numbers."""
-    return _BUDGET_TEXT[verdict].format(target=t.budget_target, alert=t.budget_alert)
 
 
 @dataclass(frozen=True)

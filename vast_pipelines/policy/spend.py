@@ -20,15 +20,6 @@ class DailyVerdict(StrEnum):
     UNKNOWN = "unknown"
 
 
-_DAILY_TEXT = {
-    DailyVerdict.EXCELLENT: "✅ Excellent (on track for <$150/month)",
-    DailyVerdict.MODERATE: "⚠️ Moderate (on track for $150-300/month)",
-    DailyVerdict.HIGH: "❌ High (review usage, optimize)",
-    DailyVerdict.NO_DATA: "❔ No data: no requests were logged in vast_ai_costs (is agent-router writing costs?)",
-    DailyVerdict.UNKNOWN: "❔ Unknown: cost data is stale, the figures below may miss requests",
-}
-
-
 def daily_verdict(daily_cost: float | None, requests: int, t: Thresholds = GUIDE, stale: bool = False) -> DailyVerdict:
     """Band a day's spend; a day with no logged requests is "no data", never "excellent"; while cost data is
     ``stale`` (agent-router stopped logging) a band would judge missing requests, so it is "unknown"."""
@@ -41,11 +32,6 @@ def daily_verdict(daily_cost: float | None, requests: int, t: Thresholds = GUIDE
     if daily_cost < t.daily_moderate_below:
         return DailyVerdict.MODERATE
     return DailyVerdict.HIGH
-
-
-def daily_verdict_text(verdict: DailyVerdict) -> str:
-    """The guide's wording for a daily verdict."""
-    return _DAILY_TEXT[verdict]
 
 
 @dataclass(frozen=True)
@@ -87,10 +73,3 @@ def hard_cap_date(month_to_date: float, daily_rate: float, periods: Periods, t: 
     if at >= periods.next_month_start:
         return None
     return at.astimezone(tz).date()
-
-
-def usd(value: float | None) -> str:
-    """Money for display: ``$12.34``; unknown is shown as such, never as $0.00."""
-    return "unknown" if value is None else f"${value:,.2f}"
-
-

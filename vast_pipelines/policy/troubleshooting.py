@@ -23,15 +23,6 @@ class LatencyVerdict(StrEnum):
     NO_DATA = "no data"
 
 
-_LATENCY_TEXT = {
-    LatencyVerdict.GOOD: "✅ Good performance",
-    LatencyVerdict.ACCEPTABLE: "⚠️ Acceptable (some cold starts)",
-    LatencyVerdict.SLOW: "⚠️ Slower than acceptable, not yet at the guide's investigate line: watch it",
-    LatencyVerdict.INVESTIGATE: "❌ Investigate (many cold starts or slow GPU)",
-    LatencyVerdict.NO_DATA: "❔ No data: no request with a duration was logged in the last 24 h",
-}
-
-
 def latency_verdict(p: Percentiles, t: Thresholds = GUIDE) -> LatencyVerdict:
     """Good (p50 < 2 s and p95 < 5 s), acceptable (p50 < 5 s and p95 < 10 s), investigate (p50 > 5 s or
     p95 > 20 s); what falls between acceptable and investigate (the guide leaves it open) is "slow"."""
@@ -44,11 +35,6 @@ def latency_verdict(p: Percentiles, t: Thresholds = GUIDE) -> LatencyVerdict:
     if p.p50 > t.acceptable_p50 or p.p95 > t.investigate_p95:
         return LatencyVerdict.INVESTIGATE
     return LatencyVerdict.SLOW
-
-
-def latency_verdict_text(verdict: LatencyVerdict) -> str:
-    """The guide's wording for a latency verdict."""
-    return _LATENCY_TEXT[verdict]
 
 
 def latency_fixes(summary: LatencySummary, t: Thresholds = GUIDE) -> list[Recommendation]:

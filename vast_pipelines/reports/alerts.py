@@ -8,9 +8,11 @@ from zoneinfo import ZoneInfo
 
 from vast_pipelines.domain.spend import SpendSummary
 from vast_pipelines.domain.thresholds import GUIDE, Thresholds
-from vast_pipelines.policy.alerts import MEANING, AlertLevel, level_thresholds
-from vast_pipelines.policy.spend import Forecast, usd
+from vast_pipelines.policy.alerts import AlertLevel, level_thresholds
+from vast_pipelines.policy.spend import Forecast
+from vast_pipelines.reports.figures import usd
 from vast_pipelines.reports.health import uncounted_lines
+from vast_pipelines.reports.verdicts import MEANING
 
 ICON = {
     AlertLevel.INFO: ":information_source:",

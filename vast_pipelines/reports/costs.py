@@ -10,12 +10,14 @@ from tabulate import tabulate
 
 from vast_pipelines.domain.costs import CostDriver, CostTotals, LatencySummary, Percentiles
 from vast_pipelines.domain.thresholds import GUIDE, Thresholds
-from vast_pipelines.policy.costs import DayCost, round_money
+from vast_pipelines.policy.costs import DayCost
 from vast_pipelines.policy.deploy import run_config_yaml, update_worker_run_config
-from vast_pipelines.policy.reviews import Recommendation, Review, budget_verdict_text
-from vast_pipelines.policy.spend import daily_verdict, daily_verdict_text, usd
-from vast_pipelines.policy.troubleshooting import LatencyVerdict, latency_verdict_text
+from vast_pipelines.policy.reviews import Recommendation, Review
+from vast_pipelines.policy.spend import daily_verdict
+from vast_pipelines.policy.troubleshooting import LatencyVerdict
 from vast_pipelines.policy.worker_settings import SETTING_NAMES, WorkerSettings
+from vast_pipelines.reports.figures import round_money, usd
+from vast_pipelines.reports.verdicts import budget_verdict_text, daily_verdict_text, latency_verdict_text
 
 NO_DATA = "no data"
 

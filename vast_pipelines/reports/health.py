@@ -11,7 +11,9 @@ from vast_pipelines.domain.thresholds import GUIDE, Thresholds
 from vast_pipelines.policy.costs import DayCost
 from vast_pipelines.policy.health import EndpointStatus
 from vast_pipelines.policy.reviews import BudgetVerdict, forecast_budget_verdict
-from vast_pipelines.policy.spend import DailyVerdict, Forecast, daily_verdict, daily_verdict_text, usd
+from vast_pipelines.policy.spend import DailyVerdict, Forecast, daily_verdict
+from vast_pipelines.reports.figures import usd
+from vast_pipelines.reports.verdicts import daily_verdict_text
 
 
 @dataclass(frozen=True)

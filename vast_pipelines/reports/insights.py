@@ -11,8 +11,8 @@ from vast_pipelines.domain.insights import DayReconciliation, Freshness
 from vast_pipelines.policy.anomalies import ModelAnomaly
 from vast_pipelines.policy.backtest import Firing
 from vast_pipelines.policy.idle_timeout import Replay, Validation
-from vast_pipelines.policy.spend import usd
 from vast_pipelines.reports.alerts import Message
+from vast_pipelines.reports.figures import usd
 
 
 def _at(moment: datetime, tz: ZoneInfo) -> str:

@@ -11,8 +11,9 @@ from vast_pipelines.domain.spend import SpendSummary
 from vast_pipelines.domain.thresholds import Thresholds
 from vast_pipelines.notifications import alert_messages
 from vast_pipelines.policy.alerts import BudgetDecision, alerts_to_send, budget_decision, next_level
-from vast_pipelines.policy.spend import forecast_month_end, usd
+from vast_pipelines.policy.spend import forecast_month_end
 from vast_pipelines.reports.alerts import budget_alert, forecast_alert, uncounted_costs_alert
+from vast_pipelines.reports.figures import usd
 from vast_pipelines.reports.health import uncounted_lines
 from vast_pipelines.reports.insights import stale_text
 from vast_pipelines.resources.database import AnalyticsDatabase, OutboxMessage

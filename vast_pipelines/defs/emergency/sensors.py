@@ -19,9 +19,7 @@ from vast_pipelines.policy.emergency_runs import (
     requested,
     run_key,
 )
-from vast_pipelines.policy.spend import usd
-from vast_pipelines.reports.health import spent, uncounted_lines
-from vast_pipelines.reports.insights import stale_text
+from vast_pipelines.reports.emergency import reason_line, runaway_status
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.heartbeat import HeartbeatResource
 from vast_pipelines.resources.insights import cost_freshness
@@ -113,17 +111,7 @@ def judge_runaway(
     periods = periods_at(now, tz)
     spend = database.spend_summary(periods, rolling_24h=False)
     today = periods.today_start.date()
-    status = (
-        f"Today {spent(spend.today_cost, spend.today_has_cost)} ({spend.today_requests:,} requests; runaway over "
-        f"{usd(limits.runaway_daily)}/day), month-to-date {spent(spend.month_to_date, spend.month_has_cost)} "
-        f"(hard cap {usd(limits.hard_cap)})"
-    )
-    if spend.today_requests == 0:
-        status += "; no cost rows logged today"
-    status += "".join(f"; {line}" for line in uncounted_lines(spend))
-    freshness = cost_freshness(database, periods.now, limits)
-    if freshness.stale and freshness.since is not None:
-        status += f"; verdict {stale_text(freshness, tz)}, spend may be higher"
+    status = runaway_status(spend, limits, cost_freshness(database, periods.now, limits), tz)
     remembered = load_memory(context.cursor)
     memory: dict[str, Memory] = {}
     due: list[tuple[Trigger, int]] = []
@@ -150,7 +138,7 @@ def judge_runaway(
     first, attempt = due[0]
     key = run_key(first.run_key, attempt)
     context.log.warning(
-        f"Starting emergency_shutdown ({key}): {'; '.join(t.summary for t, _ in due)}"
+        f"Starting emergency_shutdown ({key}): {'; '.join(reason_line(t) for t, _ in due)}"
         + (f"; attempt {attempt + 1} of {MAX_ATTEMPTS} after {attempt} failed run(s)" if attempt else "")
     )
     request = dg.RunRequest(
@@ -163,7 +151,7 @@ def judge_runaway(
             ATTEMPT_TAG: str(attempt + 1),
             **{ANSWERS_TAG + t.reason.value: t.run_key for t, _ in due},
             "vast_pipelines/reason": ",".join(t.reason.value for t, _ in due),
-            "vast_pipelines/trigger": first.summary,
+            "vast_pipelines/trigger": reason_line(first),
             "vast_pipelines/today_spend": f"{spend.today_cost:.2f}",
             "vast_pipelines/month_to_date": f"{spend.month_to_date:.2f}",
         },

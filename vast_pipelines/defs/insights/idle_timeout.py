@@ -16,9 +16,9 @@ from vast_pipelines.policy.idle_timeout import (
     reported_price,
     validate,
 )
-from vast_pipelines.policy.spend import usd
 from vast_pipelines.policy.worker_settings import GuideWords, from_guide, from_vast, to_guide
 from vast_pipelines.reports.deploy import update_worker_recommendation
+from vast_pipelines.reports.figures import usd
 from vast_pipelines.reports.insights import validation_line, what_if_table
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.errors import OperatorError
