@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from vast_pipelines.domain.emergency import NOT_CONFIGURED, EndpointMove, Move, ShutdownMode, StepResult
 from vast_pipelines.policy.emergency import after_shutdown
 from vast_pipelines.policy.health import EndpointStatus
+from vast_pipelines.reports.health import offline_actions
 
 
 def _name(endpoint: dict) -> str:
@@ -134,12 +135,13 @@ def resume_step(step: str, moves: Sequence[EndpointMove], deleted: Sequence[str]
     )
 
 
-def verify_step(step: str, status: EndpointStatus, actions: Sequence[str]) -> StepResult:
+def verify_step(step: str, status: EndpointStatus) -> StepResult:
     """Whether vLLM answers, with the guide's actions when it does not."""
     if status.online:
         return StepResult(step, True, f"vLLM answers: {', '.join(status.models) or 'no models listed'}")
     reason = status.failure.value if status.failure else "unknown"
-    return StepResult(step, False, "vLLM does not answer", details=tuple(actions), error=f"{reason}: {status.detail}")
+    error = f"{reason}: {status.detail}"
+    return StepResult(step, False, "vLLM does not answer", details=offline_actions(status), error=error)
 
 
 def close_step(step: str, closed: Sequence[int] | None, incidents: Sequence[int]) -> StepResult:

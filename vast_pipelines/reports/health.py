@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from vast_pipelines.domain.health import Failure
 from vast_pipelines.domain.spend import SpendSummary
 from vast_pipelines.domain.thresholds import GUIDE, Thresholds
 from vast_pipelines.policy.costs import DayCost
@@ -24,6 +25,38 @@ class VastSummary:
     lines: tuple[str, ...]
 
 
+def status_label(status: EndpointStatus) -> str:
+    """``ONLINE`` or ``OFFLINE`` as the guide's script prints it."""
+    return "ONLINE" if status.online else "OFFLINE"
+
+
+def offline_actions(status: EndpointStatus) -> tuple[str, ...]:
+    """The guide's "Actions if OFFLINE", most specific first (none while it answers)."""
+    if status.online:
+        return ()
+    if status.failure is Failure.DNS:
+        return (
+            "Host name does not resolve: this is not a cold start. Check Tailscale: "
+            "`tailscale status | grep vastai` (expect `vastai-gpu ... active`); "
+            "restart it if needed: `sudo tailscale down && sudo tailscale up`.",
+            "Check worker status on the dashboard: https://cloud.vast.ai/serverless/",
+        )
+    actions = ["Check Tailscale: `tailscale status | grep vastai`"]
+    actions.append("Check worker status on the dashboard: https://cloud.vast.ai/serverless/")
+    if status.failure in (Failure.TIMEOUT, Failure.REFUSED):
+        if status.cold_start_retried:
+            actions.append("Still down after the cold-start wait and one retry: treat as truly down.")
+        else:
+            actions.append("If cold start: wait 30s and retry.")
+    if status.failure in (Failure.HTTP_ERROR, Failure.BAD_RESPONSE):
+        actions.append("The server answers but not correctly: check the worker logs on the Vast.ai dashboard.")
+    actions.append(
+        "If truly down: follow Troubleshooting › Endpoint Not Responding "
+        "(`curl -I <endpoint>/health`, Tailscale, worker logs; restart or redeploy the worker)."
+    )
+    return tuple(actions)
+
+
 def endpoint_lines(status: EndpointStatus) -> list[str]:
     """The guide's "vLLM Endpoint:" block: model ids when online, the actions when offline."""
     head = f"{status.name} Endpoint ({status.url}):"
@@ -34,7 +67,7 @@ def endpoint_lines(status: EndpointStatus) -> list[str]:
     tries = cold_start_tries(status)
     reason = status.failure.value if status.failure else "unknown"
     lines = [head, f"  ❌ OFFLINE: {reason} {tries} ({status.detail})", "  Actions:"]
-    return lines + [f"  • {a}" for a in status.actions]
+    return lines + [f"  • {a}" for a in offline_actions(status)]
 
 
 # The guide: "if cold start: wait 30s and retry".

@@ -14,6 +14,7 @@ from vast_pipelines.defs.emergency.steps import (
     notify_op,
     step_output,
 )
+from vast_pipelines.defs.probes import check_endpoint
 from vast_pipelines.domain.emergency import StepResult, failed
 from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.policy.emergency import holding_reasons, left_behind, resume_moves
@@ -109,8 +110,7 @@ restore_switch_router, restore_restart_router = router_ops(
 
 def verify(endpoints: InferenceEndpoints) -> StepResult:
     """vLLM answers `/health` and lists models on `/v1/models` (after the cold-start wait and one retry)."""
-    status = endpoints.check_vllm()
-    return verify_step(VERIFY_STEP, status, status.actions)
+    return verify_step(VERIFY_STEP, check_endpoint(endpoints, "vLLM"))
 
 
 @dg.op(ins={"after": dg.In(dg.Nothing)})

@@ -8,6 +8,7 @@ from vast_pipelines.config import history_start
 from vast_pipelines.defs.costs.history import load_history, record_rolled_up_days
 from vast_pipelines.defs.costs.partitions import cost_partitions
 from vast_pipelines.defs.metadata import records_table, report_entries, summary_first
+from vast_pipelines.defs.probes import check_endpoints
 from vast_pipelines.domain.costs import CostTotals
 from vast_pipelines.domain.periods import Periods, periods_at
 from vast_pipelines.domain.spend import SpendSummary
@@ -23,7 +24,9 @@ from vast_pipelines.reports.health import (
     endpoints_section,
     health_report,
     month_so_far_section,
+    offline_actions,
     spend_section,
+    status_label,
 )
 from vast_pipelines.reports.insights import stale_text
 from vast_pipelines.resources.database import AnalyticsDatabase
@@ -67,6 +70,7 @@ def vast_summary(vast: VastAIResource) -> VastSummary:
 def _endpoint_record(status: EndpointStatus) -> dict:
     record = dataclasses.asdict(status)
     record["failure"] = status.failure.value if status.failure else None
+    record["actions"] = offline_actions(status)
     return record
 
 
@@ -91,12 +95,12 @@ def endpoint_health(
     Tailscale peer state and the Vast.ai workers' status. A timeout or refused connection may be a cold
     start: wait 30 s and retry once before calling the endpoint OFFLINE."""
     started = clock.now()
-    statuses = endpoints.check_all()
+    statuses = check_endpoints(endpoints)
     peer = tailscale.peer_state()
     vast_view = vast_summary(vast)
     text = endpoints_section(statuses, peer.state, peer.detail, vast_view)
     for status in statuses:
-        context.log.info(f"{status.name}: {status.label} after {status.attempts} attempt(s) {status.detail}")
+        context.log.info(f"{status.name}: {status_label(status)} after {status.attempts} attempt(s) {status.detail}")
     database.save_health_endpoints(
         run_id=context.run.run_id,
         at=started,
@@ -124,7 +128,7 @@ def _online_check(name: str, status: EndpointStatus) -> dg.AssetCheckResult:
         passed=status.online,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
-            "status": status.label,
+            "status": status_label(status),
             "models": ", ".join(status.models) or "none",
             "attempts": status.attempts,
             "reason": status.failure.value if status.failure else "",
