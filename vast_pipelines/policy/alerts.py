@@ -25,6 +25,7 @@ FORECAST_KEY = "forecast_hard_cap"
 # Not a level either: today holds requests whose cost is NULL or not a finite number (one alert per day).
 UNCOUNTED_PREFIX = "uncounted_costs:"
 
+
 def level_thresholds(t: Thresholds = GUIDE) -> tuple[tuple[AlertLevel, float], ...]:
     """(level, USD month-to-date) pairs, lowest first."""
     return (

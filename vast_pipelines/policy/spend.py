@@ -1,11 +1,13 @@
-"""The guide's spend verdicts and a month-end forecast."""
+"""The guide's spend verdicts (a day's band, a month against the budget) and a month-end forecast."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 
+from vast_pipelines.domain.costs import CostTotals
 from vast_pipelines.domain.periods import Periods
 from vast_pipelines.domain.thresholds import GUIDE, Thresholds
 
@@ -73,3 +75,30 @@ def hard_cap_date(month_to_date: float, daily_rate: float, periods: Periods, t: 
     if at >= periods.next_month_start:
         return None
     return at.astimezone(tz).date()
+
+
+class BudgetVerdict(StrEnum):
+    """The Monthly Review's "Compare to budget"."""
+
+    ON_TARGET = "on target"
+    ACCEPTABLE = "acceptable"
+    OVER_BUDGET = "over budget"
+    NO_DATA = "no data"
+
+
+def budget_verdict(totals: CostTotals, t: Thresholds = GUIDE) -> BudgetVerdict:
+    """Target below ``budget_target``, acceptable up to ``budget_alert``, over budget above it."""
+    if not totals.has_cost:
+        return BudgetVerdict.NO_DATA
+    cost = float(totals.cost or 0)
+    if cost < t.budget_target:
+        return BudgetVerdict.ON_TARGET
+    if cost <= t.budget_alert:
+        return BudgetVerdict.ACCEPTABLE
+    return BudgetVerdict.OVER_BUDGET
+
+
+def forecast_budget_verdict(forecast: Forecast, t: Thresholds = GUIDE) -> BudgetVerdict:
+    """The month-end forecast against the budget, banded as a finished month would be."""
+    cost = Decimal(str(forecast.month_end))
+    return budget_verdict(CostTotals(requests=1, cost=cost), t)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from vast_pipelines.domain.costs import CostDriver, LatencySummary, Percentiles
 from vast_pipelines.domain.thresholds import GUIDE, Thresholds
-from vast_pipelines.policy.reviews import Recommendation
+from vast_pipelines.policy.recommendations import ColdStartRate, Recommendation, SlowWarm
 from vast_pipelines.policy.worker_settings import keep_warm_min_load
 
 # The guide's "Use faster GPU (RTX 4090 → A6000)", as Vast.ai names the A6000 in search_params.
@@ -42,52 +43,45 @@ def latency_fixes(summary: LatencySummary, t: Thresholds = GUIDE) -> list[Recomm
     fixes: list[Recommendation] = []
     rate = summary.cold_start_rate
     if rate is not None and rate > t.cold_start_rate:
-        reason = f"cold_start_rate {rate:.2f} > {t.cold_start_rate:.2f} over the last 24 h"
-        fixes.append(
-            Recommendation(
-                "keep_warm",
-                reason + ": increase the idle timeout",
-                "inactivity_timeout",
-                int(t.suggested_idle_timeout),
-            )
-        )
+        why = ColdStartRate(rate, t.cold_start_rate)
+        fixes.append(Recommendation("keep_warm", why, "inactivity_timeout", int(t.suggested_idle_timeout)))
         # Warm means active: min_load above 0 (cold_workers only keeps stopped workers, still a cold start).
-        fixes.append(
-            Recommendation(
-                "keep_warm",
-                reason + ": or keep one worker active (min_workers=1)",
-                "min_load",
-                keep_warm_min_load(1),
-            )
-        )
+        fixes.append(Recommendation("keep_warm", why, "min_load", keep_warm_min_load(1)))
     warm_p50 = summary.warm.p50
     if warm_p50 is not None and warm_p50 > t.acceptable_p50:
-        fixes.append(
-            Recommendation(
-                "use_faster_gpu",
-                f"warm requests alone have p50 {warm_p50:.1f} s > {t.acceptable_p50:.0f} s (RTX 4090 → A6000)",
-                "gpu_type",
-                FASTER_GPU,
-            )
-        )
+        fixes.append(Recommendation("use_faster_gpu", SlowWarm(warm_p50, t.acceptable_p50), "gpu_type", FASTER_GPU))
     return fixes
 
 
-def cost_driver_hints(drivers: list[CostDriver], t: Thresholds = GUIDE) -> list[str]:
+class HintKind(StrEnum):
+    """The guide's "Common Causes" that today's figures point at."""
+
+    MANY_COLD_STARTS = "many cold starts"
+    LARGE_MODEL = "large model running"
+    EXPENSIVE_MODEL = "one model costs a lot"
+
+
+@dataclass(frozen=True)
+class CostHint:
+    """One cause for one model, with its figure: the cold-start rate and the idle timeout (seconds) to move to, or
+    today's cost (USD)."""
+
+    kind: HintKind
+    model: str
+    rate: float | None = None
+    idle_timeout: float | None = None
+    cost: float | None = None
+
+
+def cost_driver_hints(drivers: list[CostDriver], t: Thresholds = GUIDE) -> list[CostHint]:
     """The guide's "Common Causes & Fixes" that today's figures point at, most expensive model first."""
-    hints: list[str] = []
+    hints: list[CostHint] = []
     for d in drivers:
         rate = d.cold_start_requests / d.requests if d.requests else 0.0
         if rate > t.cold_start_rate:
-            hints.append(
-                f"{d.model}: many cold starts ({rate:.0%}): increase idle timeout from 5 min to "
-                f"{t.suggested_idle_timeout / 60:.0f} min"
-            )
+            hints.append(CostHint(HintKind.MANY_COLD_STARTS, d.model, rate=rate, idle_timeout=t.suggested_idle_timeout))
         if "70b" in d.model.lower() and d.total_cost and float(d.total_cost) > 0:
-            hints.append(f"{d.model}: large model running: route simpler queries to a 7B model")
+            hints.append(CostHint(HintKind.LARGE_MODEL, d.model))
     if drivers and drivers[0].total_cost is not None and float(drivers[0].total_cost) >= t.daily_moderate_below:
-        hints.append(
-            f"{drivers[0].model} alone has cost {float(drivers[0].total_cost):,.2f} USD today: "
-            "implement batching; if workers do not scale down, reduce the idle timeout or look for stuck requests"
-        )
+        hints.append(CostHint(HintKind.EXPENSIVE_MODEL, drivers[0].model, cost=float(drivers[0].total_cost)))
     return hints

@@ -36,6 +36,14 @@ def usd(value: float | None) -> str:
     return "unknown" if value is None else f"${value:,.2f}"
 
 
+def money(value: Decimal | float | None, places: int = 2) -> str:
+    """USD for display, rounded as the guide's SQL rounds; unknown stays unknown."""
+    if value is None:
+        return "unknown"
+    rounded = round_money(Decimal(str(value)) if isinstance(value, float) else value, places)
+    return f"${rounded:,.{places}f}"
+
+
 def dollars(value: float | Decimal | None) -> float | None:
     """USD to the cent, as the guide's ``ROUND(SUM(cost)::numeric, 2)``."""
     return rounded(value, DOLLAR_PLACES)

@@ -11,8 +11,7 @@ from vast_pipelines.domain.spend import SpendSummary
 from vast_pipelines.domain.thresholds import GUIDE, Thresholds
 from vast_pipelines.policy.costs import DayCost
 from vast_pipelines.policy.health import EndpointStatus
-from vast_pipelines.policy.reviews import BudgetVerdict, forecast_budget_verdict
-from vast_pipelines.policy.spend import DailyVerdict, Forecast, daily_verdict
+from vast_pipelines.policy.spend import BudgetVerdict, DailyVerdict, Forecast, daily_verdict, forecast_budget_verdict
 from vast_pipelines.reports.figures import usd
 from vast_pipelines.reports.verdicts import daily_verdict_text
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from vast_pipelines.domain.thresholds import GUIDE, Thresholds
 from vast_pipelines.policy.alerts import AlertLevel
-from vast_pipelines.policy.reviews import BudgetVerdict
-from vast_pipelines.policy.spend import DailyVerdict
+from vast_pipelines.policy.spend import BudgetVerdict, DailyVerdict
 from vast_pipelines.policy.troubleshooting import LatencyVerdict
 
 _DAILY_TEXT = {

@@ -23,6 +23,7 @@ from vast_pipelines.defs.metadata import (
 from vast_pipelines.domain.periods import local_midnight
 from vast_pipelines.domain.thresholds import Thresholds
 from vast_pipelines.notifications import Sent, send_slack
+from vast_pipelines.policy.recommendations import ready_fixes
 from vast_pipelines.policy.reviews import (
     Review,
     monthly_history_range,
@@ -31,11 +32,13 @@ from vast_pipelines.policy.reviews import (
     weekly_review,
 )
 from vast_pipelines.reports.charts import model_series, monthly_chart, weekly_chart
-from vast_pipelines.reports.costs import guide_day_row, monthly_report, ready_fixes, ready_fixes_text, weekly_report
+from vast_pipelines.reports.concerns import review_record
+from vast_pipelines.reports.costs import guide_day_row, monthly_report, ready_fixes_text, weekly_report
 from vast_pipelines.reports.deploy import update_worker_recommendation
 from vast_pipelines.reports.figures import dollars, guide_figures, per_request
 from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.reports.insights import weekly_insights_section
+from vast_pipelines.reports.recommendations import recommendation_record
 from vast_pipelines.resources.cost_history import CostHistory, save_report
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.insights import episodes_between, recommended_settings, reconciliation_between
@@ -143,7 +146,7 @@ def keep_and_post(
         run_id=context.run.run_id,
         totals=review.totals,
         verdict=verdict,
-        figures=dataclasses.asdict(review),
+        figures=review_record(review),
         markdown=run.text,
         weekly_days=[guide_day_row(d) for d in review.days] if review.kind == "weekly" else None,
     )
@@ -223,7 +226,7 @@ def _common_metadata(run: ReviewRun, sent: Sent | None, title: str) -> dict:
         "null_cost_requests": review.totals.null_cost_requests,
         "days_rolled_up_now": len(run.rolled_up_now),
         "recommendations": records_table(
-            [dataclasses.asdict(r) for r in review.recommendations], RECOMMENDATION_COLUMNS
+            [recommendation_record(r) for r in review.recommendations], RECOMMENDATION_COLUMNS
         ),
         "concerns": len(review.concerns),
         "slack_delivery": sent.status if sent else "not posted",

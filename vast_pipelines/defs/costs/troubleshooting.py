@@ -13,9 +13,10 @@ from vast_pipelines.defs.metadata import RECOMMENDATION_COLUMNS, records_table
 from vast_pipelines.domain.costs import CostTotals
 from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.policy.troubleshooting import cost_driver_hints, latency_fixes, latency_verdict
-from vast_pipelines.reports.costs import cost_drivers_report, latency_report
+from vast_pipelines.reports.costs import cost_drivers_report, hint_text, latency_report
 from vast_pipelines.reports.figures import SECOND_PLACES, dollars, guide_figures, rounded
 from vast_pipelines.reports.health import as_markdown
+from vast_pipelines.reports.recommendations import recommendation_record
 from vast_pipelines.resources.cost_history import latency_summary, save_report, top_cost_drivers
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.settings import RunbookSettings
@@ -62,9 +63,10 @@ def top_cost_drivers_asset(
     hints = cost_driver_hints(drivers, limits)
     today = periods.today_start.date()
     text = cost_drivers_report(drivers, hints, today, tz.key)
+    said = [hint_text(h) for h in hints]
     costs = [d.total_cost for d in drivers if d.total_cost is not None]
     totals = CostTotals(requests=sum(d.requests for d in drivers), cost=sum(costs, Decimal(0)) if costs else None)
-    figures = {"drivers": [dataclasses.asdict(d) for d in drivers], "hints": hints}
+    figures = {"drivers": [dataclasses.asdict(d) for d in drivers], "hints": said}
     _keep_today(context, database, today, tz.key, totals, f"{len(hints)} cause(s) indicated", figures, text)
     table = dg.MetadataValue.table(
         records=[
@@ -129,7 +131,8 @@ def latency_percentiles_asset(
     fixes = latency_fixes(summary, limits)
     text = latency_report(summary, verdict, fixes)
     today = now.astimezone(tz).date()
-    figures = {"summary": dataclasses.asdict(summary), "fixes": [dataclasses.asdict(f) for f in fixes]}
+    records = [recommendation_record(f) for f in fixes]
+    figures = {"summary": dataclasses.asdict(summary), "fixes": records}
     _keep_today(context, database, today, tz.key, CostTotals(requests=summary.requests), verdict.value, figures, text)
     p = summary.overall
     numbers = guide_figures(
@@ -153,7 +156,7 @@ def latency_percentiles_asset(
             **numbers,
             "requests": summary.requests,
             "latency_verdict": verdict.value,
-            "fixes": records_table([dataclasses.asdict(f) for f in fixes], RECOMMENDATION_COLUMNS),
+            "fixes": records_table(records, RECOMMENDATION_COLUMNS),
             "report": dg.MetadataValue.md(as_markdown(text)),
         },
         check_results=[band_check(LATENCY_BAND_CHECK, verdict.value, good="good", bad="investigate", metadata=numbers)],
