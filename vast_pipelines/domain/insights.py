@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 
 @dataclass(frozen=True)
 class Freshness:
-    """Whether cost data is stale, since when, and why we think so."""
+    """Whether cost data is stale and since when (the latest logged request; None: no row at all), with the figures
+    that say so: how long nothing was logged, and, when that is longer than allowed, the requests the same hours of
+    past weeks had (median)."""
 
     stale: bool
     since: datetime | None
-    reason: str
+    gap: timedelta | None = None
+    expected: float | None = None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from matplotlib.patches import Patch
 from vast_pipelines.domain.thresholds import GUIDE, Thresholds
 from vast_pipelines.policy.costs import DayCost
 from vast_pipelines.policy.reviews import Review
+from vast_pipelines.policy.spend import daily_verdict
 
 _BAND_COLOURS = {"excellent": "#2e7d32", "moderate": "#f9a825", "high": "#c62828"}
 _MODEL_COLOURS = ("#1565c0", "#6a1b9a", "#00838f", "#ef6c00", "#5d4037", "#9e9e9e")
@@ -28,12 +29,6 @@ def _cost(day: DayCost) -> float:
     return float(day.totals.cost or 0) if day.has_data else 0.0
 
 
-def _band(cost: float, t: Thresholds) -> str:
-    if cost < t.daily_excellent_below:
-        return "excellent"
-    return "moderate" if cost < t.daily_moderate_below else "high"
-
-
 def weekly_chart(review: Review, zone: str, t: Thresholds = GUIDE) -> bytes:
     """Daily cost bars coloured by the guide's bands, the band lines, and requests per day."""
     # Fixed margins: an automatic layout engine doubles the rendering time.
@@ -42,7 +37,10 @@ def weekly_chart(review: Review, zone: str, t: Thresholds = GUIDE) -> bytes:
     ax = fig.subplots()
     labels = [d.day.strftime("%a\n%d %b") for d in review.days]
     costs = [_cost(d) for d in review.days]
-    colours = [_BAND_COLOURS[_band(c, t)] if d.has_data else "#e0e0e0" for c, d in zip(costs, review.days, strict=True)]
+    colours = [
+        _BAND_COLOURS[daily_verdict(c, d.totals.requests, t)] if d.has_data else "#e0e0e0"
+        for c, d in zip(costs, review.days, strict=True)
+    ]
     bars = ax.bar(labels, costs, color=colours, zorder=2)
     for bar, day in zip(bars, review.days, strict=True):
         if not day.has_data:

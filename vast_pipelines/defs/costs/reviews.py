@@ -39,6 +39,7 @@ from vast_pipelines.reports.figures import dollars, guide_figures, per_request
 from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.reports.insights import weekly_insights_section
 from vast_pipelines.reports.recommendations import recommendation_record
+from vast_pipelines.reports.what_if import recommended_setting_text
 from vast_pipelines.resources.cost_history import CostHistory, save_report
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.insights import episodes_between, recommended_settings, reconciliation_between
@@ -179,15 +180,7 @@ def week_insights(database: AnalyticsDatabase, week: date, zone: str) -> str:
     tz = ZoneInfo(zone)
     end = week + timedelta(days=7)
     episodes = episodes_between(database, local_midnight(week, tz), local_midnight(end, tz))
-    advice = [
-        (
-            r["model"],
-            (f"min_workers {r['min_workers']}" if r["min_workers"] else f"idle_timeout {r['idle_timeout']} s")
-            + f" keeps the cold-start rate at {r['cold_start_rate']:.0%} for {r['warm_gpu_hours']:,.1f} warm GPU h"
-            f" (idle_timeout_what_if, {r['window_start']:%Y-%m-%d} to {r['window_end']:%Y-%m-%d})",
-        )
-        for r in recommended_settings(database)
-    ]
+    advice = [(r["model"], recommended_setting_text(r)) for r in recommended_settings(database)]
     return weekly_insights_section(episodes, reconciliation_between(database, week, end), advice, tz)
 
 

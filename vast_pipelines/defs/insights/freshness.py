@@ -1,7 +1,5 @@
 """No data is not $0: is `vast_ai_costs` silent while the same hours of past weeks had traffic?"""
 
-import dataclasses
-
 import dagster as dg
 
 from vast_pipelines import clock
@@ -9,7 +7,14 @@ from vast_pipelines.defs.alerts.delivery import ALERT_TAG, deliver_alerts, deliv
 from vast_pipelines.defs.guards import skip_when_unavailable
 from vast_pipelines.defs.insights.episodes import alert_episode
 from vast_pipelines.reports.health import as_markdown
-from vast_pipelines.reports.insights import freshness_alert, freshness_recovered, freshness_report, stale_text
+from vast_pipelines.reports.insights import (
+    freshness_alert,
+    freshness_reason,
+    freshness_record,
+    freshness_recovered,
+    freshness_report,
+    stale_text,
+)
 from vast_pipelines.resources.database import AnalyticsDatabase, OutboxMessage
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.insights import close_episodes, cost_freshness
@@ -56,7 +61,7 @@ def cost_data_freshness(database: AnalyticsDatabase, settings: RunbookSettings) 
                 passed=not freshness.stale,
                 severity=dg.AssetCheckSeverity.ERROR,
                 metadata={
-                    "reason": freshness.reason,
+                    "reason": freshness_reason(freshness),
                     "verdict": stale_text(freshness, tz) if freshness.stale else "fresh",
                 },
             )
@@ -97,7 +102,7 @@ def cost_freshness_sensor(
             kind=STALE_EPISODE,
             subject=COST_TABLE_SUBJECT,
             summary=verdict,
-            figures=dataclasses.asdict(freshness),
+            figures=freshness_record(freshness),
             dedupe_key=key,
         )
         if rows is None:
@@ -118,4 +123,4 @@ def cost_freshness_sensor(
         return dg.SensorResult(
             run_requests=[delivery_request(key, recovered, {ALERT_TAG: f"{STALE_EPISODE}_recovered"})]
         )
-    return dg.SensorResult(skip_reason=f"Cost data fresh: {freshness.reason}.")
+    return dg.SensorResult(skip_reason=f"Cost data fresh: {freshness_reason(freshness)}.")
