@@ -26,17 +26,17 @@ from vast_pipelines.policy.spend import BudgetVerdict, Forecast, budget_verdict,
 class ConcernKind(StrEnum):
     """What about a period's figures an operator should look at."""
 
-    HIGH_DAYS = "high daily cost"
-    NOT_ROLLED_UP = "not in the cost history"
-    NO_COST_LOGGED = "no cost logged"
-    NULL_COSTS = "costs that are NULL"
-    INVALID_COSTS = "costs that are not a number"
-    NEGATIVE_COSTS = "negative costs"
-    OTHER_ZONE = "rolled up in another time zone"
-    HARD_CAP_REACHED = "hard cap reached"
-    HARD_CAP_AHEAD = "hard cap ahead"
-    FORECAST_OVER_ALERT = "forecast over the budget alert"
-    OVER_BUDGET = "over budget"
+    HIGH_DAYS = "high_days"
+    NOT_ROLLED_UP = "not_rolled_up"
+    NO_COST_LOGGED = "no_cost_logged"
+    NULL_COSTS = "null_costs"
+    INVALID_COSTS = "invalid_costs"
+    NEGATIVE_COSTS = "negative_costs"
+    OTHER_ZONE = "other_zone"
+    HARD_CAP_REACHED = "hard_cap_reached"
+    HARD_CAP_AHEAD = "hard_cap_ahead"
+    FORECAST_OVER_ALERT = "forecast_over_alert"
+    OVER_BUDGET = "over_budget"
 
 
 @dataclass(frozen=True)

@@ -56,9 +56,9 @@ def latency_fixes(summary: LatencySummary, t: Thresholds = GUIDE) -> list[Recomm
 class HintKind(StrEnum):
     """The guide's "Common Causes" that today's figures point at."""
 
-    MANY_COLD_STARTS = "many cold starts"
-    LARGE_MODEL = "large model running"
-    EXPENSIVE_MODEL = "one model costs a lot"
+    MANY_COLD_STARTS = "many_cold_starts"
+    LARGE_MODEL = "large_model"
+    EXPENSIVE_MODEL = "expensive_model"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from vast_pipelines.domain.spend import SpendSummary
 from vast_pipelines.domain.thresholds import GUIDE, Thresholds
-from vast_pipelines.policy.alerts import AlertLevel, level_thresholds
+from vast_pipelines.policy.alerts import AlertLevel, BudgetDecision, level_thresholds
 from vast_pipelines.policy.spend import Forecast
 from vast_pipelines.reports.figures import usd
 from vast_pipelines.reports.health import uncounted_lines
@@ -162,3 +162,31 @@ def forecast_alert(
     ]
     subject = f"[vast_pipelines] Vast.ai forecast: hard cap {usd(t.hard_cap)} reached on {when}"
     return Message(subject, "\n".join(lines))
+
+
+def budget_status(
+    decision: BudgetDecision,
+    spend: SpendSummary,
+    ahead: tuple[AlertLevel, float] | None,
+    stale: str | None = None,
+) -> str:
+    """The budget tick's one-line summary in the UI (``ahead``: the next level and its threshold); no logged
+    requests is said as such, never as $0.00, and stale cost data makes the verdict unknown."""
+    if stale:
+        crossed = ", ".join(level.value for level in decision.crossed) or "none"
+        return (
+            f"Budget verdict {stale}. Month-to-date so far {usd(spend.month_to_date)} (may miss requests); "
+            f"levels crossed: {crossed}."
+        )
+    if spend.month_requests == 0:
+        return "No cost rows logged this month: nothing to compare with the budget (is agent-router logging?)."
+    if not spend.month_has_cost:
+        return (
+            f"No data: none of this month's {spend.month_requests:,} logged requests carries a cost "
+            "(NULL or not a finite number): nothing to compare with the budget (is agent-router logging costs?)."
+        )
+    upcoming = f"next: {ahead[0].value} at {usd(ahead[1])}" if ahead else "every level crossed"
+    crossed = ", ".join(level.value for level in decision.crossed) or "none"
+    forecast = "; forecast reaches the hard cap this month" if decision.forecast_warning else ""
+    uncounted = "".join(f" {line}." for line in uncounted_lines(spend))
+    return f"Month-to-date {usd(spend.month_to_date)}; levels crossed: {crossed}; {upcoming}{forecast}.{uncounted}"
