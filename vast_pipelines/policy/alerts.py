@@ -26,24 +26,24 @@ FORECAST_KEY = "forecast_hard_cap"
 UNCOUNTED_PREFIX = "uncounted_costs:"
 
 
-def level_thresholds(t: Thresholds = GUIDE) -> tuple[tuple[AlertLevel, float], ...]:
+def level_thresholds(limits: Thresholds = GUIDE) -> tuple[tuple[AlertLevel, float], ...]:
     """(level, USD month-to-date) pairs, lowest first."""
     return (
-        (AlertLevel.INFO, t.alert_info),
-        (AlertLevel.WARNING, t.alert_warning),
-        (AlertLevel.CRITICAL, t.alert_critical),
-        (AlertLevel.EMERGENCY, t.alert_emergency),
+        (AlertLevel.INFO, limits.alert_info),
+        (AlertLevel.WARNING, limits.alert_warning),
+        (AlertLevel.CRITICAL, limits.alert_critical),
+        (AlertLevel.EMERGENCY, limits.alert_emergency),
     )
 
 
-def crossed_levels(month_to_date: float, t: Thresholds = GUIDE) -> tuple[AlertLevel, ...]:
+def crossed_levels(month_to_date: float, limits: Thresholds = GUIDE) -> tuple[AlertLevel, ...]:
     """Every level whose threshold month-to-date spend has reached, lowest first."""
-    return tuple(level for level, threshold in level_thresholds(t) if month_to_date >= threshold)
+    return tuple(level for level, threshold in level_thresholds(limits) if month_to_date >= threshold)
 
 
-def next_level(month_to_date: float, t: Thresholds = GUIDE) -> tuple[AlertLevel, float] | None:
+def next_level(month_to_date: float, limits: Thresholds = GUIDE) -> tuple[AlertLevel, float] | None:
     """The next level still ahead this month, or None once every level is crossed."""
-    ahead = [(level, threshold) for level, threshold in level_thresholds(t) if month_to_date < threshold]
+    ahead = [(level, threshold) for level, threshold in level_thresholds(limits) if month_to_date < threshold]
     return ahead[0] if ahead else None
 
 
@@ -82,7 +82,7 @@ class BudgetDecision:
 
 
 def budget_decision(
-    spend: SpendSummary, forecast: Forecast, month: str, t: Thresholds = GUIDE, today: date | None = None
+    spend: SpendSummary, forecast: Forecast, month: str, limits: Thresholds = GUIDE, today: date | None = None
 ) -> BudgetDecision:
     """Levels crossed by month-to-date spend; a forecast reaching the hard cap before month end warns ahead.
 
@@ -92,8 +92,8 @@ def budget_decision(
     uncounted = f"{UNCOUNTED_PREFIX}{today.isoformat()}" if today and spend.today_uncounted_rows else None
     if not spend.month_has_cost:
         return BudgetDecision(month, (), False, uncounted)
-    warn_ahead = forecast.hard_cap_date is not None and spend.month_to_date < t.hard_cap
-    return BudgetDecision(month, crossed_levels(spend.month_to_date, t), warn_ahead, uncounted)
+    warn_ahead = forecast.hard_cap_date is not None and spend.month_to_date < limits.hard_cap
+    return BudgetDecision(month, crossed_levels(spend.month_to_date, limits), warn_ahead, uncounted)
 
 
 @dataclass(frozen=True)

@@ -37,34 +37,34 @@ class Trigger(Exceeded):
     run_key: str
 
 
-def emergency_triggers(spend: SpendSummary, today: date, t: Thresholds = GUIDE) -> tuple[Trigger, ...]:
+def emergency_triggers(spend: SpendSummary, today: date, limits: Thresholds = GUIDE) -> tuple[Trigger, ...]:
     """Today's spend over the runaway limit (one run per day) and month-to-date at the hard cap (one per month)."""
     triggers = []
-    if spend.today_cost > t.runaway_daily:
-        triggers.append(Trigger(Reason.RUNAWAY, spend.today_cost, t.runaway_daily, f"runaway:{today.isoformat()}"))
-    if spend.month_to_date >= t.hard_cap:
-        triggers.append(Trigger(Reason.HARD_CAP, spend.month_to_date, t.hard_cap, f"hard_cap:{today:%Y-%m}"))
+    if spend.today_cost > limits.runaway_daily:
+        triggers.append(Trigger(Reason.RUNAWAY, spend.today_cost, limits.runaway_daily, f"runaway:{today.isoformat()}"))
+    if spend.month_to_date >= limits.hard_cap:
+        triggers.append(Trigger(Reason.HARD_CAP, spend.month_to_date, limits.hard_cap, f"hard_cap:{today:%Y-%m}"))
     return tuple(triggers)
 
 
-def still_holds(reason: Reason, spend: SpendSummary, t: Thresholds = GUIDE) -> bool:
+def still_holds(reason: Reason, spend: SpendSummary, limits: Thresholds = GUIDE) -> bool:
     """Whether ``reason`` is still true now; an operator's manual shutdown always proceeds."""
     if reason is Reason.RUNAWAY:
-        return spend.today_cost > t.runaway_daily
+        return spend.today_cost > limits.runaway_daily
     if reason is Reason.HARD_CAP:
-        return spend.month_to_date >= t.hard_cap
+        return spend.month_to_date >= limits.hard_cap
     return True
 
 
-def holding_reasons(spend: SpendSummary, t: Thresholds = GUIDE) -> tuple[Exceeded, ...]:
+def holding_reasons(spend: SpendSummary, limits: Thresholds = GUIDE) -> tuple[Exceeded, ...]:
     """The spend reasons that would refuse a restore right now."""
     return tuple(
         Exceeded(reason, figure, threshold)
         for reason, figure, threshold in (
-            (Reason.RUNAWAY, spend.today_cost, t.runaway_daily),
-            (Reason.HARD_CAP, spend.month_to_date, t.hard_cap),
+            (Reason.RUNAWAY, spend.today_cost, limits.runaway_daily),
+            (Reason.HARD_CAP, spend.month_to_date, limits.hard_cap),
         )
-        if still_holds(reason, spend, t)
+        if still_holds(reason, spend, limits)
     )
 
 

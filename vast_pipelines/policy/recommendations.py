@@ -91,7 +91,7 @@ def _saving(totals: CostTotals, share: float) -> float | None:
     return float(totals.cost) * share if totals.has_cost and totals.cost is not None else None
 
 
-def weekly_opportunities(days: list[DayCost], week: CostTotals, t: Thresholds = GUIDE) -> list[Recommendation]:
+def weekly_opportunities(days: list[DayCost], week: CostTotals, limits: Thresholds = GUIDE) -> list[Recommendation]:
     """The Weekly Review's "Check for optimization opportunities", decided from the week's figures.
 
     High daily costs (a day at the guide's "high" band) → batching or caching; many cold starts (rate
@@ -99,64 +99,70 @@ def weekly_opportunities(days: list[DayCost], week: CostTotals, t: Thresholds = 
     requests a day on average) → fewer max workers.
     """
     result: list[Recommendation] = []
-    high = [d for d in days if d.has_data and float(d.totals.cost or 0) >= t.daily_moderate_below]
+    high = [d for d in days if d.has_data and float(d.totals.cost or 0) >= limits.daily_moderate_below]
     if high:
-        why = HighDays(tuple((d.day, float(d.totals.cost or 0)) for d in high), t.daily_moderate_below)
-        result.append(Recommendation("implement_batching", why, estimated_saving_usd=_saving(week, t.saving_batching)))
-        result.append(Recommendation("add_caching", why, estimated_saving_usd=_saving(week, t.saving_caching)))
+        why = HighDays(tuple((d.day, float(d.totals.cost or 0)) for d in high), limits.daily_moderate_below)
+        result.append(
+            Recommendation("implement_batching", why, estimated_saving_usd=_saving(week, limits.saving_batching))
+        )
+        result.append(Recommendation("add_caching", why, estimated_saving_usd=_saving(week, limits.saving_caching)))
     rate = week.cold_start_rate
-    if rate is not None and rate > t.cold_start_rate:
+    if rate is not None and rate > limits.cold_start_rate:
         result.append(
             Recommendation(
                 "increase_idle_timeout",
-                ManyColdStarts(rate, t.cold_start_rate, week.cold_cost_share),
+                ManyColdStarts(rate, limits.cold_start_rate, week.cold_cost_share),
                 field="inactivity_timeout",
-                suggested_value=int(t.suggested_idle_timeout),
+                suggested_value=int(limits.suggested_idle_timeout),
                 estimated_saving_usd=overhead(week),
             )
         )
     observed = [d for d in days if d.rolled_up]
     if observed and week.requests > 0:
         per_day = week.requests / len(observed)
-        if per_day < t.low_usage_requests_per_day:
+        if per_day < limits.low_usage_requests_per_day:
             result.append(
                 Recommendation(
                     "reduce_max_workers",
-                    LowUsage(per_day, t.low_usage_requests_per_day),
+                    LowUsage(per_day, limits.low_usage_requests_per_day),
                     field="max_workers",
-                    suggested_value=int(t.suggested_max_workers),
+                    suggested_value=int(limits.suggested_max_workers),
                 )
             )
     return result
 
 
-def optimization_plan(month: CostTotals, t: Thresholds = GUIDE) -> list[Recommendation]:
+def optimization_plan(month: CostTotals, limits: Thresholds = GUIDE) -> list[Recommendation]:
     """The Monthly Review's "Plan optimizations if over budget", each with its saving on this month's cost.
 
     Empty unless the month is over budget. Savings are alternatives, not additive.
     """
-    if budget_verdict(month, t) is not BudgetVerdict.OVER_BUDGET:
+    if budget_verdict(month, limits) is not BudgetVerdict.OVER_BUDGET:
         return []
-    over = float(month.cost or 0) - t.budget_target
+    over = float(month.cost or 0) - limits.budget_target
 
     def why(share: float, assumed: str | None = None) -> OverBudgetSaving:
-        return OverBudgetSaving(share, assumed, over, t.budget_target)
+        return OverBudgetSaving(share, assumed, over, limits.budget_target)
 
     return [
         Recommendation(
-            "implement_batching", why(t.saving_batching), estimated_saving_usd=_saving(month, t.saving_batching)
+            "implement_batching",
+            why(limits.saving_batching),
+            estimated_saving_usd=_saving(month, limits.saving_batching),
         ),
-        Recommendation("add_caching", why(t.saving_caching), estimated_saving_usd=_saving(month, t.saving_caching)),
+        Recommendation(
+            "add_caching", why(limits.saving_caching), estimated_saving_usd=_saving(month, limits.saving_caching)
+        ),
         Recommendation(
             "use_cheaper_gpu",
-            why(t.saving_cheaper_gpu, "saving_cheaper_gpu"),
+            why(limits.saving_cheaper_gpu, "saving_cheaper_gpu"),
             field="gpu_type",
-            estimated_saving_usd=_saving(month, t.saving_cheaper_gpu),
+            estimated_saving_usd=_saving(month, limits.saving_cheaper_gpu),
         ),
         Recommendation(
             "quantize_models",
-            why(t.saving_quantization, "saving_quantization"),
-            estimated_saving_usd=_saving(month, t.saving_quantization),
+            why(limits.saving_quantization, "saving_quantization"),
+            estimated_saving_usd=_saving(month, limits.saving_quantization),
         ),
     ]
 

@@ -133,7 +133,7 @@ def weekly_review(
     rolled_up: set[date],
     week_start: date,
     tz: ZoneInfo,
-    t: Thresholds = GUIDE,
+    limits: Thresholds = GUIDE,
     other_zone_days: list[date] | None = None,
 ) -> Review:
     """The Weekly Review of the week starting ``week_start`` (a Monday) from the history rows.
@@ -149,20 +149,20 @@ def weekly_review(
     month_first = periods.month_start.date()
     month_days = daily_costs(rows, rolled_up, month_first, end)
     month_to_date = sum_days(month_days).cost or Decimal(0)
-    cap_reached_on = first_day_reaching(month_days, t.hard_cap)
+    cap_reached_on = first_day_reaching(month_days, limits.hard_cap)
     forecast = (
-        forecast_month_end(float(month_to_date), float(totals.cost or 0), periods, t) if totals.has_cost else None
+        forecast_month_end(float(month_to_date), float(totals.cost or 0), periods, limits) if totals.has_cost else None
     )
     concerns = _common_concerns(days, totals, other_zone_days or [], tz.key)
-    high = tuple(d.day for d in days if d.has_data and float(d.totals.cost or 0) >= t.daily_moderate_below)
+    high = tuple(d.day for d in days if d.has_data and float(d.totals.cost or 0) >= limits.daily_moderate_below)
     if high:
-        concerns.insert(0, Concern(ConcernKind.HIGH_DAYS, high, limit=t.daily_moderate_below))
+        concerns.insert(0, Concern(ConcernKind.HIGH_DAYS, high, limit=limits.daily_moderate_below))
     if cap_reached_on:
-        concerns.append(Concern(ConcernKind.HARD_CAP_REACHED, (cap_reached_on,), limit=t.hard_cap))
+        concerns.append(Concern(ConcernKind.HARD_CAP_REACHED, (cap_reached_on,), limit=limits.hard_cap))
     elif forecast and forecast.hard_cap_date:
-        concerns.append(Concern(ConcernKind.HARD_CAP_AHEAD, (forecast.hard_cap_date,), limit=t.hard_cap))
-    elif forecast and forecast.month_end > t.budget_alert:
-        concerns.append(Concern(ConcernKind.FORECAST_OVER_ALERT, amount=forecast.month_end, limit=t.budget_alert))
+        concerns.append(Concern(ConcernKind.HARD_CAP_AHEAD, (forecast.hard_cap_date,), limit=limits.hard_cap))
+    elif forecast and forecast.month_end > limits.budget_alert:
+        concerns.append(Concern(ConcernKind.FORECAST_OVER_ALERT, amount=forecast.month_end, limit=limits.budget_alert))
     return Review(
         kind="weekly",
         first=week_start,
@@ -172,7 +172,7 @@ def weekly_review(
         previous=_previous(rows, rolled_up, week_start - timedelta(days=7), week_start),
         models=models,
         cold_starts=cold_start_economics(models),
-        recommendations=weekly_opportunities(days, totals, t),
+        recommendations=weekly_opportunities(days, totals, limits),
         concerns=concerns,
         forecast=forecast,
         hard_cap_reached_on=cap_reached_on,
@@ -184,7 +184,7 @@ def monthly_review(
     rolled_up: set[date],
     month_start: date,
     tz: ZoneInfo,
-    t: Thresholds = GUIDE,
+    limits: Thresholds = GUIDE,
     other_zone_days: list[date] | None = None,
 ) -> Review:
     """The Monthly Review of the month starting ``month_start``: totals, budget verdict and plan."""
@@ -192,13 +192,13 @@ def monthly_review(
     days = daily_costs(rows, rolled_up, month_start, end)
     totals = sum_days(days)
     models = model_costs(rows, month_start, end)
-    verdict = budget_verdict(totals, t)
+    verdict = budget_verdict(totals, limits)
     concerns = _common_concerns(days, totals, other_zone_days or [], tz.key)
     if verdict is BudgetVerdict.OVER_BUDGET:
-        concerns.insert(0, Concern(ConcernKind.OVER_BUDGET, amount=float(totals.cost or 0), limit=t.budget_alert))
-    hard_cap_on = first_day_reaching(days, t.hard_cap)
+        concerns.insert(0, Concern(ConcernKind.OVER_BUDGET, amount=float(totals.cost or 0), limit=limits.budget_alert))
+    hard_cap_on = first_day_reaching(days, limits.hard_cap)
     if hard_cap_on:
-        concerns.insert(0, Concern(ConcernKind.HARD_CAP_REACHED, (hard_cap_on,), limit=t.hard_cap))
+        concerns.insert(0, Concern(ConcernKind.HARD_CAP_REACHED, (hard_cap_on,), limit=limits.hard_cap))
     return Review(
         kind="monthly",
         first=month_start,
@@ -208,9 +208,9 @@ def monthly_review(
         previous=_previous(rows, rolled_up, month_before(month_start), month_start),
         models=models,
         cold_starts=cold_start_economics(models),
-        recommendations=optimization_plan(totals, t),
+        recommendations=optimization_plan(totals, limits),
         concerns=concerns,
         budget=verdict,
-        target_reached_on=first_day_reaching(days, t.budget_target),
+        target_reached_on=first_day_reaching(days, limits.budget_target),
         hard_cap_reached_on=hard_cap_on,
     )

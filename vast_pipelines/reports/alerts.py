@@ -38,15 +38,15 @@ class Message:
     text: str
 
 
-def level_actions(level: AlertLevel, apply_actions: bool, t: Thresholds = GUIDE) -> tuple[str, ...]:
+def level_actions(level: AlertLevel, apply_actions: bool, limits: Thresholds = GUIDE) -> tuple[str, ...]:
     """What the guide asks an operator to do at ``level``."""
     if level is AlertLevel.INFO:
-        return (f"On track: nothing to do. The budget target is <{usd(t.budget_target)}/month.",)
+        return (f"On track: nothing to do. The budget target is <{usd(limits.budget_target)}/month.",)
     if level is AlertLevel.WARNING:
         return (
             "Review usage: run the guide's High Costs quick check (today's top cost drivers by model: requests, "
             "total_cost, avg_duration_sec) and the last 7 days' daily costs.",
-            f"Budget target <{usd(t.budget_target)}/month; {usd(t.budget_alert)} is over budget.",
+            f"Budget target <{usd(limits.budget_target)}/month; {usd(limits.budget_alert)} is over budget.",
         )
     if level is AlertLevel.CRITICAL:
         return ("Optimize now:", *OPTIMIZE)
@@ -56,26 +56,29 @@ def level_actions(level: AlertLevel, apply_actions: bool, t: Thresholds = GUIDE)
         else "VAST_EMERGENCY_ACTIONS=dry-run: it only reports, so do these steps by hand now."
     )
     return (
-        f"Hard cap {usd(t.hard_cap)}: fall back to CPU. `runaway_cost_sensor` starts `emergency_shutdown` "
+        f"Hard cap {usd(limits.hard_cap)}: fall back to CPU. `runaway_cost_sensor` starts `emergency_shutdown` "
         "(stop the platform's Vast.ai endpoints, set USE_VASTAI=false in agent-router's .env, restart "
         f"agent-router); {mode}",
         "Then investigate the root cause (stuck requests, request patterns) before `restore_service`.",
     )
 
 
-def figures_lines(spend: SpendSummary, forecast: Forecast, now: datetime, tz: ZoneInfo, t: Thresholds) -> list[str]:
+def figures_lines(
+    spend: SpendSummary, forecast: Forecast, now: datetime, tz: ZoneInfo, limits: Thresholds
+) -> list[str]:
     """Month-to-date, today, forecast and budget lines shared by every budget message."""
     cap = (
-        f"hard cap {usd(t.hard_cap)} reached on {forecast.hard_cap_date:%Y-%m-%d} at this rate"
+        f"hard cap {usd(limits.hard_cap)} reached on {forecast.hard_cap_date:%Y-%m-%d} at this rate"
         if forecast.hard_cap_date
-        else f"hard cap {usd(t.hard_cap)} not reached this month at this rate"
+        else f"hard cap {usd(limits.hard_cap)} not reached this month at this rate"
     )
     lines = [
         f"• Month-to-date ({now.astimezone(tz):%B %Y}): {usd(spend.month_to_date)} over "
         f"{spend.month_requests:,} requests; today so far {usd(spend.today_cost)}",
         f"• Forecast month end: {usd(forecast.month_end)} at the run rate of the last 7 complete days, "
         f"{usd(forecast.daily_run_rate)}/day; {cap}",
-        f"• Budget: target <{usd(t.budget_target)}, alert {usd(t.budget_alert)}, hard cap {usd(t.hard_cap)}",
+        f"• Budget: target <{usd(limits.budget_target)}, alert {usd(limits.budget_alert)}, "
+        f"hard cap {usd(limits.hard_cap)}",
     ]
     return lines + [f"• {line}" for line in uncounted_lines(spend)]
 
@@ -90,7 +93,7 @@ def budget_alert(
     mention: str,
     apply_actions: bool,
     source: str,
-    t: Thresholds = GUIDE,
+    limits: Thresholds = GUIDE,
     stale: str | None = None,
 ) -> Message:
     """The one message for ``level`` this month (a jump over several levels sends only the highest).
@@ -98,17 +101,17 @@ def budget_alert(
     ``stale`` ("unknown — cost data stale since …"): spend is a lower bound, so the level is certainly
     crossed, but nothing may be called "on track".
     """
-    threshold = dict(level_thresholds(t))[level]
+    threshold = dict(level_thresholds(limits))[level]
     name = level.value.upper()
     tag = f"{mention} " if level in (AlertLevel.CRITICAL, AlertLevel.EMERGENCY) else ""
     head = (
         f"{ICON[level]} {tag}*Vast.ai budget {name}*: month-to-date spend {usd(spend.month_to_date)} "
         f"crossed {usd(threshold)} ({stale if stale and level is AlertLevel.INFO else MEANING[level]})"
     )
-    actions = level_actions(level, apply_actions, t)
+    actions = level_actions(level, apply_actions, limits)
     if stale:
         actions = (f"Budget verdict {stale}: the spend above may miss requests.", *actions[level is AlertLevel.INFO :])
-    lines = [head, *figures_lines(spend, forecast, now, tz, t)]
+    lines = [head, *figures_lines(spend, forecast, now, tz, limits)]
     lines += ["What to do:", *(f"• {a}" for a in actions), f"Source: {source}"]
     subject = (
         f"[vast_pipelines] Vast.ai budget {name}: {usd(spend.month_to_date)} month-to-date crossed {usd(threshold)}"
@@ -144,23 +147,23 @@ def forecast_alert(
     tz: ZoneInfo,
     mention: str,
     source: str,
-    t: Thresholds = GUIDE,
+    limits: Thresholds = GUIDE,
 ) -> Message:
     """The warning ahead: at the current run rate the hard cap is reached before the month ends."""
     when = f"{forecast.hard_cap_date:%Y-%m-%d}" if forecast.hard_cap_date else "before month end"
     head = (
         f":chart_with_upwards_trend: {mention} *Vast.ai budget forecast*: at the run rate of the last 7 complete days, "
-        f"{usd(forecast.daily_run_rate)}/day the hard cap {usd(t.hard_cap)} is reached on {when}, "
+        f"{usd(forecast.daily_run_rate)}/day the hard cap {usd(limits.hard_cap)} is reached on {when}, "
         f"before month end (forecast {usd(forecast.month_end)})"
     )
     lines = [
         head,
-        *figures_lines(spend, forecast, now, tz, t),
+        *figures_lines(spend, forecast, now, tz, limits),
         "What to do before the cap stops the platform:",
         *(f"• {a}" for a in OPTIMIZE),
         f"Source: {source}",
     ]
-    subject = f"[vast_pipelines] Vast.ai forecast: hard cap {usd(t.hard_cap)} reached on {when}"
+    subject = f"[vast_pipelines] Vast.ai forecast: hard cap {usd(limits.hard_cap)} reached on {when}"
     return Message(subject, "\n".join(lines))
 
 

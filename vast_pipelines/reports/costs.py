@@ -111,7 +111,7 @@ def _headline(totals: CostTotals) -> str:
     )
 
 
-def weekly_report(review: Review, zone: str, source: str, t: Thresholds = GUIDE) -> str:
+def weekly_report(review: Review, zone: str, source: str, limits: Thresholds = GUIDE) -> str:
     """The Weekly Review's summary for #platform-updates."""
     lines = [
         f"*Weekly cost review: {review.first:%a %d %b} – {review.last:%a %d %b %Y}* ({zone})",
@@ -124,11 +124,11 @@ def weekly_report(review: Review, zone: str, source: str, t: Thresholds = GUIDE)
     if review.forecast is not None:
         f = review.forecast
         if review.hard_cap_reached_on:
-            cap = f"the {usd(t.hard_cap)} hard cap was reached on {review.hard_cap_reached_on:%Y-%m-%d}"
+            cap = f"the {usd(limits.hard_cap)} hard cap was reached on {review.hard_cap_reached_on:%Y-%m-%d}"
         elif f.hard_cap_date:
-            cap = f"the {usd(t.hard_cap)} hard cap is hit on {f.hard_cap_date:%Y-%m-%d}"
+            cap = f"the {usd(limits.hard_cap)} hard cap is hit on {f.hard_cap_date:%Y-%m-%d}"
         else:
-            cap = f"the {usd(t.hard_cap)} hard cap is not reached this month"
+            cap = f"the {usd(limits.hard_cap)} hard cap is not reached this month"
         lines.append(
             f"Forecast for {review.end:%B %Y} as of the week's end: {usd(f.month_end)} "
             f"(month-to-date {usd(f.month_to_date)} + {usd(f.daily_run_rate)}/day × {_days(f.days_left)}); {cap}"
@@ -146,7 +146,7 @@ def weekly_report(review: Review, zone: str, source: str, t: Thresholds = GUIDE)
     return "\n".join(lines)
 
 
-def monthly_report(review: Review, zone: str, source: str, t: Thresholds = GUIDE) -> str:
+def monthly_report(review: Review, zone: str, source: str, limits: Thresholds = GUIDE) -> str:
     """The Monthly Review: total spend, budget verdict, per-model breakdown and, if over budget, the plan."""
     totals = review.totals
     lines = [f"*Monthly cost review: {review.first:%B %Y}* ({zone})"]
@@ -158,12 +158,12 @@ def monthly_report(review: Review, zone: str, source: str, t: Thresholds = GUIDE
     else:
         lines.append(f"monthly_cost: {NO_DATA} (total_requests {totals.requests:,})")
     assert review.budget is not None
-    lines.append(budget_verdict_text(review.budget, t))
+    lines.append(budget_verdict_text(review.budget, limits))
     comparison = _comparison(totals, review.previous, "previous month")
     if comparison:
         lines.append(comparison)
     if review.target_reached_on:
-        lines.append(f"Spend reached the {usd(t.budget_target)} target on {review.target_reached_on:%Y-%m-%d}")
+        lines.append(f"Spend reached the {usd(limits.budget_target)} target on {review.target_reached_on:%Y-%m-%d}")
     if review.models:
         lines += [
             "Per model (cold = share of requests, cold cost/time = share spent in cold starts):",
@@ -181,9 +181,9 @@ def _section(title: str, items: list[str], empty: str) -> list[str]:
     return [f"{title}:", *items] if items else [f"{title}: {empty}"]
 
 
-def history_day_report(day: date, totals: CostTotals, models: list, zone: str, t: Thresholds = GUIDE) -> str:
+def history_day_report(day: date, totals: CostTotals, models: list, zone: str, limits: Thresholds = GUIDE) -> str:
     """One day of the cost history: the guide's daily figures and verdict, per model."""
-    verdict = daily_verdict(float(totals.cost) if totals.cost is not None else None, totals.requests, t)
+    verdict = daily_verdict(float(totals.cost) if totals.cost is not None else None, totals.requests, limits)
     lines = [f"Cost history {day:%Y-%m-%d %a} ({zone})", _headline(totals), daily_verdict_text(verdict)]
     if totals.null_cost_requests:
         lines.append(f"⚠️ {totals.null_cost_requests:,} request(s) without a cost (NULL): not counted as money")

@@ -6,6 +6,7 @@ import dagster as dg
 from vast_pipelines import clock
 from vast_pipelines.defs.alerts.delivery import ALERT_TAG, deliver_alerts, delivery_request
 from vast_pipelines.defs.guards import fail_when_blind
+from vast_pipelines.defs.runbook import zone_and_limits
 from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.notifications import alert_messages
 from vast_pipelines.policy.alerts import alerts_to_send, budget_decision, next_level
@@ -52,7 +53,7 @@ def budget_alert_sensor(
     """One indexed query per tick; a level is claimed in the database in the transaction that queues its alert,
     so a re-evaluated tick, a restarted daemon or a second code server never alerts twice; a `deliver_alerts`
     run sends what was queued."""
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     periods = periods_at(clock.now(), tz)
     month = periods.month_start.date()
     spend = database.spend_summary(periods, rolling_24h=False)
@@ -76,7 +77,7 @@ def budget_alert_sensor(
                 mention=slack.oncall_mention,
                 apply_actions=settings.apply_actions,
                 source=database.label,
-                t=limits,
+                limits=limits,
                 stale=stale,
             )
             messages += alert_messages(
@@ -93,7 +94,13 @@ def budget_alert_sensor(
             )
         if plan.forecast:
             alert = forecast_alert(
-                spend, forecast, now=periods.now, tz=tz, mention=slack.oncall_mention, source=database.label, t=limits
+                spend,
+                forecast,
+                now=periods.now,
+                tz=tz,
+                mention=slack.oncall_mention,
+                source=database.label,
+                limits=limits,
             )
             messages += alert_messages(
                 slack,

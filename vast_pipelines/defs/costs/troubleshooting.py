@@ -10,6 +10,7 @@ import dagster as dg
 from vast_pipelines import clock
 from vast_pipelines.defs.costs.checks import band_check
 from vast_pipelines.defs.metadata import RECOMMENDATION_COLUMNS, records_table
+from vast_pipelines.defs.runbook import zone_and_limits
 from vast_pipelines.domain.costs import CostTotals
 from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.policy.troubleshooting import cost_driver_hints, latency_fixes, latency_verdict
@@ -57,7 +58,7 @@ def top_cost_drivers_asset(
     """The guide's "Top cost drivers today" (Symptom: High Costs): per model since local midnight,
     `model, requests, total_cost, avg_duration_sec`, most expensive first, with the warm/cold split and
     the common causes the figures point at."""
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     periods = periods_at(clock.now(), tz)
     drivers = top_cost_drivers(database, periods.today_start, periods.now)
     hints = cost_driver_hints(drivers, limits)
@@ -124,7 +125,7 @@ def latency_percentiles_asset(
     cold_start_rate` over the last 24 h, the same for warm and for cold-start requests, the guide's
     verdict (good / acceptable / investigate) and fixes (keep warm above a 0.2 cold-start rate; a faster
     GPU when warm requests alone are slow)."""
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     now = clock.now()
     summary = latency_summary(database, now - timedelta(hours=24), now)
     verdict = latency_verdict(summary.overall, limits)

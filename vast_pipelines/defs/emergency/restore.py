@@ -15,6 +15,7 @@ from vast_pipelines.defs.emergency.steps import (
     step_output,
 )
 from vast_pipelines.defs.probes import check_endpoint
+from vast_pipelines.defs.runbook import zone_and_limits
 from vast_pipelines.domain.emergency import StepResult, failed
 from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.policy.emergency import holding_reasons, left_behind, resume_moves
@@ -55,7 +56,7 @@ def check_restore_allowed(
 ) -> dg.Output[Restore]:
     """Refuse while today's spend is over the runaway limit or the month is at the hard cap, unless forced."""
     mark_run_mode(context, settings.apply_actions, "restore_service")
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     spend = database.spend_summary(periods_at(clock.now(), tz))
     holding = tuple(reason_line(exceeded) for exceeded in holding_reasons(spend, limits))
     if holding and not config.force:

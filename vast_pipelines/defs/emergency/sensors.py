@@ -7,6 +7,7 @@ from vast_pipelines import clock
 from vast_pipelines.defs.emergency.shutdown import emergency_shutdown
 from vast_pipelines.defs.emergency.steps import EMERGENCY_TAG
 from vast_pipelines.defs.guards import fail_when_blind
+from vast_pipelines.defs.runbook import zone_and_limits
 from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.policy.emergency import Reason, Trigger, emergency_triggers
 from vast_pipelines.policy.emergency_runs import (
@@ -106,7 +107,7 @@ def judge_runaway(
     context: dg.SensorEvaluationContext, database: AnalyticsDatabase, settings: RunbookSettings
 ) -> dg.SensorResult:
     """The tick's decision: which emergency run to request, if any."""
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     now = clock.now()
     periods = periods_at(now, tz)
     spend = database.spend_summary(periods, rolling_24h=False)

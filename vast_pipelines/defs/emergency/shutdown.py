@@ -15,6 +15,7 @@ from vast_pipelines.defs.emergency.steps import (
     notify_op,
     step_output,
 )
+from vast_pipelines.defs.runbook import zone_and_limits
 from vast_pipelines.domain.emergency import NOT_CONFIGURED, ShutdownMode, StepResult, failed
 from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.policy.emergency import Reason, missing_endpoints, shutdown_moves, still_holds
@@ -75,7 +76,7 @@ def check_current_spend(
             "shutdown is stop or delete."
         ) from None
     mark_run_mode(context, settings.apply_actions, "emergency_shutdown")
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     spend = database.spend_summary(periods_at(clock.now(), tz))
     if reason is Reason.RUNAWAY:
         summary = describe_reason(reason, spend.today_cost, limits.runaway_daily)

@@ -6,6 +6,7 @@ from vast_pipelines import clock
 from vast_pipelines.defs.alerts.delivery import ALERT_TAG, deliver_alerts, delivery_request
 from vast_pipelines.defs.guards import skip_when_unavailable
 from vast_pipelines.defs.insights.episodes import alert_episode
+from vast_pipelines.defs.runbook import zone_and_limits
 from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.reports.insights import (
     freshness_alert,
@@ -43,7 +44,7 @@ def cost_data_freshness(database: AnalyticsDatabase, settings: RunbookSettings) 
     """Whether agent-router is still logging costs: the newest row of `vast_ai_costs` against the traffic of the
     same hours in the last 4 weeks. While stale, the daily report and every budget verdict say "unknown — cost
     data stale since …" instead of a $0.00 that passes the budget."""
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     now = clock.now()
     freshness = cost_freshness(database, now, limits)
     text = freshness_report(freshness, now, tz, database.label)
@@ -87,7 +88,7 @@ def cost_freshness_sensor(
     settings: RunbookSettings,
 ) -> dg.SensorResult:
     """The episode is claimed in `vast_pipelines.alert_episodes` in the transaction that queues its alert."""
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     now = clock.now()
     freshness = cost_freshness(database, now, limits)
     if freshness.stale:

@@ -10,6 +10,7 @@ import dagster as dg
 from vast_pipelines import clock
 from vast_pipelines.defs.health.assets import vast_summary
 from vast_pipelines.defs.probes import ENDPOINTS, check_endpoint
+from vast_pipelines.defs.runbook import zone_and_limits
 from vast_pipelines.domain.thresholds import Thresholds
 from vast_pipelines.notifications import send_alert
 from vast_pipelines.policy.health import EndpointStatus
@@ -86,7 +87,7 @@ def check_endpoints(
 ) -> dg.Output[None]:
     """Every check is kept in `vast_pipelines.endpoint_probes`; an open outage is a row in
     `vast_pipelines.incidents` per endpoint, claimed once, so a long outage (or a retried op) announces once."""
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     statuses, gathered = check_with_context(endpoints, tailscale, vast)
     lines = [watch(context, database, slack, email, status, gathered, limits, tz) for status in statuses]
     return dg.Output(
