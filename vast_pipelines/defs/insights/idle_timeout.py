@@ -6,6 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from vast_pipelines import clock
+from vast_pipelines.defs.costs.source import vast_ai_costs
 from vast_pipelines.defs.insights.freshness import GROUP
 from vast_pipelines.policy.deploy import endpoint_name_for
 from vast_pipelines.policy.idle_timeout import assumed_current, gpu_hour_price, reported_price, what_if
@@ -33,7 +34,7 @@ def _endpoints(vast: VastAIResource) -> tuple[dict[str, VastEndpoint], list[dict
         return {}, [], str(exc)
 
 
-@dg.asset(group_name=GROUP, kinds={"python", "postgres"})
+@dg.asset(group_name=GROUP, kinds={"python", "postgres"}, deps=[vast_ai_costs])
 def idle_timeout_what_if(
     context: dg.AssetExecutionContext,
     config: WhatIfConfig,
