@@ -40,7 +40,7 @@ from vast_pipelines import sql
 from vast_pipelines.definitions import defs
 from vast_pipelines.defs.costs.history import roll_up
 from vast_pipelines.defs.costs.partitions import cost_partitions
-from vast_pipelines.defs.costs.reviews import review_figures, review_run
+from vast_pipelines.defs.costs.review_runs import review_figures, review_run
 from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.domain.thresholds import GUIDE
 from vast_pipelines.resources.cost_history import latency_summary, read_history, top_cost_drivers

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from vast_pipelines.defs.costs.reviews import ReviewConfig, should_post
+from vast_pipelines.defs.costs.review_runs import ReviewConfig, should_post
 from vast_pipelines.domain.costs import CostTotals, HistoryRow, LatencySummary, Percentiles
 from vast_pipelines.domain.thresholds import GUIDE
 from vast_pipelines.policy.costs import DayCost, daily_costs, first_day_reaching, model_costs
