@@ -111,3 +111,12 @@ def forecast_budget_verdict(forecast: Forecast, limits: Thresholds = GUIDE) -> B
     """The month-end forecast against the budget, banded as a finished month would be."""
     cost = Decimal(str(forecast.month_end))
     return budget_verdict(CostTotals(requests=1, cost=cost), limits)
+
+
+def month_off_track(day: DailyVerdict, outlook: BudgetVerdict) -> bool:
+    """Whether the month's forecast overrules a day "on track": the guide's band speaks of one day's rate, and a
+    month heading past the target is not on track whatever that day's band."""
+    return day in (DailyVerdict.EXCELLENT, DailyVerdict.MODERATE) and outlook in (
+        BudgetVerdict.ACCEPTABLE,
+        BudgetVerdict.OVER_BUDGET,
+    )

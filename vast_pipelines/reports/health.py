@@ -18,6 +18,7 @@ from vast_pipelines.policy.spend import (
     daily_verdict,
     day_verdict,
     forecast_budget_verdict,
+    month_off_track,
 )
 from vast_pipelines.reports.figures import usd
 from vast_pipelines.reports.verdicts import daily_verdict_text
@@ -125,11 +126,7 @@ def spend_section(
     local = now.astimezone(tz)
     outlook = forecast_budget_verdict(forecast, limits) if spend.has_data else BudgetVerdict.NO_DATA
     day_text = daily_verdict_text(verdict)
-    if verdict in (DailyVerdict.EXCELLENT, DailyVerdict.MODERATE) and outlook in (
-        BudgetVerdict.ACCEPTABLE,
-        BudgetVerdict.OVER_BUDGET,
-    ):
-        # The guide's band speaks of one day's rate; the month's own forecast overrules "on track".
+    if month_off_track(verdict, outlook):
         day_text = (
             f"{day_text.split(' (')[0]} for the last 24 h, but the month is not on track: "
             f"forecast {usd(forecast.month_end)} is over the {usd(limits.budget_target)} target"
