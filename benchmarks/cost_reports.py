@@ -39,9 +39,9 @@ from sqlalchemy.engine import make_url
 from vast_pipelines.definitions import defs
 from vast_pipelines.defs.costs.history import roll_up
 from vast_pipelines.defs.costs.partitions import cost_partitions
-from vast_pipelines.defs.costs.reviews import review_figures, review_run
-from vast_pipelines.policy.periods import periods_at
-from vast_pipelines.policy.thresholds import GUIDE
+from vast_pipelines.defs.costs.review_runs import review_figures, review_run
+from vast_pipelines.domain.periods import periods_at
+from vast_pipelines.domain.thresholds import GUIDE
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource

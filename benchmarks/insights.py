@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 from benchmarks.sensor_tick import fill
 from vast_pipelines.defs.cost_freshness import cost_freshness
 from vast_pipelines.defs.insights.anomalies import judge_models
+from vast_pipelines.domain.thresholds import GUIDE
 from vast_pipelines.policy.idle_timeout import grid
-from vast_pipelines.policy.thresholds import GUIDE
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
 from vast_pipelines.resources.embedded import embedded_server_url, stop_embedded_server
 

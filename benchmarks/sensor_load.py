@@ -49,7 +49,7 @@ from benchmarks.cost_reports import (
 from vast_pipelines import clock
 from vast_pipelines.definitions import defs
 from vast_pipelines.defs.costs.history import roll_up
-from vast_pipelines.policy.periods import local_midnight, periods_at
+from vast_pipelines.domain.periods import local_midnight, periods_at
 from vast_pipelines.policy.spend_minutes import SETTLE, floor_minute
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
 from vast_pipelines.resources.email import EmailResource

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from vast_pipelines.policy.periods import local_midnight
+from vast_pipelines.domain.periods import local_midnight
 
 DEMO_NOTE = "SYNTHETIC DEMO TRAFFIC written by vast-pipelines-demo; not real spend"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from vast_pipelines.policy.outbox import DIGEST_KIND, Expired, MaxAges, digest
+from vast_pipelines.domain.outbox import DIGEST_KIND, Expired, MaxAges, digest
 from vast_pipelines.reports.alerts import Message
 from vast_pipelines.reports.outbox import expired_digest
 from vast_pipelines.reports.plain import plain_text

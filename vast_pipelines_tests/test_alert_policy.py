@@ -3,12 +3,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from vast_pipelines.domain.periods import periods_at
+from vast_pipelines.domain.spend import SpendSummary
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
 from vast_pipelines.policy.alerts import FORECAST_KEY, AlertLevel, alerts_to_send, budget_decision, crossed_levels
 from vast_pipelines.policy.emergency import Reason, emergency_triggers, holding_reasons, still_holds
 from vast_pipelines.policy.outage import OutageAction, down_since, outage_action
-from vast_pipelines.policy.periods import periods_at
-from vast_pipelines.policy.spend import SpendSummary, forecast_month_end
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.spend import forecast_month_end
+from vast_pipelines.reports.emergency import reason_line
 
 INFO, W, C, E = AlertLevel.INFO, AlertLevel.WARNING, AlertLevel.CRITICAL, AlertLevel.EMERGENCY
 
@@ -94,7 +96,7 @@ def test_still_holds_and_restore_refusal_reasons():
     assert still_holds(Reason.RUNAWAY, runaway_day) and not still_holds(Reason.HARD_CAP, runaway_day)
     assert still_holds(Reason.MANUAL, spend())
     [reason] = holding_reasons(runaway_day)
-    assert "Runaway costs: $62.00 spent today" in reason
+    assert "Runaway costs: $62.00 spent today" in reason_line(reason)
     assert holding_reasons(spend(month_to_date=120.0, today=3.0), GUIDE) == ()
 
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from vast_pipelines.definitions import defs
 from vast_pipelines.defs.costs.partitions import last_complete_partition
-from vast_pipelines.policy.periods import periods_at
+from vast_pipelines.domain.periods import periods_at
 from vast_pipelines_tests.conftest import evaluate_sensor, insert_costs, make_resources
 
 HOURLY_COST = 2.5  # one request per hour of the local day, so a day's spend says how many hours it had

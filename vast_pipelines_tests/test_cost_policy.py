@@ -4,34 +4,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from vast_pipelines.defs.costs.reviews import ReviewConfig, should_post
-from vast_pipelines.policy.costs import (
-    CostTotals,
-    DayCost,
-    HistoryRow,
-    daily_costs,
-    first_day_reaching,
-    model_costs,
-    round_money,
-)
-from vast_pipelines.policy.reviews import (
-    BudgetVerdict,
-    budget_verdict,
-    cold_start_economics,
-    monthly_review,
-    optimization_plan,
-    weekly_history_range,
-    weekly_opportunities,
-    weekly_review,
-)
-from vast_pipelines.policy.thresholds import GUIDE
-from vast_pipelines.policy.troubleshooting import (
-    LatencySummary,
-    LatencyVerdict,
-    Percentiles,
-    latency_fixes,
-    latency_verdict,
-)
+from vast_pipelines.defs.costs.review_runs import ReviewConfig, should_post
+from vast_pipelines.domain.costs import CostTotals, HistoryRow, LatencySummary, Percentiles
+from vast_pipelines.domain.thresholds import GUIDE
+from vast_pipelines.policy.costs import DayCost, daily_costs, first_day_reaching, model_costs
+from vast_pipelines.policy.recommendations import cold_start_economics, optimization_plan, weekly_opportunities
+from vast_pipelines.policy.reviews import monthly_review, weekly_history_range, weekly_review
+from vast_pipelines.policy.spend import BudgetVerdict, budget_verdict
+from vast_pipelines.policy.troubleshooting import LatencyVerdict, latency_fixes, latency_verdict
+from vast_pipelines.reports.concerns import concern_lines
+from vast_pipelines.reports.figures import round_money
+from vast_pipelines.reports.recommendations import reason
 
 UTC = ZoneInfo("UTC")
 
@@ -114,7 +97,7 @@ def test_high_days_many_cold_starts_and_low_usage_each_name_their_fix():
         600,
     )
     assert (found["reduce_max_workers"].field, found["reduce_max_workers"].suggested_value) == ("max_workers", 1)
-    assert "6 requests/day" in found["reduce_max_workers"].reason  # 40 requests over 7 observed days
+    assert "6 requests/day" in reason(found["reduce_max_workers"])  # 40 requests over 7 observed days
 
 
 def test_the_plan_is_only_for_an_over_budget_month_and_prices_each_item():
@@ -126,7 +109,7 @@ def test_the_plan_is_only_for_an_over_budget_month_and_prices_each_item():
         ("use_cheaper_gpu", pytest.approx(200.0 * GUIDE.saving_cheaper_gpu)),
         ("quantize_models", pytest.approx(200.0 * GUIDE.saving_quantization)),
     ]
-    assert "$100.00 must go" in plan[0].reason
+    assert "$100.00 must go" in reason(plan[0])
 
 
 def test_cold_start_economics_split_cost_and_time():
@@ -184,14 +167,14 @@ def test_weekly_review_forecasts_the_month_from_the_history():
     assert review.forecast.month_to_date == pytest.approx(140.0) and review.forecast.month_end == pytest.approx(300.0)
     assert review.forecast.hard_cap_date == date(2026, 6, 21)
     assert review.previous is not None and review.previous.cost == Decimal("70")
-    assert review.hard_cap_reached_on is None and any("hit on 2026-06-21" in c for c in review.concerns)
+    assert review.hard_cap_reached_on is None and any("hit on 2026-06-21" in c for c in concern_lines(review))
 
 
 def test_weekly_review_says_when_the_cap_was_already_reached():
     rows = [HistoryRow(date(2026, 6, 1) + timedelta(days=i), "m", totals("30")) for i in range(14)]
     review = weekly_review(rows, {r.day for r in rows}, date(2026, 6, 8), UTC)
     assert review.hard_cap_reached_on == date(2026, 6, 7)  # $210 by the end of 7 June
-    assert "The $200 hard cap was reached on 2026-06-07" in review.concerns
+    assert "The $200 hard cap was reached on 2026-06-07" in concern_lines(review)
 
 
 def test_monthly_review_names_when_target_and_cap_were_reached():

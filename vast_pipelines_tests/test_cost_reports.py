@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from vast_pipelines.definitions import defs
 from vast_pipelines.defs.costs.partitions import last_complete_partition
-from vast_pipelines.policy.costs import round_money
+from vast_pipelines.reports.figures import round_money
 from vast_pipelines.resources.vast import VastAIResource
 from vast_pipelines_tests.conftest import SLACK_TOKEN, insert_costs, make_resources
 from vast_pipelines_tests.cost_runs import days, guide_between, local, post, run_partition

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from vast_pipelines.policy.periods import periods_at
+from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
 from vast_pipelines.store.errors import CostTableMissing, DatabaseUnavailable
 from vast_pipelines.store.schema import migrate

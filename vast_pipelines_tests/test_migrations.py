@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from vast_pipelines.policy.periods import periods_at
+from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.database_url import to_sqlalchemy_url
 from vast_pipelines.store.base import Migration

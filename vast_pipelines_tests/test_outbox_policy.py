@@ -1,5 +1,6 @@
-from vast_pipelines.policy.outbox import Expired, digest, max_age_seconds, max_ages
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+from vast_pipelines.domain.outbox import Expired, digest
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.outbox import max_age_seconds, max_ages
 
 
 def test_reports_wait_a_day_alerts_hours_and_both_are_configurable():

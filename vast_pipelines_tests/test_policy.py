@@ -3,10 +3,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from vast_pipelines.policy.health import Failure, Probe, endpoint_status, is_possible_cold_start
-from vast_pipelines.policy.periods import periods_at
-from vast_pipelines.policy.spend import DailyVerdict, daily_verdict, forecast_month_end, usd
-from vast_pipelines.policy.thresholds import GUIDE
+from vast_pipelines.domain.health import Failure, Probe
+from vast_pipelines.domain.periods import periods_at
+from vast_pipelines.domain.thresholds import GUIDE
+from vast_pipelines.policy.health import endpoint_status, is_possible_cold_start
+from vast_pipelines.policy.spend import DailyVerdict, daily_verdict, forecast_month_end
+from vast_pipelines.reports.figures import usd
+from vast_pipelines.reports.health import offline_actions
 from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines.resources.settings import RunbookSettings, parse_overrides
 
@@ -71,15 +74,16 @@ def test_only_timeouts_and_refusals_may_be_cold_starts(failure, cold):
 def test_dns_failure_points_at_tailscale_not_at_waiting():
     status = endpoint_status("vLLM", "http://x", [Probe(online=False, failure=Failure.DNS)])
     assert not status.online
-    assert "Tailscale" in status.actions[0] and "not a cold start" in status.actions[0]
-    assert not any("wait 30s" in a for a in status.actions)
+    actions = offline_actions(status)
+    assert "Tailscale" in actions[0] and "not a cold start" in actions[0]
+    assert not any("wait 30s" in a for a in actions)
 
 
 def test_down_after_retry_says_truly_down():
     probes = [Probe(online=False, failure=Failure.REFUSED)] * 2
     status = endpoint_status("vLLM", "http://x", probes)
     assert status.attempts == 2
-    assert any("truly down" in a for a in status.actions)
+    assert any("truly down" in a for a in offline_actions(status))
 
 
 def test_threshold_overrides_are_validated():

@@ -6,6 +6,8 @@ from vast_pipelines.policy.anomalies import judge, robust_score
 from vast_pipelines.policy.freshness import judge_freshness
 from vast_pipelines.policy.idle_timeout import cheapest_within, grid, replay
 from vast_pipelines.policy.reconcile import reconcile_day
+from vast_pipelines.reports.insights import anomaly_line, freshness_reason
+from vast_pipelines.reports.what_if import PRICE_SOURCES
 
 EVERY_4_MIN = [i * 240.0 for i in range(100)]
 ONE_SECOND = [1.0] * 100
@@ -69,7 +71,7 @@ NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
 
 def test_silent_table_during_busy_hours_is_stale():
     f = judge_freshness(NOW - timedelta(hours=3), NOW, same_hour_counts=[120, 130, 110, 125])
-    assert f.stale and "3 h 00 min" in f.reason and f.since == NOW - timedelta(hours=3)
+    assert f.stale and "3 h 00 min" in freshness_reason(f) and f.since == NOW - timedelta(hours=3)
 
 
 def test_quiet_hours_that_are_always_quiet_are_not_stale():
@@ -111,7 +113,7 @@ def test_a_week_with_no_rows_at_all_is_no_baseline_but_a_quiet_model_is_zero():
     assert a.anomaly.flagged and a.anomaly.driver == "requests up" and a.cost_history == (4.1, 4.2, 4.3)
     assert b.cost_history == (0.0, 0.0, 0.0) and b.anomaly.flagged  # new model, $1 where there was nothing
     [a, _] = judge_windows(totals, {"today": {0, 1}}, weeks=4)
-    assert not a.anomaly.flagged and "needs 3" in a.anomaly.reason
+    assert not a.anomaly.flagged and "needs 3" in anomaly_line(a)
 
 
 def test_validation_compares_the_replay_with_the_logged_flags():
@@ -136,7 +138,7 @@ def test_gpu_hour_price_prefers_configuration_then_vast_then_the_log(configured,
     from vast_pipelines.policy.idle_timeout import gpu_hour_price
 
     got, where = gpu_hour_price(configured, vast, logged, busy)
-    assert got == price and source in where
+    assert got == price and source in PRICE_SOURCES[where]
 
 
 def test_reported_price_reads_vast_answers_leniently():

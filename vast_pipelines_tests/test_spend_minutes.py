@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from vast_pipelines.policy.periods import periods_at
-from vast_pipelines.policy.spend import SpendSummary
+from vast_pipelines.domain.periods import periods_at
+from vast_pipelines.domain.spend import SpendSummary
 from vast_pipelines.policy.spend_minutes import (
     MAX_ADVANCE,
     SETTLE,

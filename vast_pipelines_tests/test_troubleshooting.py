@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pytest
 
-from vast_pipelines.policy.costs import round_money
-from vast_pipelines.policy.periods import periods_at
+from vast_pipelines.domain.periods import periods_at
+from vast_pipelines.reports.figures import round_money
 from vast_pipelines_tests.conftest import insert_costs, make_resources
 from vast_pipelines_tests.cost_runs import guide_now
 from vast_pipelines_tests.test_health_check import checks, metadata, run_health_check

@@ -3,8 +3,9 @@ the store reads ``vast_ai_costs``, the policy judges."""
 
 from datetime import datetime, timedelta
 
-from vast_pipelines.policy.freshness import Freshness, judge_freshness, same_hour_windows
-from vast_pipelines.policy.thresholds import Thresholds
+from vast_pipelines.domain.insights import Freshness
+from vast_pipelines.domain.thresholds import Thresholds
+from vast_pipelines.policy.freshness import judge_freshness, same_hour_windows
 from vast_pipelines.resources.database import AnalyticsDatabase
 
 # The same hours of this many past weeks say how quiet the table may be.

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from vast_pipelines.policy.spend import Forecast, SpendSummary
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+from vast_pipelines.domain.spend import SpendSummary
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.spend import Forecast
 
 
 class AlertLevel(StrEnum):
@@ -24,33 +25,25 @@ FORECAST_KEY = "forecast_hard_cap"
 # Not a level either: today holds requests whose cost is NULL or not a finite number (one alert per day).
 UNCOUNTED_PREFIX = "uncounted_costs:"
 
-# The guide's words for each level, and what an operator does about it.
-MEANING = {
-    AlertLevel.INFO: "on track",
-    AlertLevel.WARNING: "review usage",
-    AlertLevel.CRITICAL: "optimize now",
-    AlertLevel.EMERGENCY: "hard cap, fallback to CPU",
-}
 
-
-def level_thresholds(t: Thresholds = GUIDE) -> tuple[tuple[AlertLevel, float], ...]:
+def level_thresholds(limits: Thresholds = GUIDE) -> tuple[tuple[AlertLevel, float], ...]:
     """(level, USD month-to-date) pairs, lowest first."""
     return (
-        (AlertLevel.INFO, t.alert_info),
-        (AlertLevel.WARNING, t.alert_warning),
-        (AlertLevel.CRITICAL, t.alert_critical),
-        (AlertLevel.EMERGENCY, t.alert_emergency),
+        (AlertLevel.INFO, limits.alert_info),
+        (AlertLevel.WARNING, limits.alert_warning),
+        (AlertLevel.CRITICAL, limits.alert_critical),
+        (AlertLevel.EMERGENCY, limits.alert_emergency),
     )
 
 
-def crossed_levels(month_to_date: float, t: Thresholds = GUIDE) -> tuple[AlertLevel, ...]:
+def crossed_levels(month_to_date: float, limits: Thresholds = GUIDE) -> tuple[AlertLevel, ...]:
     """Every level whose threshold month-to-date spend has reached, lowest first."""
-    return tuple(level for level, threshold in level_thresholds(t) if month_to_date >= threshold)
+    return tuple(level for level, threshold in level_thresholds(limits) if month_to_date >= threshold)
 
 
-def next_level(month_to_date: float, t: Thresholds = GUIDE) -> tuple[AlertLevel, float] | None:
+def next_level(month_to_date: float, limits: Thresholds = GUIDE) -> tuple[AlertLevel, float] | None:
     """The next level still ahead this month, or None once every level is crossed."""
-    ahead = [(level, threshold) for level, threshold in level_thresholds(t) if month_to_date < threshold]
+    ahead = [(level, threshold) for level, threshold in level_thresholds(limits) if month_to_date < threshold]
     return ahead[0] if ahead else None
 
 
@@ -89,7 +82,7 @@ class BudgetDecision:
 
 
 def budget_decision(
-    spend: SpendSummary, forecast: Forecast, month: str, t: Thresholds = GUIDE, today: date | None = None
+    spend: SpendSummary, forecast: Forecast, month: str, limits: Thresholds = GUIDE, today: date | None = None
 ) -> BudgetDecision:
     """Levels crossed by month-to-date spend; a forecast reaching the hard cap before month end warns ahead.
 
@@ -99,8 +92,8 @@ def budget_decision(
     uncounted = f"{UNCOUNTED_PREFIX}{today.isoformat()}" if today and spend.today_uncounted_rows else None
     if not spend.month_has_cost:
         return BudgetDecision(month, (), False, uncounted)
-    warn_ahead = forecast.hard_cap_date is not None and spend.month_to_date < t.hard_cap
-    return BudgetDecision(month, crossed_levels(spend.month_to_date, t), warn_ahead, uncounted)
+    warn_ahead = forecast.hard_cap_date is not None and spend.month_to_date < limits.hard_cap
+    return BudgetDecision(month, crossed_levels(spend.month_to_date, limits), warn_ahead, uncounted)
 
 
 @dataclass(frozen=True)

@@ -6,21 +6,31 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 # 1.4826 makes the MAD estimate a standard deviation for normal data.
 MAD_TO_SIGMA = 1.4826
 
 
+class Driver(StrEnum):
+    """What moved when spend is anomalous: the volume of requests or the cost of each."""
+
+    REQUESTS = "requests up"
+    UNIT_COST = "cost per request up"
+
+
 @dataclass(frozen=True)
 class Anomaly:
-    """A value judged against its baseline; ``driver`` says whether volume or unit cost moved."""
+    """A value judged against its baseline (None: fewer comparable periods than ``needed``, ``compared`` of them);
+    ``driver`` says whether volume or unit cost moved."""
 
     flagged: bool
     score: float | None
     baseline: float | None
-    driver: str = ""
-    reason: str = ""
+    driver: Driver | None = None
+    compared: int = 0
+    needed: int = 0
 
 
 def robust_score(value: float, history: Sequence[float]) -> tuple[float | None, float | None]:
@@ -44,24 +54,26 @@ def judge(
     min_cost: float = 1.0,
 ) -> Anomaly:
     """Flag ``cost`` when it is far above the history and worth a look (at least ``min_cost`` USD)."""
-    if len(cost_history) < min_history:
-        return Anomaly(False, None, None, reason=f"needs {min_history} comparable periods, has {len(cost_history)}")
+    compared = len(cost_history)
+    if compared < min_history:
+        return Anomaly(False, None, None, compared=compared, needed=min_history)
     score, baseline = robust_score(cost, cost_history)
     assert score is not None and baseline is not None
     if score < threshold or cost < min_cost:
-        return Anomaly(False, score, baseline)
-    return Anomaly(True, score, baseline, driver=driver(cost, requests, cost_history, request_history))
+        return Anomaly(False, score, baseline, compared=compared, needed=min_history)
+    moved = driver(cost, requests, cost_history, request_history)
+    return Anomaly(True, score, baseline, moved, compared, min_history)
 
 
-def driver(cost: float, requests: int, cost_history: Sequence[float], request_history: Sequence[int]) -> str:
-    """ "requests up" when volume grew more than cost per request did, else "cost per request up"."""
+def driver(cost: float, requests: int, cost_history: Sequence[float], request_history: Sequence[int]) -> Driver:
+    """Requests up when volume grew more than cost per request did, else cost per request up."""
     base_requests = statistics.median(request_history) if request_history else 0
     base_cost = statistics.median(cost_history)
     if base_requests <= 0 or requests <= 0:
-        return "requests up" if requests > base_requests else "cost per request up"
+        return Driver.REQUESTS if requests > base_requests else Driver.UNIT_COST
     volume_ratio = requests / base_requests
     unit_ratio = (cost / requests) / (base_cost / base_requests) if base_cost > 0 else float("inf")
-    return "requests up" if volume_ratio >= unit_ratio else "cost per request up"
+    return Driver.REQUESTS if volume_ratio >= unit_ratio else Driver.UNIT_COST
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from vast_pipelines.domain.spend import SpendSummary
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
 from vast_pipelines.policy.alerts import crossed_levels, level_thresholds
 from vast_pipelines.policy.emergency import emergency_triggers
-from vast_pipelines.policy.spend import SpendSummary
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
 
 
 @dataclass(frozen=True)
@@ -27,15 +27,15 @@ class Firing:
     threshold: float
 
 
-def candidate_days(daily: Sequence[tuple[date, float]], t: Thresholds = GUIDE) -> list[date]:
+def candidate_days(daily: Sequence[tuple[date, float]], limits: Thresholds = GUIDE) -> list[date]:
     """Days (in order) on which some rule fires, from whole-day totals: only these need intraday data."""
-    thresholds = [threshold for _, threshold in level_thresholds(t)] + [t.hard_cap]
+    thresholds = [threshold for _, threshold in level_thresholds(limits)] + [limits.hard_cap]
     days, month, month_to_date = [], None, 0.0
     for day, cost in sorted(daily):
         if (day.year, day.month) != month:
             month, month_to_date = (day.year, day.month), 0.0
         before, month_to_date = month_to_date, month_to_date + cost
-        if cost > t.runaway_daily or any(before < level <= month_to_date for level in thresholds):
+        if cost > limits.runaway_daily or any(before < level <= month_to_date for level in thresholds):
             days.append(day)
     return days
 
@@ -48,7 +48,7 @@ def backtest(
     daily: Sequence[tuple[date, float]],
     intraday: Mapping[date, Sequence[tuple[datetime, float]]],
     day_end: Mapping[date, datetime],
-    t: Thresholds = GUIDE,
+    limits: Thresholds = GUIDE,
 ) -> list[Firing]:
     """Every firing over ``daily`` (whole months from their 1st), at the moment spend crossed the rule.
 
@@ -56,7 +56,7 @@ def backtest(
     without it is judged at ``day_end``. Like the sensors, a budget level fires once per month, a runaway
     once per day and the hard cap once per month.
     """
-    levels = dict(level_thresholds(t))
+    levels = dict(level_thresholds(limits))
     fired: set[str] = set()
     firings: list[Firing] = []
     month, month_to_date = None, 0.0
@@ -68,12 +68,12 @@ def backtest(
         for at, amount in points:
             today += amount
             month_to_date += amount
-            for level in crossed_levels(month_to_date, t):
+            for level in crossed_levels(month_to_date, limits):
                 key = f"budget:{day:%Y-%m}:{level.value}"
                 if key not in fired:
                     fired.add(key)
                     firings.append(Firing(f"budget_{level.value}", key, at, month_to_date, levels[level]))
-            for trigger in emergency_triggers(_spend(today, month_to_date), day, t):
+            for trigger in emergency_triggers(_spend(today, month_to_date), day, limits):
                 if trigger.run_key not in fired:
                     fired.add(trigger.run_key)
                     firings.append(Firing(trigger.reason.value, trigger.run_key, at, trigger.spend, trigger.threshold))

@@ -1,13 +1,16 @@
-"""The guide's "Runaway Costs" emergency: when it triggers, whether it still holds, and how each step went."""
+"""The guide's "Runaway Costs" emergency: when it triggers and whether it still holds."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
-from vast_pipelines.policy.spend import SpendSummary, usd
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+from vast_pipelines.domain.emergency import EndpointMove, Move, ShutdownMode
+from vast_pipelines.domain.spend import SpendSummary
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
 
 
 class Reason(StrEnum):
@@ -18,86 +21,94 @@ class Reason(StrEnum):
     MANUAL = "manual"
 
 
-class ShutdownMode(StrEnum):
-    """How endpoints are shut down: ``stopped`` (restore_service can undo it) or deleted, as the guide does."""
-
-    STOP = "stop"
-    DELETE = "delete"
-
-
 @dataclass(frozen=True)
-class Trigger:
-    """One reason to run the emergency shutdown, with the run key that makes it fire once."""
+class Exceeded:
+    """A spend reason that holds: the figure and the limit it is over."""
 
     reason: Reason
-    run_key: str
     spend: float
     threshold: float
 
-    @property
-    def summary(self) -> str:
-        """One line an operator reads in the run's tags and messages."""
-        return describe_reason(self.reason, self.spend, self.threshold)
+
+@dataclass(frozen=True)
+class Trigger(Exceeded):
+    """One reason to run the emergency shutdown, with the run key that makes it fire once."""
+
+    run_key: str
 
 
-def describe_reason(reason: Reason, spend: float | None, threshold: float | None) -> str:
-    """The reason in the guide's words with its figures."""
-    if reason is Reason.RUNAWAY:
-        return f"Runaway costs: {usd(spend)} spent today, over the {usd(threshold)}/day limit"
-    if reason is Reason.HARD_CAP:
-        return f"Hard cap: {usd(spend)} spent this month, at or over the {usd(threshold)}/month cap"
-    return "Emergency shutdown launched by an operator"
-
-
-def emergency_triggers(spend: SpendSummary, today: date, t: Thresholds = GUIDE) -> tuple[Trigger, ...]:
+def emergency_triggers(spend: SpendSummary, today: date, limits: Thresholds = GUIDE) -> tuple[Trigger, ...]:
     """Today's spend over the runaway limit (one run per day) and month-to-date at the hard cap (one per month)."""
     triggers = []
-    if spend.today_cost > t.runaway_daily:
-        triggers.append(Trigger(Reason.RUNAWAY, f"runaway:{today.isoformat()}", spend.today_cost, t.runaway_daily))
-    if spend.month_to_date >= t.hard_cap:
-        triggers.append(Trigger(Reason.HARD_CAP, f"hard_cap:{today:%Y-%m}", spend.month_to_date, t.hard_cap))
+    if spend.today_cost > limits.runaway_daily:
+        triggers.append(Trigger(Reason.RUNAWAY, spend.today_cost, limits.runaway_daily, f"runaway:{today.isoformat()}"))
+    if spend.month_to_date >= limits.hard_cap:
+        triggers.append(Trigger(Reason.HARD_CAP, spend.month_to_date, limits.hard_cap, f"hard_cap:{today:%Y-%m}"))
     return tuple(triggers)
 
 
-def still_holds(reason: Reason, spend: SpendSummary, t: Thresholds = GUIDE) -> bool:
+def still_holds(reason: Reason, spend: SpendSummary, limits: Thresholds = GUIDE) -> bool:
     """Whether ``reason`` is still true now; an operator's manual shutdown always proceeds."""
     if reason is Reason.RUNAWAY:
-        return spend.today_cost > t.runaway_daily
+        return spend.today_cost > limits.runaway_daily
     if reason is Reason.HARD_CAP:
-        return spend.month_to_date >= t.hard_cap
+        return spend.month_to_date >= limits.hard_cap
     return True
 
 
-def holding_reasons(spend: SpendSummary, t: Thresholds = GUIDE) -> tuple[str, ...]:
-    """The spend reasons that would refuse a restore right now, as sentences."""
+def holding_reasons(spend: SpendSummary, limits: Thresholds = GUIDE) -> tuple[Exceeded, ...]:
+    """The spend reasons that would refuse a restore right now."""
     return tuple(
-        describe_reason(reason, figure, threshold)
+        Exceeded(reason, figure, threshold)
         for reason, figure, threshold in (
-            (Reason.RUNAWAY, spend.today_cost, t.runaway_daily),
-            (Reason.HARD_CAP, spend.month_to_date, t.hard_cap),
+            (Reason.RUNAWAY, spend.today_cost, limits.runaway_daily),
+            (Reason.HARD_CAP, spend.month_to_date, limits.hard_cap),
         )
-        if still_holds(reason, spend, t)
+        if still_holds(reason, spend, limits)
     )
 
 
-@dataclass(frozen=True)
-class StepResult:
-    """The outcome of one step of the emergency or restore procedure.
-
-    ``planned`` are the exact calls a dry run would have made; ``error`` says what failed and what to fix;
-    ``warning`` is what an operator should finish by hand although the step did not fail.
-    """
-
-    step: str
-    ok: bool
-    summary: str
-    details: tuple[str, ...] = ()
-    planned: tuple[str, ...] = ()
-    error: str | None = None
-    state: dict = field(default_factory=dict)
-    warning: str | None = None
+def shutdown_moves(endpoints: Sequence[Mapping[str, Any]], mode: ShutdownMode) -> list[EndpointMove]:
+    """Stop (or delete) each endpoint; one already stopped needs no stop (a stopped one is still deleted)."""
+    move = Move.DELETE if mode is ShutdownMode.DELETE else Move.STOP
+    return [
+        EndpointMove(dict(e), Move.ALREADY if move is Move.STOP and e["state"] == "stopped" else move)
+        for e in endpoints
+    ]
 
 
-def failed(steps: list[StepResult] | tuple[StepResult, ...]) -> list[StepResult]:
-    """The steps that failed, in order."""
-    return [step for step in steps if not step.ok]
+def after_shutdown(moves: Sequence[EndpointMove], mode: ShutdownMode) -> list[dict[str, Any]]:
+    """The endpoints as the shutdown left them: those it stopped (or deleted) in their new state."""
+    state = "deleted" if mode is ShutdownMode.DELETE else "stopped"
+    return [{**m.endpoint, "state": state} if m.done else m.endpoint for m in moves]
+
+
+def resume_moves(endpoints: Sequence[Mapping[str, Any]], stopped_before: Iterable[int]) -> list[EndpointMove]:
+    """Resume each stopped endpoint, except those that were stopped before the emergency."""
+    before = set(stopped_before)
+    return [
+        EndpointMove(
+            dict(e),
+            Move.ALREADY if e["state"] != "stopped" else Move.LEAVE if e["id"] in before else Move.RESUME,
+        )
+        for e in endpoints
+    ]
+
+
+def left_behind(incidents: Iterable[Mapping[str, Any]]) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """What the open incidents say the way back must respect: the endpoint ids that were stopped before the
+    emergency (left stopped), and the names of those the emergency deleted (to redeploy)."""
+    stopped_before, deleted = set(), set()
+    for incident in incidents:
+        for endpoint in (incident["before_state"] or {}).get("endpoints") or []:
+            if endpoint.get("state") == "stopped":
+                stopped_before.add(endpoint["id"])
+        for endpoint in (incident["after_state"] or {}).get("endpoints") or []:
+            if endpoint.get("state") == "deleted":
+                deleted.add(endpoint["name"])
+    return tuple(sorted(stopped_before)), tuple(sorted(deleted))
+
+
+def missing_endpoints(names: Iterable[str], listed: Iterable[str], malformed: Iterable[str]) -> list[str]:
+    """The endpoints named in VAST_ENDPOINTS that the account's list has neither whole nor malformed."""
+    return sorted(set(names) - set(listed) - {m.split(" (")[0] for m in malformed})

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-
-@dataclass(frozen=True)
-class Freshness:
-    """Whether cost data is stale, since when, and why we think so."""
-
-    stale: bool
-    since: datetime | None
-    reason: str
+from vast_pipelines.domain.insights import Freshness
 
 
 def judge_freshness(
@@ -30,25 +22,12 @@ def judge_freshness(
     A quiet night that is quiet every week is not stale; a table that never had a row is.
     """
     if latest_request is None:
-        return Freshness(True, None, "vast_ai_costs has no rows at all: is agent-router writing costs?")
+        return Freshness(True, None)
     gap = now - latest_request
     if gap <= max_gap:
-        return Freshness(False, latest_request, f"last request {_ago(gap)} ago")
+        return Freshness(False, latest_request, gap)
     expected = statistics.median(same_hour_counts) if same_hour_counts else 0
-    if expected < min_expected_requests:
-        return Freshness(
-            False, latest_request, f"last request {_ago(gap)} ago; the same hours of past weeks were quiet too"
-        )
-    return Freshness(
-        True,
-        latest_request,
-        f"no request logged for {_ago(gap)} while the same hours of past weeks had ~{expected:.0f} requests",
-    )
-
-
-def _ago(gap: timedelta) -> str:
-    minutes = int(gap.total_seconds() // 60)
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+    return Freshness(expected >= min_expected_requests, latest_request, gap, expected)
 
 
 def same_hour_windows(now: datetime, max_gap: timedelta, weeks: int = 4) -> list[tuple[datetime, datetime]]:

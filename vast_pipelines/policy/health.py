@@ -1,31 +1,11 @@
-"""Endpoint probe outcomes and the guide's "Actions if OFFLINE"."""
+"""The guide's endpoint check: which probes get the cold-start retry, and the verdict on each endpoint."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-
-class Failure(StrEnum):
-    """Why a probe did not return a usable answer."""
-
-    TIMEOUT = "timeout"
-    REFUSED = "connection refused"
-    DNS = "host name does not resolve"
-    HTTP_ERROR = "HTTP error"
-    BAD_RESPONSE = "malformed response"
-
-
-@dataclass(frozen=True)
-class Probe:
-    """One attempt at an endpoint: models it listed, or why it failed."""
-
-    online: bool
-    models: tuple[str, ...] = ()
-    latency_ms: float | None = None
-    failure: Failure | None = None
-    detail: str = ""
-    http_status: int | None = None
+from vast_pipelines.domain.health import Failure, Probe
 
 
 @dataclass(frozen=True)
@@ -40,13 +20,12 @@ class EndpointStatus:
     attempts: int
     failure: Failure | None = None
     detail: str = ""
-    actions: tuple[str, ...] = field(default_factory=tuple)
     wait_seconds: float | None = None  # how long the cold-start wait before the retry was
 
     @property
-    def label(self) -> str:
-        """``ONLINE`` or ``OFFLINE`` as the guide's script prints it."""
-        return "ONLINE" if self.online else "OFFLINE"
+    def cold_start_retried(self) -> bool:
+        """Whether it was probed again after the cold-start wait."""
+        return self.attempts > 1
 
 
 def is_possible_cold_start(probe: Probe) -> bool:
@@ -54,29 +33,10 @@ def is_possible_cold_start(probe: Probe) -> bool:
     return not probe.online and probe.failure in (Failure.TIMEOUT, Failure.REFUSED)
 
 
-def offline_actions(failure: Failure | None, cold_start_retried: bool) -> tuple[str, ...]:
-    """The guide's "Actions if OFFLINE", most specific first."""
-    if failure is Failure.DNS:
-        return (
-            "Host name does not resolve: this is not a cold start. Check Tailscale: "
-            "`tailscale status | grep vastai` (expect `vastai-gpu ... active`); "
-            "restart it if needed: `sudo tailscale down && sudo tailscale up`.",
-            "Check worker status on the dashboard: https://cloud.vast.ai/serverless/",
-        )
-    actions = ["Check Tailscale: `tailscale status | grep vastai`"]
-    actions.append("Check worker status on the dashboard: https://cloud.vast.ai/serverless/")
-    if failure in (Failure.TIMEOUT, Failure.REFUSED):
-        if cold_start_retried:
-            actions.append("Still down after the cold-start wait and one retry: treat as truly down.")
-        else:
-            actions.append("If cold start: wait 30s and retry.")
-    if failure in (Failure.HTTP_ERROR, Failure.BAD_RESPONSE):
-        actions.append("The server answers but not correctly: check the worker logs on the Vast.ai dashboard.")
-    actions.append(
-        "If truly down: follow Troubleshooting › Endpoint Not Responding "
-        "(`curl -I <endpoint>/health`, Tailscale, worker logs; restart or redeploy the worker)."
-    )
-    return tuple(actions)
+def to_retry(first: Sequence[Probe]) -> list[int]:
+    """Which of the first probes may have met a worker scaling up from zero: those are probed once more after one
+    shared wait (the guide's "if cold start: wait 30s and retry")."""
+    return [i for i, probe in enumerate(first) if is_possible_cold_start(probe)]
 
 
 def endpoint_status(name: str, url: str, probes: list[Probe], wait_seconds: float | None = None) -> EndpointStatus:
@@ -91,6 +51,5 @@ def endpoint_status(name: str, url: str, probes: list[Probe], wait_seconds: floa
         attempts=len(probes),
         failure=last.failure,
         detail=last.detail,
-        actions=() if last.online else offline_actions(last.failure, cold_start_retried=len(probes) > 1),
         wait_seconds=wait_seconds if len(probes) > 1 else None,
     )

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
+
+from vast_pipelines.policy.worker_settings import GuideWords
 
 IDLE_TIMEOUT_GRID = (60, 120, 180, 300, 600, 900, 1200, 1800)
 MIN_WORKERS_GRID = (0, 1)
@@ -138,14 +141,91 @@ def reported_price(*answers: Mapping[str, Any]) -> float | None:
     return None
 
 
+class PriceSource(StrEnum):
+    """Where the USD per warm GPU-hour comes from."""
+
+    CONFIGURED = "configured"
+    VAST = "vast"
+    LOGGED = "logged"
+    UNKNOWN = "unknown"
+
+
 def gpu_hour_price(
     configured: float, vast_price: float | None, logged_cost: float | None, busy_seconds: float
-) -> tuple[float | None, str]:
+) -> tuple[float | None, PriceSource]:
     """USD per warm GPU-hour and where it comes from: configured, Vast.ai's price, or the logged cost per busy hour."""
     if configured > 0:
-        return configured, "gpu_hour_usd (VAST_PIPELINES_THRESHOLDS)"
+        return configured, PriceSource.CONFIGURED
     if vast_price:
-        return vast_price, "the Vast.ai endpoint's price"
+        return vast_price, PriceSource.VAST
     if logged_cost and logged_cost > 0 and busy_seconds > 0:
-        return logged_cost / (busy_seconds / 3600.0), "logged cost per busy GPU-hour (no price from Vast.ai)"
-    return None, "unknown (set gpu_hour_usd in VAST_PIPELINES_THRESHOLDS)"
+        return logged_cost / (busy_seconds / 3600.0), PriceSource.LOGGED
+    return None, PriceSource.UNKNOWN
+
+
+def assumed_current(read: GuideWords) -> GuideWords:
+    """The endpoint's setting in the replay's words, the guide's defaults (300 s, scale to zero) where unknown."""
+    return GuideWords(
+        idle_timeout=read.idle_timeout or 300,
+        min_workers=read.min_workers if read.min_workers is not None else 0,
+    )
+
+
+def current_replay(replays: Sequence[Replay], current: GuideWords) -> Replay | None:
+    """The replay of the current setting, if the grid holds it."""
+    for r in replays:
+        if current.min_workers and r.min_workers >= 1:
+            return r
+        if not current.min_workers and r.min_workers == 0 and r.idle_timeout == current.idle_timeout:
+            return r
+    return None
+
+
+def is_current(best: Replay, current: GuideWords) -> bool:
+    """Whether the best setting is the one the endpoint already has."""
+    return (best.min_workers >= 1 and (current.min_workers or 0) >= 1) or (
+        best.min_workers == 0 and not current.min_workers and best.idle_timeout == current.idle_timeout
+    )
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """One model's replay: every setting, the cheapest within the cold-start limit (None: none is), the current
+    setting's replay, the model's check against the logged flags, what moving would save over the window (USD, 0
+    with no price) and the move in the guide's words (None: no setting to move to, or already there)."""
+
+    replays: list[Replay]
+    best: Replay | None
+    now: Replay
+    check: Validation
+    saving: float
+    move: GuideWords | None
+
+
+def what_if(
+    starts: Sequence[float],
+    durations: Sequence[float | None],
+    cold_flags: Sequence[bool | None],
+    current: GuideWords,
+    max_cold_start_rate: float,
+    usd_per_gpu_hour: float | None,
+    window_seconds: float,
+) -> WhatIf:
+    """Replay the grid over one model's trace and pick the cheapest setting within the cold-start limit."""
+    assert current.idle_timeout is not None and current.min_workers is not None
+    replays = grid(starts, durations, window_seconds=window_seconds)
+    # Any positive price ranks the settings the same way (cost is warm hours × price).
+    best = cheapest_within(replays, max_cold_start_rate, usd_per_gpu_hour or 1.0)
+    check = validate(starts, durations, cold_flags, current.idle_timeout, current.min_workers)
+    now = (
+        current_replay(replays, current)
+        or grid(starts, durations, (current.idle_timeout,), (min(current.min_workers, 1),), window_seconds)[0]
+    )
+    saving = 0.0
+    if best is not None and usd_per_gpu_hour is not None:
+        saving = max(now.cost(usd_per_gpu_hour) - best.cost(usd_per_gpu_hour), 0.0)
+    move = None
+    if best is not None and not is_current(best, current):
+        # Warm → min_workers 1 (min_load, sized by the caller from a worker's perf); else scale to zero.
+        move = GuideWords(min_workers=1) if best.min_workers >= 1 else GuideWords(best.idle_timeout, min_workers=0)
+    return WhatIf(replays, best, now, check, saving, move)

@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
-
-@dataclass(frozen=True)
-class DayReconciliation:
-    """One day's logged cost against the serverless charges Vast.ai billed."""
-
-    day: date
-    logged: float
-    billed: float | None
-    difference: float | None
-    share: float | None
-    diverged: bool
+from vast_pipelines.domain.insights import DayReconciliation
 
 
 def reconcile_day(

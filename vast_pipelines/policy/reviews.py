@@ -1,4 +1,5 @@
-"""The guide's Weekly and Monthly Review decisions: budget verdict, opportunities, optimization plan."""
+"""The guide's Weekly and Monthly Reviews: a period's figures, its forecast and budget verdict, its concerns and
+what to change."""
 
 from __future__ import annotations
 
@@ -8,212 +9,47 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from vast_pipelines.policy.costs import (
-    CostTotals,
-    DayCost,
-    HistoryRow,
-    ModelCost,
-    daily_costs,
-    first_day_reaching,
-    model_costs,
-    sum_days,
+from vast_pipelines.domain.costs import CostTotals, HistoryRow
+from vast_pipelines.domain.periods import local_midnight, periods_at
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.costs import DayCost, ModelCost, daily_costs, first_day_reaching, model_costs, sum_days
+from vast_pipelines.policy.recommendations import (
+    ColdStartEconomics,
+    Recommendation,
+    cold_start_economics,
+    optimization_plan,
+    weekly_opportunities,
 )
-from vast_pipelines.policy.periods import local_midnight, periods_at
-from vast_pipelines.policy.spend import Forecast, forecast_month_end
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.spend import BudgetVerdict, Forecast, budget_verdict, forecast_month_end
 
 
-class BudgetVerdict(StrEnum):
-    """The Monthly Review's "Compare to budget"."""
+class ConcernKind(StrEnum):
+    """What about a period's figures an operator should look at."""
 
-    ON_TARGET = "on target"
-    ACCEPTABLE = "acceptable"
-    OVER_BUDGET = "over budget"
-    NO_DATA = "no data"
-
-
-_BUDGET_TEXT = {
-    BudgetVerdict.ON_TARGET: "✅ Target: under ${target:,.0f}/month",
-    BudgetVerdict.ACCEPTABLE: "⚠️ Acceptable: ${target:,.0f}-{alert:,.0f}/month",
-    BudgetVerdict.OVER_BUDGET: "❌ Over budget: over ${alert:,.0f}/month (optimize)",
-    BudgetVerdict.NO_DATA: "❔ No data: no request with a cost was logged this month (is agent-router writing costs?)",
-}
-
-
-def budget_verdict(totals: CostTotals, t: Thresholds = GUIDE) -> BudgetVerdict:
-    """Target below ``budget_target``, acceptable up to ``budget_alert``, over budget above it."""
-    if not totals.has_cost:
-        return BudgetVerdict.NO_DATA
-    cost = float(totals.cost or 0)
-    if cost < t.budget_target:
-        return BudgetVerdict.ON_TARGET
-    if cost <= t.budget_alert:
-        return BudgetVerdict.ACCEPTABLE
-    return BudgetVerdict.OVER_BUDGET
-
-
-def forecast_budget_verdict(forecast: Forecast, t: Thresholds = GUIDE) -> BudgetVerdict:
-    """The month-end forecast against the budget, banded as a finished month would be."""
-    cost = Decimal(str(forecast.month_end))
-    return budget_verdict(CostTotals(requests=1, cost=cost), t)
-
-
-def budget_verdict_text(verdict: BudgetVerdict, t: Thresholds = GUIDE) -> str:
-    """The guide's wording for a budget verdict, with this deployment's numbers."""
-    return _BUDGET_TEXT[verdict].format(target=t.budget_target, alert=t.budget_alert)
+    HIGH_DAYS = "high_days"
+    NOT_ROLLED_UP = "not_rolled_up"
+    NO_COST_LOGGED = "no_cost_logged"
+    NULL_COSTS = "null_costs"
+    INVALID_COSTS = "invalid_costs"
+    NEGATIVE_COSTS = "negative_costs"
+    OTHER_ZONE = "other_zone"
+    HARD_CAP_REACHED = "hard_cap_reached"
+    HARD_CAP_AHEAD = "hard_cap_ahead"
+    FORECAST_OVER_ALERT = "forecast_over_alert"
+    OVER_BUDGET = "over_budget"
 
 
 @dataclass(frozen=True)
-class Recommendation:
-    """One thing to change, structured so a job (e.g. ``update_worker``) can be configured from it.
+class Concern:
+    """One concern with its figures: the days it is about, a count of requests, an amount (USD) and the limit
+    (USD) it is measured against, the time zone."""
 
-    ``field`` and ``suggested_value`` name the Vast.ai field the fix moves (``inactivity_timeout``,
-    ``max_workers``, ``min_load``; or the guide's ``gpu_type``, the ``gpu_name`` of the worker groups'
-    ``search_params``) when the fix is a setting; None when it is work to do.
-    """
-
-    action: str
-    reason: str
-    field: str | None = None
-    suggested_value: int | float | str | None = None
-    estimated_saving_usd: float | None = None
-    model: str | None = None
-
-    @property
-    def title(self) -> str:
-        """A short imperative line for reports."""
-        return ACTION_TITLES.get(self.action, self.action.replace("_", " ").capitalize())
-
-
-ACTION_TITLES = {
-    "implement_batching": "Implement batching",
-    "add_caching": "Add caching",
-    "increase_idle_timeout": "Increase idle timeout",
-    "reduce_max_workers": "Reduce max_workers",
-    "keep_warm": "Keep the worker warm",
-    "use_faster_gpu": "Use a faster GPU",
-    "use_cheaper_gpu": "Use a cheaper GPU",
-    "quantize_models": "Quantize models",
-}
-
-
-def _saving(totals: CostTotals, share: float) -> float | None:
-    return float(totals.cost) * share if totals.has_cost and totals.cost is not None else None
-
-
-def weekly_opportunities(days: list[DayCost], week: CostTotals, t: Thresholds = GUIDE) -> list[Recommendation]:
-    """The Weekly Review's "Check for optimization opportunities", decided from the week's figures.
-
-    High daily costs (a day at the guide's "high" band) → batching or caching; many cold starts (rate
-    above ``cold_start_rate``) → a longer idle timeout; low usage (fewer than ``low_usage_requests_per_day``
-    requests a day on average) → fewer max workers.
-    """
-    result: list[Recommendation] = []
-    high = [d for d in days if d.has_data and float(d.totals.cost or 0) >= t.daily_moderate_below]
-    if high:
-        listed = ", ".join(f"{d.day:%a %d %b} ${float(d.totals.cost or 0):,.2f}" for d in high)
-        reason = f"{len(high)} day(s) at or above ${t.daily_moderate_below:,.0f}/day (high): {listed}"
-        result.append(
-            Recommendation("implement_batching", reason, estimated_saving_usd=_saving(week, t.saving_batching))
-        )
-        result.append(Recommendation("add_caching", reason, estimated_saving_usd=_saving(week, t.saving_caching)))
-    rate = week.cold_start_rate
-    if rate is not None and rate > t.cold_start_rate:
-        result.append(
-            Recommendation(
-                "increase_idle_timeout",
-                f"{rate:.0%} of requests were cold starts (above {t.cold_start_rate:.0%}); "
-                f"cold starts cost {_share(week.cold_cost_share)} of the week's spend",
-                field="inactivity_timeout",
-                suggested_value=int(t.suggested_idle_timeout),
-                estimated_saving_usd=_overhead(week),
-            )
-        )
-    observed = [d for d in days if d.rolled_up]
-    if observed and week.requests > 0:
-        per_day = week.requests / len(observed)
-        if per_day < t.low_usage_requests_per_day:
-            result.append(
-                Recommendation(
-                    "reduce_max_workers",
-                    f"{per_day:,.0f} requests/day on average (below {t.low_usage_requests_per_day:,.0f})",
-                    field="max_workers",
-                    suggested_value=int(t.suggested_max_workers),
-                )
-            )
-    return result
-
-
-def optimization_plan(month: CostTotals, t: Thresholds = GUIDE) -> list[Recommendation]:
-    """The Monthly Review's "Plan optimizations if over budget", each with its saving on this month's cost.
-
-    Empty unless the month is over budget. Savings are alternatives, not additive.
-    """
-    if budget_verdict(month, t) is not BudgetVerdict.OVER_BUDGET:
-        return []
-    target_gap = float(month.cost or 0) - t.budget_target
-    suffix = f"; ${target_gap:,.2f} must go to get under the ${t.budget_target:,.0f} target"
-    return [
-        Recommendation(
-            "implement_batching",
-            f"the guide's estimate: {t.saving_batching:.0%} of the month's cost{suffix}",
-            estimated_saving_usd=_saving(month, t.saving_batching),
-        ),
-        Recommendation(
-            "add_caching",
-            f"the guide's estimate: {t.saving_caching:.0%} of the month's cost{suffix}",
-            estimated_saving_usd=_saving(month, t.saving_caching),
-        ),
-        Recommendation(
-            "use_cheaper_gpu",
-            f"assumed {t.saving_cheaper_gpu:.0%} of the month's cost (saving_cheaper_gpu){suffix}",
-            field="gpu_type",
-            estimated_saving_usd=_saving(month, t.saving_cheaper_gpu),
-        ),
-        Recommendation(
-            "quantize_models",
-            f"assumed {t.saving_quantization:.0%} of the month's cost (saving_quantization){suffix}",
-            estimated_saving_usd=_saving(month, t.saving_quantization),
-        ),
-    ]
-
-
-@dataclass(frozen=True)
-class ColdStartEconomics:
-    """How much of a model's spend and GPU time went into cold starts."""
-
-    model: str
-    requests: int
-    cold_start_requests: int
-    cold_start_rate: float | None
-    cold_cost_share: float | None
-    cold_duration_share: float | None
-    overhead_usd: float | None
-
-
-def cold_start_economics(models: list[ModelCost]) -> list[ColdStartEconomics]:
-    """Per model: share of cost and of duration in cold-start requests, and their cost beyond warm ones."""
-    return [
-        ColdStartEconomics(
-            model=m.model,
-            requests=m.totals.requests,
-            cold_start_requests=m.totals.cold_start_requests,
-            cold_start_rate=m.totals.cold_start_rate,
-            cold_cost_share=m.totals.cold_cost_share,
-            cold_duration_share=m.totals.cold_duration_share,
-            overhead_usd=_overhead(m.totals),
-        )
-        for m in models
-    ]
-
-
-def _overhead(totals: CostTotals) -> float | None:
-    overhead = totals.cold_start_overhead
-    return float(overhead) if overhead is not None and overhead > Decimal(0) else None
-
-
-def _share(value: float | None) -> str:
-    return "an unknown share" if value is None else f"{value:.0%}"
+    kind: ConcernKind
+    days: tuple[date, ...] = ()
+    count: int = 0
+    amount: float | None = None
+    limit: float | None = None
+    zone: str = ""
 
 
 @dataclass(frozen=True)
@@ -229,7 +65,7 @@ class Review:
     models: list[ModelCost]
     cold_starts: list[ColdStartEconomics]
     recommendations: list[Recommendation]
-    concerns: list[str]
+    concerns: list[Concern]
     forecast: Forecast | None = None
     budget: BudgetVerdict | None = None
     target_reached_on: date | None = None
@@ -239,11 +75,6 @@ class Review:
     def last(self) -> date:
         """The period's last day."""
         return self.end - timedelta(days=1)
-
-    @property
-    def missing_days(self) -> list[date]:
-        """Days of the period that are not in the cost history."""
-        return [d.day for d in self.days if not d.rolled_up]
 
 
 def week_after(first: date) -> date:
@@ -277,40 +108,24 @@ def _previous(rows: list[HistoryRow], rolled_up: set[date], first: date, end: da
     return sum_days(days) if all(d.rolled_up for d in days) else None
 
 
-def _common_concerns(days: list[DayCost], totals: CostTotals, other_zone_days: list[date], zone: str) -> list[str]:
+def _common_concerns(days: list[DayCost], totals: CostTotals, other_zone_days: list[date], zone: str) -> list[Concern]:
     concerns = []
-    missing = [d.day for d in days if not d.rolled_up]
+    missing = tuple(d.day for d in days if not d.rolled_up)
     if missing:
-        concerns.append(
-            f"{len(missing)} day(s) are not in the cost history ({_dates(missing)}): counted as no data; "
-            "materialize daily_cost_history for them"
-        )
-    empty = [d.day for d in days if d.rolled_up and not d.has_data]
+        concerns.append(Concern(ConcernKind.NOT_ROLLED_UP, missing))
+    empty = tuple(d.day for d in days if d.rolled_up and not d.has_data)
     if empty:
-        concerns.append(f"No requests with a cost were logged on {_dates(empty)} (is agent-router writing costs?)")
+        concerns.append(Concern(ConcernKind.NO_COST_LOGGED, empty))
     if totals.null_cost_requests:
-        concerns.append(f"{totals.null_cost_requests:,} request(s) have no cost (NULL): not counted as money")
+        concerns.append(Concern(ConcernKind.NULL_COSTS, count=totals.null_cost_requests))
     if totals.invalid_cost_requests:
-        concerns.append(
-            f"{totals.invalid_cost_requests:,} request(s) have a cost that is not a finite number "
-            "(NaN, Infinity or beyond ±$1e12): not counted as money"
-        )
+        concerns.append(Concern(ConcernKind.INVALID_COSTS, count=totals.invalid_cost_requests))
     if totals.negative_cost_requests:
-        credit = f" ({float(totals.credit_cost):,.2f} USD in total)" if totals.credit_cost is not None else ""
-        concerns.append(
-            f"{totals.negative_cost_requests:,} request(s) have a negative cost{credit}: credits, not subtracted"
-        )
+        credit = float(totals.credit_cost) if totals.credit_cost is not None else None
+        concerns.append(Concern(ConcernKind.NEGATIVE_COSTS, count=totals.negative_cost_requests, amount=credit))
     if other_zone_days:
-        concerns.append(
-            f"{_dates(other_zone_days)} were rolled up in another time zone than {zone}: "
-            "re-materialize daily_cost_history for them"
-        )
+        concerns.append(Concern(ConcernKind.OTHER_ZONE, tuple(other_zone_days), zone=zone))
     return concerns
-
-
-def _dates(days: list[date]) -> str:
-    shown = ", ".join(f"{d:%Y-%m-%d}" for d in days[:7])
-    return shown + (f" and {len(days) - 7} more" if len(days) > 7 else "")
 
 
 def weekly_review(
@@ -318,7 +133,7 @@ def weekly_review(
     rolled_up: set[date],
     week_start: date,
     tz: ZoneInfo,
-    t: Thresholds = GUIDE,
+    limits: Thresholds = GUIDE,
     other_zone_days: list[date] | None = None,
 ) -> Review:
     """The Weekly Review of the week starting ``week_start`` (a Monday) from the history rows.
@@ -334,22 +149,20 @@ def weekly_review(
     month_first = periods.month_start.date()
     month_days = daily_costs(rows, rolled_up, month_first, end)
     month_to_date = sum_days(month_days).cost or Decimal(0)
-    cap_reached_on = first_day_reaching(month_days, t.hard_cap)
+    cap_reached_on = first_day_reaching(month_days, limits.hard_cap)
     forecast = (
-        forecast_month_end(float(month_to_date), float(totals.cost or 0), periods, t) if totals.has_cost else None
+        forecast_month_end(float(month_to_date), float(totals.cost or 0), periods, limits) if totals.has_cost else None
     )
     concerns = _common_concerns(days, totals, other_zone_days or [], tz.key)
-    high = [d for d in days if d.has_data and float(d.totals.cost or 0) >= t.daily_moderate_below]
+    high = tuple(d.day for d in days if d.has_data and float(d.totals.cost or 0) >= limits.daily_moderate_below)
     if high:
-        concerns.insert(0, f"High daily cost (≥ ${t.daily_moderate_below:,.0f}) on {_dates([d.day for d in high])}")
+        concerns.insert(0, Concern(ConcernKind.HIGH_DAYS, high, limit=limits.daily_moderate_below))
     if cap_reached_on:
-        concerns.append(f"The ${t.hard_cap:,.0f} hard cap was reached on {cap_reached_on:%Y-%m-%d}")
+        concerns.append(Concern(ConcernKind.HARD_CAP_REACHED, (cap_reached_on,), limit=limits.hard_cap))
     elif forecast and forecast.hard_cap_date:
-        concerns.append(f"At this rate the ${t.hard_cap:,.0f} hard cap is hit on {forecast.hard_cap_date:%Y-%m-%d}")
-    elif forecast and forecast.month_end > t.budget_alert:
-        concerns.append(
-            f"Month-end forecast ${forecast.month_end:,.2f} is over the ${t.budget_alert:,.0f} budget alert"
-        )
+        concerns.append(Concern(ConcernKind.HARD_CAP_AHEAD, (forecast.hard_cap_date,), limit=limits.hard_cap))
+    elif forecast and forecast.month_end > limits.budget_alert:
+        concerns.append(Concern(ConcernKind.FORECAST_OVER_ALERT, amount=forecast.month_end, limit=limits.budget_alert))
     return Review(
         kind="weekly",
         first=week_start,
@@ -359,7 +172,7 @@ def weekly_review(
         previous=_previous(rows, rolled_up, week_start - timedelta(days=7), week_start),
         models=models,
         cold_starts=cold_start_economics(models),
-        recommendations=weekly_opportunities(days, totals, t),
+        recommendations=weekly_opportunities(days, totals, limits),
         concerns=concerns,
         forecast=forecast,
         hard_cap_reached_on=cap_reached_on,
@@ -371,7 +184,7 @@ def monthly_review(
     rolled_up: set[date],
     month_start: date,
     tz: ZoneInfo,
-    t: Thresholds = GUIDE,
+    limits: Thresholds = GUIDE,
     other_zone_days: list[date] | None = None,
 ) -> Review:
     """The Monthly Review of the month starting ``month_start``: totals, budget verdict and plan."""
@@ -379,13 +192,13 @@ def monthly_review(
     days = daily_costs(rows, rolled_up, month_start, end)
     totals = sum_days(days)
     models = model_costs(rows, month_start, end)
-    verdict = budget_verdict(totals, t)
+    verdict = budget_verdict(totals, limits)
     concerns = _common_concerns(days, totals, other_zone_days or [], tz.key)
     if verdict is BudgetVerdict.OVER_BUDGET:
-        concerns.insert(0, f"Over budget: ${float(totals.cost or 0):,.2f} > ${t.budget_alert:,.0f}")
-    hard_cap_on = first_day_reaching(days, t.hard_cap)
+        concerns.insert(0, Concern(ConcernKind.OVER_BUDGET, amount=float(totals.cost or 0), limit=limits.budget_alert))
+    hard_cap_on = first_day_reaching(days, limits.hard_cap)
     if hard_cap_on:
-        concerns.insert(0, f"The ${t.hard_cap:,.0f} hard cap was reached on {hard_cap_on:%Y-%m-%d}")
+        concerns.insert(0, Concern(ConcernKind.HARD_CAP_REACHED, (hard_cap_on,), limit=limits.hard_cap))
     return Review(
         kind="monthly",
         first=month_start,
@@ -395,9 +208,9 @@ def monthly_review(
         previous=_previous(rows, rolled_up, month_before(month_start), month_start),
         models=models,
         cold_starts=cold_start_economics(models),
-        recommendations=optimization_plan(totals, t),
+        recommendations=optimization_plan(totals, limits),
         concerns=concerns,
         budget=verdict,
-        target_reached_on=first_day_reaching(days, t.budget_target),
+        target_reached_on=first_day_reaching(days, limits.budget_target),
         hard_cap_reached_on=hard_cap_on,
     )

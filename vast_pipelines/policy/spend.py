@@ -1,13 +1,16 @@
-"""The guide's spend verdicts and a month-end forecast."""
+"""The guide's spend verdicts (a day's band, a month against the budget) and a month-end forecast."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 
-from vast_pipelines.policy.periods import Periods
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+from vast_pipelines.domain.costs import CostTotals
+from vast_pipelines.domain.periods import Periods
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.costs import DayCost
 
 
 class DailyVerdict(StrEnum):
@@ -20,32 +23,26 @@ class DailyVerdict(StrEnum):
     UNKNOWN = "unknown"
 
 
-_DAILY_TEXT = {
-    DailyVerdict.EXCELLENT: "✅ Excellent (on track for <$150/month)",
-    DailyVerdict.MODERATE: "⚠️ Moderate (on track for $150-300/month)",
-    DailyVerdict.HIGH: "❌ High (review usage, optimize)",
-    DailyVerdict.NO_DATA: "❔ No data: no requests were logged in vast_ai_costs (is agent-router writing costs?)",
-    DailyVerdict.UNKNOWN: "❔ Unknown: cost data is stale, the figures below may miss requests",
-}
-
-
-def daily_verdict(daily_cost: float | None, requests: int, t: Thresholds = GUIDE, stale: bool = False) -> DailyVerdict:
+def daily_verdict(
+    daily_cost: float | None, requests: int, limits: Thresholds = GUIDE, stale: bool = False
+) -> DailyVerdict:
     """Band a day's spend; a day with no logged requests is "no data", never "excellent"; while cost data is
     ``stale`` (agent-router stopped logging) a band would judge missing requests, so it is "unknown"."""
     if requests == 0 or daily_cost is None:
         return DailyVerdict.NO_DATA
     if stale:
         return DailyVerdict.UNKNOWN
-    if daily_cost < t.daily_excellent_below:
+    if daily_cost < limits.daily_excellent_below:
         return DailyVerdict.EXCELLENT
-    if daily_cost < t.daily_moderate_below:
+    if daily_cost < limits.daily_moderate_below:
         return DailyVerdict.MODERATE
     return DailyVerdict.HIGH
 
 
-def daily_verdict_text(verdict: DailyVerdict) -> str:
-    """The guide's wording for a daily verdict."""
-    return _DAILY_TEXT[verdict]
+def day_verdict(day: DayCost, limits: Thresholds = GUIDE, stale: bool = False) -> DailyVerdict:
+    """The guide's band for one day of the month."""
+    cost = float(day.totals.cost) if day.has_data and day.totals.cost is not None else None
+    return daily_verdict(cost, day.totals.requests, limits, stale=stale)
 
 
 @dataclass(frozen=True)
@@ -60,7 +57,7 @@ class Forecast:
 
 
 def forecast_month_end(
-    month_to_date: float, last_7_days_cost: float, periods: Periods, t: Thresholds = GUIDE
+    month_to_date: float, last_7_days_cost: float, periods: Periods, limits: Thresholds = GUIDE
 ) -> Forecast:
     """Month-to-date plus the daily rate of the last 7 complete days over what is left of the month."""
     rate = last_7_days_cost / 7.0
@@ -72,88 +69,54 @@ def forecast_month_end(
         daily_run_rate=rate,
         days_left=days_left,
         month_end=month_end,
-        hard_cap_date=hard_cap_date(month_to_date, rate, periods, t),
+        hard_cap_date=hard_cap_date(month_to_date, rate, periods, limits),
     )
 
 
-def hard_cap_date(month_to_date: float, daily_rate: float, periods: Periods, t: Thresholds = GUIDE) -> date | None:
+def hard_cap_date(month_to_date: float, daily_rate: float, periods: Periods, limits: Thresholds = GUIDE) -> date | None:
     """The local date this month when spend reaches the hard cap at ``daily_rate``; None if it will not."""
     tz = periods.month_start.tzinfo
-    if month_to_date >= t.hard_cap:
+    if month_to_date >= limits.hard_cap:
         return periods.now.astimezone(tz).date()
     if daily_rate <= 0:
         return None
-    at: datetime = periods.now + timedelta(days=(t.hard_cap - month_to_date) / daily_rate)
+    at: datetime = periods.now + timedelta(days=(limits.hard_cap - month_to_date) / daily_rate)
     if at >= periods.next_month_start:
         return None
     return at.astimezone(tz).date()
 
 
-def usd(value: float | None) -> str:
-    """Money for display: ``$12.34``; unknown is shown as such, never as $0.00."""
-    return "unknown" if value is None else f"${value:,.2f}"
+class BudgetVerdict(StrEnum):
+    """The Monthly Review's "Compare to budget"."""
+
+    ON_TARGET = "on target"
+    ACCEPTABLE = "acceptable"
+    OVER_BUDGET = "over budget"
+    NO_DATA = "no data"
 
 
-@dataclass(frozen=True)
-class SpendSummary:
-    """The health check's spend windows, straight from ``vast_ai_costs`` (USD, unrounded)."""
-
-    rolling_24h_cost: float
-    rolling_24h_requests: int
-    previous_day_cost: float
-    previous_day_requests: int
-    today_cost: float
-    today_requests: int
-    month_to_date: float
-    month_requests: int
-    last_7_days_cost: float
-    month_null_cost_rows: int = 0
-    month_negative_cost_rows: int = 0
-    future_rows: int = 0
-    latest_request: datetime | None = None
-    # Requests that carry a cost that is money (finite; credits included); None: every request does.
-    rolling_24h_costed_requests: int | None = None
-    previous_day_costed_requests: int | None = None
-    today_costed_requests: int | None = None
-    month_costed_requests: int | None = None
-    # Costs that are not money (NaN, Infinity, beyond +-1e12) are never summed: counted here, like NULLs.
-    month_invalid_cost_rows: int = 0
-    today_null_cost_rows: int = 0
-    today_invalid_cost_rows: int = 0
-    today_negative_cost_rows: int = 0
-    # Negative costs (credits) this month, summed apart (USD, 0 or less): never subtracted from spend.
-    month_credit: float = 0.0
-
-    @property
-    def has_data(self) -> bool:
-        """Whether any request with a cost was logged this month or in the last 24 h."""
-        return self.month_has_cost or self.rolling_24h_has_cost
-
-    @property
-    def rolling_24h_has_cost(self) -> bool:
-        """Whether the last 24 h hold any request with a cost; without one its spend is "no data", never $0."""
-        return _costed(self.rolling_24h_requests, self.rolling_24h_costed_requests) > 0
-
-    @property
-    def previous_day_has_cost(self) -> bool:
-        """Whether the previous calendar day holds any request with a cost."""
-        return _costed(self.previous_day_requests, self.previous_day_costed_requests) > 0
-
-    @property
-    def today_has_cost(self) -> bool:
-        """Whether today holds any request with a cost."""
-        return _costed(self.today_requests, self.today_costed_requests) > 0
-
-    @property
-    def month_has_cost(self) -> bool:
-        """Whether this month holds any request with a cost."""
-        return _costed(self.month_requests, self.month_costed_requests) > 0
-
-    @property
-    def today_uncounted_rows(self) -> int:
-        """Today's requests whose cost is NULL or not a finite number: logged, but not money."""
-        return self.today_null_cost_rows + self.today_invalid_cost_rows
+def budget_verdict(totals: CostTotals, limits: Thresholds = GUIDE) -> BudgetVerdict:
+    """Target below ``budget_target``, acceptable up to ``budget_alert``, over budget above it."""
+    if not totals.has_cost:
+        return BudgetVerdict.NO_DATA
+    cost = float(totals.cost or 0)
+    if cost < limits.budget_target:
+        return BudgetVerdict.ON_TARGET
+    if cost <= limits.budget_alert:
+        return BudgetVerdict.ACCEPTABLE
+    return BudgetVerdict.OVER_BUDGET
 
 
-def _costed(requests: int, costed: int | None) -> int:
-    return requests if costed is None else costed
+def forecast_budget_verdict(forecast: Forecast, limits: Thresholds = GUIDE) -> BudgetVerdict:
+    """The month-end forecast against the budget, banded as a finished month would be."""
+    cost = Decimal(str(forecast.month_end))
+    return budget_verdict(CostTotals(requests=1, cost=cost), limits)
+
+
+def month_off_track(day: DailyVerdict, outlook: BudgetVerdict) -> bool:
+    """Whether the month's forecast overrules a day "on track": the guide's band speaks of one day's rate, and a
+    month heading past the target is not on track whatever that day's band."""
+    return day in (DailyVerdict.EXCELLENT, DailyVerdict.MODERATE) and outlook in (
+        BudgetVerdict.ACCEPTABLE,
+        BudgetVerdict.OVER_BUDGET,
+    )

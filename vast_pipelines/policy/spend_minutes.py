@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from vast_pipelines.policy.periods import Periods
+from vast_pipelines.domain.periods import Periods
 
 MINUTE = timedelta(minutes=1)
 # Rows are summed once their minute is this old; the rows of the last minute or two are read raw every tick, so

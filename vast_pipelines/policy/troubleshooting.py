@@ -3,37 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from enum import StrEnum
 
-from vast_pipelines.policy.reviews import Recommendation
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+from vast_pipelines.domain.costs import CostDriver, LatencySummary, Percentiles
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.recommendations import ColdStartRate, Recommendation, SlowWarm
 from vast_pipelines.policy.worker_settings import keep_warm_min_load
 
 # The guide's "Use faster GPU (RTX 4090 → A6000)", as Vast.ai names the A6000 in search_params.
 FASTER_GPU = "RTX_A6000"
-
-
-@dataclass(frozen=True)
-class Percentiles:
-    """p50/p95/p99 of request duration in seconds (None when no request logged a duration)."""
-
-    p50: float | None = None
-    p95: float | None = None
-    p99: float | None = None
-
-
-@dataclass(frozen=True)
-class LatencySummary:
-    """The last 24 h of request durations, all requests and split into warm and cold starts."""
-
-    requests: int
-    timed_requests: int
-    cold_start_requests: int
-    cold_start_rate: float | None
-    overall: Percentiles
-    warm: Percentiles
-    cold: Percentiles
 
 
 class LatencyVerdict(StrEnum):
@@ -46,100 +24,68 @@ class LatencyVerdict(StrEnum):
     NO_DATA = "no data"
 
 
-_LATENCY_TEXT = {
-    LatencyVerdict.GOOD: "✅ Good performance",
-    LatencyVerdict.ACCEPTABLE: "⚠️ Acceptable (some cold starts)",
-    LatencyVerdict.SLOW: "⚠️ Slower than acceptable, not yet at the guide's investigate line: watch it",
-    LatencyVerdict.INVESTIGATE: "❌ Investigate (many cold starts or slow GPU)",
-    LatencyVerdict.NO_DATA: "❔ No data: no request with a duration was logged in the last 24 h",
-}
-
-
-def latency_verdict(p: Percentiles, t: Thresholds = GUIDE) -> LatencyVerdict:
+def latency_verdict(p: Percentiles, limits: Thresholds = GUIDE) -> LatencyVerdict:
     """Good (p50 < 2 s and p95 < 5 s), acceptable (p50 < 5 s and p95 < 10 s), investigate (p50 > 5 s or
     p95 > 20 s); what falls between acceptable and investigate (the guide leaves it open) is "slow"."""
     if p.p50 is None or p.p95 is None:
         return LatencyVerdict.NO_DATA
-    if p.p50 < t.good_p50 and p.p95 < t.good_p95:
+    if p.p50 < limits.good_p50 and p.p95 < limits.good_p95:
         return LatencyVerdict.GOOD
-    if p.p50 < t.acceptable_p50 and p.p95 < t.acceptable_p95:
+    if p.p50 < limits.acceptable_p50 and p.p95 < limits.acceptable_p95:
         return LatencyVerdict.ACCEPTABLE
-    if p.p50 > t.acceptable_p50 or p.p95 > t.investigate_p95:
+    if p.p50 > limits.acceptable_p50 or p.p95 > limits.investigate_p95:
         return LatencyVerdict.INVESTIGATE
     return LatencyVerdict.SLOW
 
 
-def latency_verdict_text(verdict: LatencyVerdict) -> str:
-    """The guide's wording for a latency verdict."""
-    return _LATENCY_TEXT[verdict]
-
-
-def latency_fixes(summary: LatencySummary, t: Thresholds = GUIDE) -> list[Recommendation]:
+def latency_fixes(summary: LatencySummary, limits: Thresholds = GUIDE) -> list[Recommendation]:
     """The guide's "Fixes": keep the worker warm above the cold-start rate; a faster GPU when slow warm."""
     fixes: list[Recommendation] = []
     rate = summary.cold_start_rate
-    if rate is not None and rate > t.cold_start_rate:
-        reason = f"cold_start_rate {rate:.2f} > {t.cold_start_rate:.2f} over the last 24 h"
-        fixes.append(
-            Recommendation(
-                "keep_warm",
-                reason + ": increase the idle timeout",
-                "inactivity_timeout",
-                int(t.suggested_idle_timeout),
-            )
-        )
+    if rate is not None and rate > limits.cold_start_rate:
+        why = ColdStartRate(rate, limits.cold_start_rate)
+        fixes.append(Recommendation("keep_warm", why, "inactivity_timeout", int(limits.suggested_idle_timeout)))
         # Warm means active: min_load above 0 (cold_workers only keeps stopped workers, still a cold start).
-        fixes.append(
-            Recommendation(
-                "keep_warm",
-                reason + ": or keep one worker active (min_workers=1)",
-                "min_load",
-                keep_warm_min_load(1),
-            )
-        )
+        fixes.append(Recommendation("keep_warm", why, "min_load", keep_warm_min_load(1)))
     warm_p50 = summary.warm.p50
-    if warm_p50 is not None and warm_p50 > t.acceptable_p50:
+    if warm_p50 is not None and warm_p50 > limits.acceptable_p50:
         fixes.append(
-            Recommendation(
-                "use_faster_gpu",
-                f"warm requests alone have p50 {warm_p50:.1f} s > {t.acceptable_p50:.0f} s (RTX 4090 → A6000)",
-                "gpu_type",
-                FASTER_GPU,
-            )
+            Recommendation("use_faster_gpu", SlowWarm(warm_p50, limits.acceptable_p50), "gpu_type", FASTER_GPU)
         )
     return fixes
 
 
+class HintKind(StrEnum):
+    """The guide's "Common Causes" that today's figures point at."""
+
+    MANY_COLD_STARTS = "many_cold_starts"
+    LARGE_MODEL = "large_model"
+    EXPENSIVE_MODEL = "expensive_model"
+
+
 @dataclass(frozen=True)
-class CostDriver:
-    """One row of the guide's "Top cost drivers today", with the warm/cold split."""
+class CostHint:
+    """One cause for one model, with its figure: the cold-start rate and the idle timeout (seconds) to move to, or
+    today's cost (USD)."""
 
+    kind: HintKind
     model: str
-    requests: int
-    total_cost: Decimal | None
-    avg_duration_sec: float | None
-    cold_start_requests: int = 0
-    cold_start_cost: Decimal | None = None
-    warm_avg_duration_sec: float | None = None
-    cold_avg_duration_sec: float | None = None
-    null_cost_requests: int = 0
+    rate: float | None = None
+    idle_timeout: float | None = None
+    cost: float | None = None
 
 
-def cost_driver_hints(drivers: list[CostDriver], t: Thresholds = GUIDE) -> list[str]:
+def cost_driver_hints(drivers: list[CostDriver], limits: Thresholds = GUIDE) -> list[CostHint]:
     """The guide's "Common Causes & Fixes" that today's figures point at, most expensive model first."""
-    hints: list[str] = []
+    hints: list[CostHint] = []
     for d in drivers:
         rate = d.cold_start_requests / d.requests if d.requests else 0.0
-        if rate > t.cold_start_rate:
+        if rate > limits.cold_start_rate:
             hints.append(
-                f"{d.model}: many cold starts ({rate:.0%}): increase idle timeout from 5 min to "
-                f"{t.suggested_idle_timeout / 60:.0f} min"
+                CostHint(HintKind.MANY_COLD_STARTS, d.model, rate=rate, idle_timeout=limits.suggested_idle_timeout)
             )
         if "70b" in d.model.lower() and d.total_cost and float(d.total_cost) > 0:
-            hints.append(f"{d.model}: large model running: route simpler queries to a 7B model")
-    if drivers and drivers[0].total_cost is not None and float(drivers[0].total_cost) >= t.daily_moderate_below:
-        hints.append(
-            f"{drivers[0].model} alone has cost {float(drivers[0].total_cost):,.2f} USD today: "
-            "implement batching; if workers do not scale down, reduce the idle timeout or look for stuck requests"
-        )
+            hints.append(CostHint(HintKind.LARGE_MODEL, d.model))
+    if drivers and drivers[0].total_cost is not None and float(drivers[0].total_cost) >= limits.daily_moderate_below:
+        hints.append(CostHint(HintKind.EXPENSIVE_MODEL, drivers[0].model, cost=float(drivers[0].total_cost)))
     return hints

@@ -9,9 +9,10 @@ from itertools import accumulate
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
 from vast_pipelines.policy.costs import DayCost
 from vast_pipelines.policy.reviews import Review
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.spend import daily_verdict
 
 _BAND_COLOURS = {"excellent": "#2e7d32", "moderate": "#f9a825", "high": "#c62828"}
 _MODEL_COLOURS = ("#1565c0", "#6a1b9a", "#00838f", "#ef6c00", "#5d4037", "#9e9e9e")
@@ -28,13 +29,7 @@ def _cost(day: DayCost) -> float:
     return float(day.totals.cost or 0) if day.has_data else 0.0
 
 
-def _band(cost: float, t: Thresholds) -> str:
-    if cost < t.daily_excellent_below:
-        return "excellent"
-    return "moderate" if cost < t.daily_moderate_below else "high"
-
-
-def weekly_chart(review: Review, zone: str, t: Thresholds = GUIDE) -> bytes:
+def weekly_chart(review: Review, zone: str, limits: Thresholds = GUIDE) -> bytes:
     """Daily cost bars coloured by the guide's bands, the band lines, and requests per day."""
     # Fixed margins: an automatic layout engine doubles the rendering time.
     fig = Figure(figsize=(8, 4.2))
@@ -42,15 +37,18 @@ def weekly_chart(review: Review, zone: str, t: Thresholds = GUIDE) -> bytes:
     ax = fig.subplots()
     labels = [d.day.strftime("%a\n%d %b") for d in review.days]
     costs = [_cost(d) for d in review.days]
-    colours = [_BAND_COLOURS[_band(c, t)] if d.has_data else "#e0e0e0" for c, d in zip(costs, review.days, strict=True)]
+    colours = [
+        _BAND_COLOURS[daily_verdict(c, d.totals.requests, limits)] if d.has_data else "#e0e0e0"
+        for c, d in zip(costs, review.days, strict=True)
+    ]
     bars = ax.bar(labels, costs, color=colours, zorder=2)
     for bar, day in zip(bars, review.days, strict=True):
         if not day.has_data:
             ax.annotate("no data", (bar.get_x() + bar.get_width() / 2, 0), ha="center", va="bottom", fontsize=8)
-    ax.axhline(t.daily_excellent_below, color=_BAND_COLOURS["moderate"], linestyle="--", linewidth=1)
-    ax.axhline(t.daily_moderate_below, color=_BAND_COLOURS["high"], linestyle="--", linewidth=1)
+    ax.axhline(limits.daily_excellent_below, color=_BAND_COLOURS["moderate"], linestyle="--", linewidth=1)
+    ax.axhline(limits.daily_moderate_below, color=_BAND_COLOURS["high"], linestyle="--", linewidth=1)
     ax.set_ylabel("USD per day")
-    ax.set_ylim(0, max([*costs, t.daily_moderate_below]) * 1.15)
+    ax.set_ylim(0, max([*costs, limits.daily_moderate_below]) * 1.15)
     ax.grid(axis="y", alpha=0.3, zorder=0)
     requests = ax.twinx()
     requests.plot(labels, [d.totals.requests for d in review.days], color="#37474f", marker="o", linewidth=1.2)
@@ -65,7 +63,9 @@ def weekly_chart(review: Review, zone: str, t: Thresholds = GUIDE) -> bytes:
     return _png(fig)
 
 
-def monthly_chart(review: Review, rows_by_model: dict[str, list[float]], zone: str, t: Thresholds = GUIDE) -> bytes:
+def monthly_chart(
+    review: Review, rows_by_model: dict[str, list[float]], zone: str, limits: Thresholds = GUIDE
+) -> bytes:
     """Daily cost stacked by model, with the running total against the budget lines."""
     fig = Figure(figsize=(10, 4.6))
     fig.subplots_adjust(left=0.07, right=0.92, top=0.92, bottom=0.17)
@@ -82,14 +82,14 @@ def monthly_chart(review: Review, rows_by_model: dict[str, list[float]], zone: s
     cumulative = list(accumulate(_cost(d) for d in review.days))
     running.plot(x, cumulative, color="#212121", linewidth=1.6)
     for amount, colour, name in (
-        (t.budget_target, _BAND_COLOURS["excellent"], "target"),
-        (t.budget_alert, _BAND_COLOURS["moderate"], "alert"),
-        (t.hard_cap, _BAND_COLOURS["high"], "hard cap"),
+        (limits.budget_target, _BAND_COLOURS["excellent"], "target"),
+        (limits.budget_alert, _BAND_COLOURS["moderate"], "alert"),
+        (limits.hard_cap, _BAND_COLOURS["high"], "hard cap"),
     ):
         running.axhline(amount, color=colour, linestyle="--", linewidth=1)
         running.annotate(f"{name} ${amount:,.0f}", (x[-1], amount), fontsize=7, ha="right", va="bottom", color=colour)
     running.set_ylabel("USD month to date (line)")
-    running.set_ylim(0, max([*cumulative, t.hard_cap]) * 1.1)
+    running.set_ylim(0, max([*cumulative, limits.hard_cap]) * 1.1)
     if rows_by_model:
         ax.legend(loc="upper left", bbox_to_anchor=(0, -0.12), ncol=6, fontsize=8, frameon=False)
     ax.set_title(f"Cost by model, {review.first:%B %Y} ({zone})")

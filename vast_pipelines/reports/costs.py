@@ -8,29 +8,21 @@ from decimal import Decimal
 
 from tabulate import tabulate
 
-from vast_pipelines.policy.costs import CostTotals, DayCost, round_money
+from vast_pipelines.domain.costs import CostDriver, CostTotals, LatencySummary, Percentiles
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.costs import DayCost
 from vast_pipelines.policy.deploy import run_config_yaml, update_worker_run_config
-from vast_pipelines.policy.reviews import Recommendation, Review, budget_verdict_text
-from vast_pipelines.policy.spend import daily_verdict, daily_verdict_text, usd
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
-from vast_pipelines.policy.troubleshooting import (
-    CostDriver,
-    LatencySummary,
-    LatencyVerdict,
-    Percentiles,
-    latency_verdict_text,
-)
-from vast_pipelines.policy.worker_settings import SETTING_NAMES, WorkerSettings
+from vast_pipelines.policy.recommendations import Recommendation
+from vast_pipelines.policy.reviews import Review
+from vast_pipelines.policy.spend import daily_verdict
+from vast_pipelines.policy.troubleshooting import CostHint, HintKind, LatencyVerdict
+from vast_pipelines.policy.worker_settings import WorkerSettings
+from vast_pipelines.reports.concerns import concern_lines
+from vast_pipelines.reports.figures import money, round_money, usd
+from vast_pipelines.reports.recommendations import recommendation_line
+from vast_pipelines.reports.verdicts import budget_verdict_text, daily_verdict_text, latency_verdict_text
 
 NO_DATA = "no data"
-
-
-def money(value: Decimal | float | None, places: int = 2) -> str:
-    """USD for display, rounded as the guide's SQL rounds; unknown stays unknown."""
-    if value is None:
-        return "unknown"
-    rounded = round_money(Decimal(str(value)) if isinstance(value, float) else value, places)
-    return f"${rounded:,.{places}f}"
 
 
 def _percent(value: float | None) -> str:
@@ -101,14 +93,6 @@ def model_table(review: Review) -> str:
     return _fenced(rows, headers)
 
 
-def recommendation_line(r: Recommendation) -> str:
-    """One recommendation: what, the setting to change, why, and what it would save."""
-    setting = f" (set {r.field}={r.suggested_value})" if r.field and r.suggested_value is not None else ""
-    model = f" for {r.model}" if r.model else ""
-    saving = f"; saves about {money(r.estimated_saving_usd)}" if r.estimated_saving_usd is not None else ""
-    return f"• {r.title}{model}{setting}: {r.reason}{saving}"
-
-
 def _comparison(current: CostTotals, previous: CostTotals | None, what: str) -> str | None:
     if previous is None or not previous.has_cost or not current.has_cost:
         return None
@@ -127,7 +111,7 @@ def _headline(totals: CostTotals) -> str:
     )
 
 
-def weekly_report(review: Review, zone: str, source: str, t: Thresholds = GUIDE) -> str:
+def weekly_report(review: Review, zone: str, source: str, limits: Thresholds = GUIDE) -> str:
     """The Weekly Review's summary for #platform-updates."""
     lines = [
         f"*Weekly cost review: {review.first:%a %d %b} – {review.last:%a %d %b %Y}* ({zone})",
@@ -140,11 +124,11 @@ def weekly_report(review: Review, zone: str, source: str, t: Thresholds = GUIDE)
     if review.forecast is not None:
         f = review.forecast
         if review.hard_cap_reached_on:
-            cap = f"the {usd(t.hard_cap)} hard cap was reached on {review.hard_cap_reached_on:%Y-%m-%d}"
+            cap = f"the {usd(limits.hard_cap)} hard cap was reached on {review.hard_cap_reached_on:%Y-%m-%d}"
         elif f.hard_cap_date:
-            cap = f"the {usd(t.hard_cap)} hard cap is hit on {f.hard_cap_date:%Y-%m-%d}"
+            cap = f"the {usd(limits.hard_cap)} hard cap is hit on {f.hard_cap_date:%Y-%m-%d}"
         else:
-            cap = f"the {usd(t.hard_cap)} hard cap is not reached this month"
+            cap = f"the {usd(limits.hard_cap)} hard cap is not reached this month"
         lines.append(
             f"Forecast for {review.end:%B %Y} as of the week's end: {usd(f.month_end)} "
             f"(month-to-date {usd(f.month_to_date)} + {usd(f.daily_run_rate)}/day × {_days(f.days_left)}); {cap}"
@@ -156,13 +140,13 @@ def weekly_report(review: Review, zone: str, source: str, t: Thresholds = GUIDE)
             "Per model (cold = share of requests, cold cost/time = share spent in cold starts):",
             model_table(review),
         ]
-    lines += _section("Concerns", [f"⚠️ {c}" for c in review.concerns], "none")
+    lines += _section("Concerns", [f"⚠️ {c}" for c in concern_lines(review)], "none")
     lines += _section("Optimization opportunities", [recommendation_line(r) for r in review.recommendations], "none")
     lines.append(f"Source: {source}, via vast_pipelines.daily_cost_history")
     return "\n".join(lines)
 
 
-def monthly_report(review: Review, zone: str, source: str, t: Thresholds = GUIDE) -> str:
+def monthly_report(review: Review, zone: str, source: str, limits: Thresholds = GUIDE) -> str:
     """The Monthly Review: total spend, budget verdict, per-model breakdown and, if over budget, the plan."""
     totals = review.totals
     lines = [f"*Monthly cost review: {review.first:%B %Y}* ({zone})"]
@@ -174,18 +158,18 @@ def monthly_report(review: Review, zone: str, source: str, t: Thresholds = GUIDE
     else:
         lines.append(f"monthly_cost: {NO_DATA} (total_requests {totals.requests:,})")
     assert review.budget is not None
-    lines.append(budget_verdict_text(review.budget, t))
+    lines.append(budget_verdict_text(review.budget, limits))
     comparison = _comparison(totals, review.previous, "previous month")
     if comparison:
         lines.append(comparison)
     if review.target_reached_on:
-        lines.append(f"Spend reached the {usd(t.budget_target)} target on {review.target_reached_on:%Y-%m-%d}")
+        lines.append(f"Spend reached the {usd(limits.budget_target)} target on {review.target_reached_on:%Y-%m-%d}")
     if review.models:
         lines += [
             "Per model (cold = share of requests, cold cost/time = share spent in cold starts):",
             model_table(review),
         ]
-    lines += _section("Concerns", [f"⚠️ {c}" for c in review.concerns], "none")
+    lines += _section("Concerns", [f"⚠️ {c}" for c in concern_lines(review)], "none")
     if review.recommendations:
         lines.append("Optimization plan (each alone; savings do not add up):")
         lines += [recommendation_line(r) for r in review.recommendations]
@@ -197,9 +181,9 @@ def _section(title: str, items: list[str], empty: str) -> list[str]:
     return [f"{title}:", *items] if items else [f"{title}: {empty}"]
 
 
-def history_day_report(day: date, totals: CostTotals, models: list, zone: str, t: Thresholds = GUIDE) -> str:
+def history_day_report(day: date, totals: CostTotals, models: list, zone: str, limits: Thresholds = GUIDE) -> str:
     """One day of the cost history: the guide's daily figures and verdict, per model."""
-    verdict = daily_verdict(float(totals.cost) if totals.cost is not None else None, totals.requests, t)
+    verdict = daily_verdict(float(totals.cost) if totals.cost is not None else None, totals.requests, limits)
     lines = [f"Cost history {day:%Y-%m-%d %a} ({zone})", _headline(totals), daily_verdict_text(verdict)]
     if totals.null_cost_requests:
         lines.append(f"⚠️ {totals.null_cost_requests:,} request(s) without a cost (NULL): not counted as money")
@@ -220,7 +204,20 @@ def history_day_report(day: date, totals: CostTotals, models: list, zone: str, t
     return "\n".join(lines)
 
 
-def cost_drivers_report(drivers: list[CostDriver], hints: list[str], day: date, zone: str) -> str:
+def hint_text(h: CostHint) -> str:
+    """One of the guide's "Common Causes & Fixes" for one model, with its figure."""
+    if h.kind is HintKind.MANY_COLD_STARTS:
+        minutes = (h.idle_timeout or 0) / 60
+        return f"{h.model}: many cold starts ({h.rate:.0%}): increase idle timeout from 5 min to {minutes:.0f} min"
+    if h.kind is HintKind.LARGE_MODEL:
+        return f"{h.model}: large model running: route simpler queries to a 7B model"
+    return (
+        f"{h.model} alone has cost {h.cost:,.2f} USD today: "
+        "implement batching; if workers do not scale down, reduce the idle timeout or look for stuck requests"
+    )
+
+
+def cost_drivers_report(drivers: list[CostDriver], hints: list[CostHint], day: date, zone: str) -> str:
     """The guide's "Top cost drivers today" with the warm/cold split and the causes it points at."""
     lines = [f"Top cost drivers today ({day:%Y-%m-%d}, {zone})"]
     if not drivers:
@@ -241,7 +238,7 @@ def cost_drivers_report(drivers: list[CostDriver], hints: list[str], day: date, 
     lines.append(
         _fenced(rows, ["model", "requests", "total_cost", "avg_duration_sec", "cold", "warm avg s", "cold avg s"])
     )
-    lines += _section("Common causes", [f"• {h}" for h in hints], "none indicated")
+    lines += _section("Common causes", [f"• {hint_text(h)}" for h in hints], "none indicated")
     return "\n".join(lines)
 
 
@@ -262,19 +259,6 @@ def latency_report(summary: LatencySummary, verdict: LatencyVerdict, fixes: list
     ]
     lines += _section("Fixes", [recommendation_line(f) for f in fixes], "none needed")
     return "\n".join(lines)
-
-
-def ready_fixes(recommendations: list[Recommendation], endpoints: list[str]) -> list[tuple[str, WorkerSettings]]:
-    """Each setting recommendation as ``(endpoint, changes)`` for ``update_worker``: one per platform endpoint.
-
-    Without known endpoints (``VAST_ENDPOINTS`` unset) the endpoint is left as ``<endpoint>`` to fill in.
-    """
-    fixes = []
-    for r in recommendations:
-        if r.field in SETTING_NAMES and r.suggested_value is not None:
-            changes = WorkerSettings(**{r.field: r.suggested_value})
-            fixes += [(endpoint, changes) for endpoint in (endpoints or ["<endpoint>"])]
-    return fixes
 
 
 def ready_fixes_text(fixes: list[tuple[str, WorkerSettings]]) -> str:

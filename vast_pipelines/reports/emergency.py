@@ -2,8 +2,68 @@
 
 from __future__ import annotations
 
-from vast_pipelines.policy.emergency import StepResult, failed
+from zoneinfo import ZoneInfo
+
+from vast_pipelines.domain.emergency import StepResult, failed
+from vast_pipelines.domain.insights import Freshness
+from vast_pipelines.domain.spend import SpendSummary
+from vast_pipelines.domain.thresholds import Thresholds
+from vast_pipelines.policy.emergency import Exceeded, Reason
 from vast_pipelines.reports.alerts import Message
+from vast_pipelines.reports.figures import usd
+from vast_pipelines.reports.health import spent, uncounted_lines
+from vast_pipelines.reports.insights import stale_text
+
+
+def describe_reason(reason: Reason, spend: float | None, threshold: float | None) -> str:
+    """The reason in the guide's words with its figures."""
+    if reason is Reason.RUNAWAY:
+        return f"Runaway costs: {usd(spend)} spent today, over the {usd(threshold)}/day limit"
+    if reason is Reason.HARD_CAP:
+        return f"Hard cap: {usd(spend)} spent this month, at or over the {usd(threshold)}/month cap"
+    return "Emergency shutdown launched by an operator"
+
+
+def reason_line(exceeded: Exceeded) -> str:
+    """One line an operator reads in the run's tags and messages."""
+    return describe_reason(exceeded.reason, exceeded.spend, exceeded.threshold)
+
+
+def spend_line(today: float, month_to_date: float) -> str:
+    """Today's and the month's spend, as the emergency notice says them."""
+    return f"today {usd(today)}, month-to-date {usd(month_to_date)}"
+
+
+def stood_down_text(summary: str, spend: SpendSummary, limits: Thresholds) -> str:
+    """The re-check found the spend no longer over: nothing is changed."""
+    return (
+        f"Stood down: the spend no longer exceeds ({summary}); nothing was stopped or switched. "
+        f"Today {usd(spend.today_cost)} (limit {usd(limits.runaway_daily)}/day), month-to-date "
+        f"{usd(spend.month_to_date)} (hard cap {usd(limits.hard_cap)})."
+    )
+
+
+def restore_refused_text(holding: tuple[str, ...]) -> str:
+    """Why the way back is refused while a spend reason holds, and how to go on."""
+    return (
+        f"Restore refused: {'; '.join(holding)}. Wait until it no longer holds (a new day for "
+        "runaway costs, a new month for the hard cap), or launch restore_service with config force: true."
+    )
+
+
+def runaway_status(spend: SpendSummary, limits: Thresholds, freshness: Freshness, tz: ZoneInfo) -> str:
+    """What the runaway tick saw: today and the month against their limits, what was not counted, stale data."""
+    status = (
+        f"Today {spent(spend.today_cost, spend.today_has_cost)} ({spend.today_requests:,} requests; runaway over "
+        f"{usd(limits.runaway_daily)}/day), month-to-date {spent(spend.month_to_date, spend.month_has_cost)} "
+        f"(hard cap {usd(limits.hard_cap)})"
+    )
+    if spend.today_requests == 0:
+        status += "; no cost rows logged today"
+    status += "".join(f"; {line}" for line in uncounted_lines(spend))
+    if freshness.stale and freshness.since is not None:
+        status += f"; verdict {stale_text(freshness, tz)}, spend may be higher"
+    return status
 
 
 def step_lines(steps: list[StepResult]) -> list[str]:

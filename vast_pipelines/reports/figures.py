@@ -24,6 +24,26 @@ def rounded(value: float | Decimal | None, places: int) -> float | None:
     return float(Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
+def round_money(value: Decimal | None, places: int) -> Decimal | None:
+    """Round as PostgreSQL's ``ROUND(numeric, places)`` does (half away from zero), keeping the exact type."""
+    if value is None:
+        return None
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def usd(value: float | None) -> str:
+    """Money for display: ``$12.34``; unknown is shown as such, never as $0.00."""
+    return "unknown" if value is None else f"${value:,.2f}"
+
+
+def money(value: Decimal | float | None, places: int = 2) -> str:
+    """USD for display, rounded as the guide's SQL rounds; unknown stays unknown."""
+    if value is None:
+        return "unknown"
+    rounded = round_money(Decimal(str(value)) if isinstance(value, float) else value, places)
+    return f"${rounded:,.{places}f}"
+
+
 def dollars(value: float | Decimal | None) -> float | None:
     """USD to the cent, as the guide's ``ROUND(SUM(cost)::numeric, 2)``."""
     return rounded(value, DOLLAR_PLACES)

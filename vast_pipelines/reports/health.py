@@ -6,18 +6,22 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from vast_pipelines.domain.health import Failure
+from vast_pipelines.domain.spend import SpendSummary
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds
 from vast_pipelines.policy.costs import DayCost
 from vast_pipelines.policy.health import EndpointStatus
-from vast_pipelines.policy.reviews import BudgetVerdict, forecast_budget_verdict
 from vast_pipelines.policy.spend import (
+    BudgetVerdict,
     DailyVerdict,
     Forecast,
-    SpendSummary,
     daily_verdict,
-    daily_verdict_text,
-    usd,
+    day_verdict,
+    forecast_budget_verdict,
+    month_off_track,
 )
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds
+from vast_pipelines.reports.figures import usd
+from vast_pipelines.reports.verdicts import daily_verdict_text
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,38 @@ class VastSummary:
 
     available: bool
     lines: tuple[str, ...]
+
+
+def status_label(status: EndpointStatus) -> str:
+    """``ONLINE`` or ``OFFLINE`` as the guide's script prints it."""
+    return "ONLINE" if status.online else "OFFLINE"
+
+
+def offline_actions(status: EndpointStatus) -> tuple[str, ...]:
+    """The guide's "Actions if OFFLINE", most specific first (none while it answers)."""
+    if status.online:
+        return ()
+    if status.failure is Failure.DNS:
+        return (
+            "Host name does not resolve: this is not a cold start. Check Tailscale: "
+            "`tailscale status | grep vastai` (expect `vastai-gpu ... active`); "
+            "restart it if needed: `sudo tailscale down && sudo tailscale up`.",
+            "Check worker status on the dashboard: https://cloud.vast.ai/serverless/",
+        )
+    actions = ["Check Tailscale: `tailscale status | grep vastai`"]
+    actions.append("Check worker status on the dashboard: https://cloud.vast.ai/serverless/")
+    if status.failure in (Failure.TIMEOUT, Failure.REFUSED):
+        if status.cold_start_retried:
+            actions.append("Still down after the cold-start wait and one retry: treat as truly down.")
+        else:
+            actions.append("If cold start: wait 30s and retry.")
+    if status.failure in (Failure.HTTP_ERROR, Failure.BAD_RESPONSE):
+        actions.append("The server answers but not correctly: check the worker logs on the Vast.ai dashboard.")
+    actions.append(
+        "If truly down: follow Troubleshooting › Endpoint Not Responding "
+        "(`curl -I <endpoint>/health`, Tailscale, worker logs; restart or redeploy the worker)."
+    )
+    return tuple(actions)
 
 
 def endpoint_lines(status: EndpointStatus) -> list[str]:
@@ -38,7 +74,7 @@ def endpoint_lines(status: EndpointStatus) -> list[str]:
     tries = cold_start_tries(status)
     reason = status.failure.value if status.failure else "unknown"
     lines = [head, f"  ❌ OFFLINE: {reason} {tries} ({status.detail})", "  Actions:"]
-    return lines + [f"  • {a}" for a in status.actions]
+    return lines + [f"  • {a}" for a in offline_actions(status)]
 
 
 # The guide: "if cold start: wait 30s and retry".
@@ -74,7 +110,7 @@ def spend_section(
     forecast: Forecast,
     now: datetime,
     tz: ZoneInfo,
-    t: Thresholds = GUIDE,
+    limits: Thresholds = GUIDE,
     stale: str | None = None,
 ) -> str:
     """The guide's "Yesterday's Spend" with the previous calendar day, month-to-date and forecast.
@@ -84,20 +120,16 @@ def spend_section(
     verdict = daily_verdict(
         spend.rolling_24h_cost if spend.rolling_24h_has_cost else None,
         spend.rolling_24h_requests,
-        t,
+        limits,
         stale=stale is not None,
     )
     local = now.astimezone(tz)
-    outlook = forecast_budget_verdict(forecast, t) if spend.has_data else BudgetVerdict.NO_DATA
+    outlook = forecast_budget_verdict(forecast, limits) if spend.has_data else BudgetVerdict.NO_DATA
     day_text = daily_verdict_text(verdict)
-    if verdict in (DailyVerdict.EXCELLENT, DailyVerdict.MODERATE) and outlook in (
-        BudgetVerdict.ACCEPTABLE,
-        BudgetVerdict.OVER_BUDGET,
-    ):
-        # The guide's band speaks of one day's rate; the month's own forecast overrules "on track".
+    if month_off_track(verdict, outlook):
         day_text = (
             f"{day_text.split(' (')[0]} for the last 24 h, but the month is not on track: "
-            f"forecast {usd(forecast.month_end)} is over the {usd(t.budget_target)} target"
+            f"forecast {usd(forecast.month_end)} is over the {usd(limits.budget_target)} target"
         )
     lines = [
         f"Yesterday's Spend: {spent(spend.rolling_24h_cost, spend.rolling_24h_has_cost)} "
@@ -107,13 +139,14 @@ def spend_section(
         f"({spend.previous_day_requests:,} requests)",
         f"  Today so far: {spent(spend.today_cost, spend.today_has_cost)} ({spend.today_requests:,} requests)",
         f"  Month-to-date ({local:%B %Y}): {spent(spend.month_to_date, spend.month_has_cost)} "
-        f"({spend.month_requests:,} requests); budget target <{usd(t.budget_target)}, hard cap {usd(t.hard_cap)}",
+        f"({spend.month_requests:,} requests); budget target <{usd(limits.budget_target)}, "
+        f"hard cap {usd(limits.hard_cap)}",
     ]
     if spend.has_data:
         cap = (
-            f"hard cap {usd(t.hard_cap)} reached on {forecast.hard_cap_date:%Y-%m-%d} at this rate"
+            f"hard cap {usd(limits.hard_cap)} reached on {forecast.hard_cap_date:%Y-%m-%d} at this rate"
             if forecast.hard_cap_date
-            else f"hard cap {usd(t.hard_cap)} not reached this month at this rate"
+            else f"hard cap {usd(limits.hard_cap)} not reached this month at this rate"
         )
         lines.append(
             f"  Forecast month end: {usd(forecast.month_end)} "
@@ -162,18 +195,12 @@ _DAY_MARK = {
 }
 
 
-def day_verdict(day: DayCost, t: Thresholds = GUIDE, stale: bool = False) -> DailyVerdict:
-    """The guide's band for one day of the month."""
-    cost = float(day.totals.cost) if day.has_data and day.totals.cost is not None else None
-    return daily_verdict(cost, day.totals.requests, t, stale=stale)
-
-
-def month_so_far_section(days: list[DayCost], today: date, t: Thresholds = GUIDE, stale: bool = False) -> str:
+def month_so_far_section(days: list[DayCost], today: date, limits: Thresholds = GUIDE, stale: bool = False) -> str:
     """The guide's "Current month spend by day", newest first as its SQL orders it, today included, each day with
     the guide's verdict (``stale`` makes today's unknown)."""
     lines = [f"Month so far by day ({today:%B %Y}, today so far included):"]
     for day in sorted(days, key=lambda d: d.day, reverse=True):
-        verdict = day_verdict(day, t, stale=stale and day.day == today)
+        verdict = day_verdict(day, limits, stale=stale and day.day == today)
         cost = usd(float(day.totals.cost)) if day.has_data and day.totals.cost is not None else "no data"
         mark = _DAY_MARK[verdict] + (" so far" if day.day == today else "")
         lines.append(f"  {day.day:%Y-%m-%d %a}  {cost:>10}  {day.totals.requests:>8,} requests  {mark}")

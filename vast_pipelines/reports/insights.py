@@ -1,19 +1,17 @@
-"""Text of the insights: stale cost data, idle-timeout what-if, cost anomalies, reconciliation, backtest."""
+"""Text of the insights: stale cost data, cost anomalies, reconciliation, backtest, the week's summary."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from vast_pipelines.policy.anomalies import ModelAnomaly
+from vast_pipelines.domain.insights import DayReconciliation, Freshness
+from vast_pipelines.policy.anomalies import Driver, ModelAnomaly
 from vast_pipelines.policy.backtest import Firing
-from vast_pipelines.policy.freshness import Freshness
-from vast_pipelines.policy.idle_timeout import Replay, Validation
-from vast_pipelines.policy.reconcile import DayReconciliation
-from vast_pipelines.policy.spend import usd
 from vast_pipelines.reports.alerts import Message
+from vast_pipelines.reports.figures import usd
 
 
 def _at(moment: datetime, tz: ZoneInfo) -> str:
@@ -24,11 +22,35 @@ def _pct(share: float | None) -> str:
     return "n/a" if share is None else f"{share:.0%}"
 
 
+def _ago(gap: timedelta) -> str:
+    minutes = int(gap.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
+def freshness_reason(freshness: Freshness) -> str:
+    """Why cost data is judged stale or fresh, with its figures."""
+    if freshness.since is None or freshness.gap is None:
+        return "vast_ai_costs has no rows at all: is agent-router writing costs?"
+    if freshness.expected is None:
+        return f"last request {_ago(freshness.gap)} ago"
+    if not freshness.stale:
+        return f"last request {_ago(freshness.gap)} ago; the same hours of past weeks were quiet too"
+    return (
+        f"no request logged for {_ago(freshness.gap)} while the same hours of past weeks had "
+        f"~{freshness.expected:.0f} requests"
+    )
+
+
+def freshness_record(freshness: Freshness) -> dict[str, Any]:
+    """The judgement as an episode keeps it: stale, since, and the reason in words."""
+    return {"stale": freshness.stale, "since": freshness.since, "reason": freshness_reason(freshness)}
+
+
 def stale_text(freshness: Freshness, tz: ZoneInfo) -> str:
     """The verdict that replaces every budget verdict while cost data is stale."""
     if freshness.since is None:
-        return f"unknown — no cost data at all ({freshness.reason})"
-    return f"unknown — cost data stale since {_at(freshness.since, tz)} ({freshness.reason})"
+        return f"unknown — no cost data at all ({freshness_reason(freshness)})"
+    return f"unknown — cost data stale since {_at(freshness.since, tz)} ({freshness_reason(freshness)})"
 
 
 def freshness_report(freshness: Freshness, now: datetime, tz: ZoneInfo, source: str) -> str:
@@ -37,7 +59,7 @@ def freshness_report(freshness: Freshness, now: datetime, tz: ZoneInfo, source: 
     latest = _at(freshness.since, tz) if freshness.since else "never"
     lines = [
         f"Cost data ({source}) at {_at(now, tz)}: {state}",
-        f"  Latest logged request: {latest}; {freshness.reason}",
+        f"  Latest logged request: {latest}; {freshness_reason(freshness)}",
     ]
     if freshness.stale:
         lines.append(f"  Budget verdicts and the daily report say: {stale_text(freshness, tz)}")
@@ -70,7 +92,10 @@ def anomaly_line(a: ModelAnomaly) -> str:
     """One flagged (or judged) model and window."""
     an = a.anomaly
     if an.baseline is None:
-        return f"{a.model} ({a.scope}): {usd(a.cost)}, {a.requests:,} requests — {an.reason}"
+        return (
+            f"{a.model} ({a.scope}): {usd(a.cost)}, {a.requests:,} requests — "
+            f"needs {an.needed} comparable periods, has {an.compared}"
+        )
     score = f"{an.score:.1f}" if an.score is not None else "n/a"
     flag = f" — ANOMALY, {an.driver}" if an.flagged else ""
     return (
@@ -96,7 +121,7 @@ def anomaly_alert(a: ModelAnomaly, now: datetime, tz: ZoneInfo, source: str) -> 
     past = ", ".join(usd(c) for c in a.cost_history)
     what = (
         "More requests than usual: check the callers of this model (a loop, a new client, a batch job)."
-        if an.driver == "requests up"
+        if an.driver is Driver.REQUESTS
         else "Each request costs more: look for cold starts, longer outputs or a larger model/GPU "
         "(the guide's High Costs checks)."
     )
@@ -109,34 +134,6 @@ def anomaly_alert(a: ModelAnomaly, now: datetime, tz: ZoneInfo, source: str) -> 
         ]
     )
     return Message(f"[vast_pipelines] Cost anomaly: {a.model} {a.scope} {usd(a.cost)} ({an.driver})", text)
-
-
-def what_if_table(replays: Sequence[Replay], price: float | None, best: Replay | None) -> str:
-    """The grid as a Markdown table: setting, predicted cold-start rate, warm GPU hours and cost."""
-    lines = [
-        "| idle_timeout | min_workers | cold starts | cold_start_rate | warm GPU h | cost |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in replays:
-        mark = " ✅" if r is best else ""
-        timeout = f"{r.idle_timeout} s" if r.min_workers == 0 else "any"
-        cost = usd(r.cost(price)) if price is not None else "n/a"
-        lines.append(
-            f"| {timeout}{mark} | {r.min_workers} | {r.cold_starts:,}/{r.judged_requests:,} | "
-            f"{_pct(r.cold_start_rate)} | {r.warm_seconds / 3600:,.1f} | {cost} |"
-        )
-    return "\n".join(lines)
-
-
-def validation_line(v: Validation) -> str:
-    """The model's error against the logged cold_start flags."""
-    if v.error is None:
-        return "Model check: no logged cold_start flags to compare with."
-    return (
-        f"Model check at the current setting (idle_timeout {v.idle_timeout} s, min_workers {v.min_workers}): "
-        f"predicted cold-start rate {_pct(v.predicted_rate)}, logged {_pct(v.observed_rate)}, "
-        f"error {v.error * 100:+.1f} points"
-    )
 
 
 def reconciliation_report(days: Sequence[DayReconciliation], tolerance: float, note: str = "") -> str:

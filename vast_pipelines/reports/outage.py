@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from vast_pipelines.policy.health import EndpointStatus
 from vast_pipelines.reports.alerts import Message
+from vast_pipelines.reports.health import offline_actions
 
 
 def outage_opened(
@@ -32,7 +33,7 @@ def outage_opened(
         "Immediate actions (Service Down):",
         "• Fallback: agent-router falls back to NAS CPU, then OpenAI; verify it in the agent-router logs.",
         "• Notify users if it impacts them: post in #incidents, update the status page.",
-        *(f"• {action}" for action in status.actions),
+        *(f"• {action}" for action in offline_actions(status)),
         "• Restore: restart the worker if it crashed, redeploy if needed, update DNS if the IP changed.",
         "A message follows when it answers again.",
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vast_pipelines.policy.outbox import ExpiredDigest, MaxAges
+from vast_pipelines.domain.outbox import ExpiredDigest, MaxAges
 from vast_pipelines.reports.alerts import Message
 
 

@@ -9,13 +9,7 @@ import dagster as dg
 import httpx
 from pydantic import Field
 
-from vast_pipelines.policy.health import (
-    EndpointStatus,
-    Failure,
-    Probe,
-    endpoint_status,
-    is_possible_cold_start,
-)
+from vast_pipelines.domain.health import Failure, Probe
 from vast_pipelines.resources.http import classify_transport_error
 
 DEFAULT_VLLM_URL = "http://vastai-gpu.tailcf98b3.ts.net:8000"
@@ -29,7 +23,8 @@ def _base(url: str) -> str:
 
 
 class InferenceEndpoints(dg.ConfigurableResource):
-    """vLLM (``/health``, ``/v1/models``) and Ollama (``/api/tags``), with the guide's cold-start retry."""
+    """vLLM (``/health``, ``/v1/models``) and Ollama (``/api/tags``), probed once per call; the cold-start wait
+    before a retry is configured here and decided by ``policy.health``."""
 
     vllm_url: str = Field(default=DEFAULT_VLLM_URL, description="VLLM_URL")
     ollama_url: str = Field(default=DEFAULT_OLLAMA_URL, description="OLLAMA_URL")
@@ -38,37 +33,12 @@ class InferenceEndpoints(dg.ConfigurableResource):
         default=30.0, description="The guide's 'if cold start: wait 30s and retry' (once)."
     )
 
-    def check_all(self, sleep: Callable[[float], None] = time.sleep) -> list[EndpointStatus]:
-        """vLLM and Ollama, probed once each; those that may be cold share one wait and one retry."""
-        targets = [
-            ("vLLM", _base(self.vllm_url), self.probe_vllm),
-            ("Ollama", _base(self.ollama_url), self.probe_ollama),
-        ]
-        probes = [[probe()] for _, _, probe in targets]
-        if any(is_possible_cold_start(p[0]) for p in probes):
-            sleep(self.cold_start_wait_seconds)
-            for (_, _, probe), tried in zip(targets, probes, strict=True):
-                if is_possible_cold_start(tried[0]):
-                    tried.append(probe())
-        return [
-            endpoint_status(name, url, tried, self.cold_start_wait_seconds)
-            for (name, url, _), tried in zip(targets, probes, strict=True)
-        ]
-
-    def check_vllm(self, sleep: Callable[[float], None] = time.sleep) -> EndpointStatus:
-        """vLLM's verdict after at most one cold-start retry."""
-        return self._check("vLLM", _base(self.vllm_url), self.probe_vllm, sleep)
-
-    def check_ollama(self, sleep: Callable[[float], None] = time.sleep) -> EndpointStatus:
-        """Ollama's verdict after at most one cold-start retry."""
-        return self._check("Ollama", _base(self.ollama_url), self.probe_ollama, sleep)
-
-    def _check(self, name: str, url: str, probe: Callable[[], Probe], sleep: Callable[[float], None]) -> EndpointStatus:
-        probes = [probe()]
-        if is_possible_cold_start(probes[0]):
-            sleep(self.cold_start_wait_seconds)
-            probes.append(probe())
-        return endpoint_status(name, url, probes, self.cold_start_wait_seconds)
+    def targets(self) -> dict[str, tuple[str, Callable[[], Probe]]]:
+        """The guide's endpoints by name (``vLLM``, ``Ollama``): the server root and one probe of it."""
+        return {
+            "vLLM": (_base(self.vllm_url), self.probe_vllm),
+            "Ollama": (_base(self.ollama_url), self.probe_ollama),
+        }
 
     def probe_vllm(self) -> Probe:
         """One attempt: ``GET /health`` must be 200, then ``GET /v1/models`` lists ``data[].id``."""

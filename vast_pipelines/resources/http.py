@@ -11,7 +11,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from vast_pipelines import clock
-from vast_pipelines.policy.health import Failure
+from vast_pipelines.domain.health import Failure
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 

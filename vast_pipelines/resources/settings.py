@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import dagster as dg
 from pydantic import Field
 
-from vast_pipelines.policy.emergency import ShutdownMode
-from vast_pipelines.policy.thresholds import GUIDE, Thresholds, threshold_problems
+from vast_pipelines.domain.emergency import ShutdownMode
+from vast_pipelines.domain.thresholds import GUIDE, Thresholds, threshold_problems
 from vast_pipelines.resources.errors import OperatorError
 
 THRESHOLD_NAMES = tuple(f.name for f in dataclasses.fields(Thresholds))

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from vast_pipelines.policy.costs import CostTotals, HistoryRow
+from vast_pipelines.domain.costs import CostTotals, HistoryRow
 from vast_pipelines.store.base import Migration, Store
 from vast_pipelines.store.cost_table import CHARGED, CREDIT, FINITE_DURATION, INVALID_COST, MODEL_LABEL, NO_MODEL
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from vast_pipelines.policy.costs import CostTotals
+from vast_pipelines.domain.costs import CostTotals
 from vast_pipelines.store.base import Migration, Store, json_document
 
 MIGRATIONS = (

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 
-from vast_pipelines.policy.troubleshooting import CostDriver, LatencySummary, Percentiles
+from vast_pipelines.domain.costs import CostDriver, LatencySummary, Percentiles
 from vast_pipelines.store.base import Store
 from vast_pipelines.store.cost_table import CHARGED, FINITE_DURATION, INVALID_COST, MODEL_LABEL, NO_MODEL
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from vast_pipelines.policy.reconcile import DayReconciliation
+from vast_pipelines.domain.insights import DayReconciliation
 from vast_pipelines.store.base import Migration, Store
 from vast_pipelines.store.costs import LoggedDay
 

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from vast_pipelines.policy.outbox import DIGEST_KIND, Expired, MaxAges
+from vast_pipelines.domain.outbox import DIGEST_KIND, Expired, MaxAges
 from vast_pipelines.store.base import Migration, Store
 
 MIGRATIONS = (

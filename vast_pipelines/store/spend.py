@@ -9,8 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from vast_pipelines.policy.periods import Periods
-from vast_pipelines.policy.spend import SpendSummary
+from vast_pipelines.domain.periods import Periods
+from vast_pipelines.domain.spend import SpendSummary
 from vast_pipelines.policy.spend_minutes import read_bounds
 from vast_pipelines.store import spend_minutes
 from vast_pipelines.store.base import Database, Store

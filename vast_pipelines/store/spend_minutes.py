@@ -12,7 +12,7 @@ from dataclasses import replace
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from vast_pipelines.policy.periods import Periods
+from vast_pipelines.domain.periods import Periods
 from vast_pipelines.policy.spend_minutes import (
     SWEEP_ROWS,
     Coverage,

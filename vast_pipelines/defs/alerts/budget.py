@@ -7,13 +7,12 @@ from vast_pipelines import clock
 from vast_pipelines.defs.alerts.delivery import ALERT_TAG, deliver_alerts, delivery_request
 from vast_pipelines.defs.cost_freshness import cost_freshness
 from vast_pipelines.defs.guards import fail_when_blind
+from vast_pipelines.defs.runbook import zone_and_limits
+from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.notifications import alert_messages
-from vast_pipelines.policy.alerts import BudgetDecision, alerts_to_send, budget_decision, next_level
-from vast_pipelines.policy.periods import periods_at
-from vast_pipelines.policy.spend import SpendSummary, forecast_month_end, usd
-from vast_pipelines.policy.thresholds import Thresholds
-from vast_pipelines.reports.alerts import budget_alert, forecast_alert, uncounted_costs_alert
-from vast_pipelines.reports.health import uncounted_lines
+from vast_pipelines.policy.alerts import alerts_to_send, budget_decision, next_level
+from vast_pipelines.policy.spend import forecast_month_end
+from vast_pipelines.reports.alerts import budget_alert, budget_status, forecast_alert, uncounted_costs_alert
 from vast_pipelines.reports.insights import stale_text
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
@@ -55,12 +54,13 @@ def budget_alert_sensor(
     """One indexed query per tick; a level is claimed in the database in the transaction that queues its alert,
     so a re-evaluated tick, a restarted daemon or a second code server never alerts twice; a `deliver_alerts`
     run sends what was queued."""
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     periods = periods_at(clock.now(), tz)
     month = periods.month_start.date()
     spend = database.spend.summary(periods, rolling_24h=False)
     forecast = forecast_month_end(spend.month_to_date, spend.last_7_days_cost, periods, limits)
     decision = budget_decision(spend, forecast, month.isoformat(), limits, today=periods.today_start.date())
+    ahead = next_level(spend.month_to_date, limits)
     freshness = cost_freshness(database, periods.now, limits)
     stale = stale_text(freshness, tz) if freshness.stale and freshness.since is not None else None
     known = known_claims(context.cursor, month)
@@ -78,7 +78,7 @@ def budget_alert_sensor(
                 mention=slack.oncall_mention,
                 apply_actions=settings.apply_actions,
                 source=database.label,
-                t=limits,
+                limits=limits,
                 stale=stale,
             )
             messages += alert_messages(
@@ -95,7 +95,13 @@ def budget_alert_sensor(
             )
         if plan.forecast:
             alert = forecast_alert(
-                spend, forecast, now=periods.now, tz=tz, mention=slack.oncall_mention, source=database.label, t=limits
+                spend,
+                forecast,
+                now=periods.now,
+                tz=tz,
+                mention=slack.oncall_mention,
+                source=database.label,
+                limits=limits,
             )
             messages += alert_messages(
                 slack,
@@ -122,35 +128,11 @@ def budget_alert_sensor(
             context.log.warning(f"Claimed {', '.join(sorted(claimed))}; delivering {', '.join(kinds)}")
             key = f"budget:{month:%Y-%m}:{'+'.join(sorted(claimed))}"
             # What the tick saw travels with the run it requests (a tick with run requests shows no skip line).
-            status = spend_status(decision, spend, limits, stale)[:BUDGET_STATUS_LIMIT]
+            status = budget_status(decision, spend, ahead, stale)[:BUDGET_STATUS_LIMIT]
             requests.append(delivery_request(key, rows, {ALERT_TAG: ",".join(kinds), BUDGET_STATUS_TAG: status}))
         elif claimed:
             context.log.info(f"Claimed {', '.join(sorted(claimed))} without a message (a higher level is alerted)")
     cursor = json.dumps({"month": month.isoformat(), "claimed": sorted(known | set(decision.keys))})
     if requests:
         return dg.SensorResult(run_requests=requests, cursor=cursor)
-    return dg.SensorResult(skip_reason=spend_status(decision, spend, limits, stale), cursor=cursor)
-
-
-def spend_status(decision: BudgetDecision, spend: SpendSummary, limits: Thresholds, stale: str | None = None) -> str:
-    """The tick's one-line summary in the UI; no logged requests is said as such, never as $0.00, and stale cost
-    data makes the verdict unknown."""
-    if stale:
-        crossed = ", ".join(level.value for level in decision.crossed) or "none"
-        return (
-            f"Budget verdict {stale}. Month-to-date so far {usd(spend.month_to_date)} (may miss requests); "
-            f"levels crossed: {crossed}."
-        )
-    if spend.month_requests == 0:
-        return "No cost rows logged this month: nothing to compare with the budget (is agent-router logging?)."
-    if not spend.month_has_cost:
-        return (
-            f"No data: none of this month's {spend.month_requests:,} logged requests carries a cost "
-            "(NULL or not a finite number): nothing to compare with the budget (is agent-router logging costs?)."
-        )
-    ahead = next_level(spend.month_to_date, limits)
-    upcoming = f"next: {ahead[0].value} at {usd(ahead[1])}" if ahead else "every level crossed"
-    crossed = ", ".join(level.value for level in decision.crossed) or "none"
-    forecast = "; forecast reaches the hard cap this month" if decision.forecast_warning else ""
-    uncounted = "".join(f" {line}." for line in uncounted_lines(spend))
-    return f"Month-to-date {usd(spend.month_to_date)}; levels crossed: {crossed}; {upcoming}{forecast}.{uncounted}"
+    return dg.SensorResult(skip_reason=budget_status(decision, spend, ahead, stale), cursor=cursor)

@@ -10,10 +10,10 @@ from vast_pipelines import clock
 from vast_pipelines.defs.costs.checks import band_check
 from vast_pipelines.defs.costs.partitions import CostPartitions
 from vast_pipelines.defs.costs.source import vast_ai_costs
+from vast_pipelines.domain.periods import local_midnight
+from vast_pipelines.domain.thresholds import Thresholds
 from vast_pipelines.policy.costs import daily_costs, days_between, model_costs
-from vast_pipelines.policy.periods import local_midnight
 from vast_pipelines.policy.spend import DailyVerdict, daily_verdict
-from vast_pipelines.policy.thresholds import Thresholds
 from vast_pipelines.reports.costs import history_day_report
 from vast_pipelines.reports.figures import guide_figures
 from vast_pipelines.reports.health import as_markdown

@@ -11,12 +11,14 @@ from vast_pipelines import clock
 from vast_pipelines.defs.costs.checks import band_check
 from vast_pipelines.defs.costs.source import vast_ai_costs
 from vast_pipelines.defs.metadata import RECOMMENDATION_COLUMNS, records_table
-from vast_pipelines.policy.costs import CostTotals
-from vast_pipelines.policy.periods import periods_at
+from vast_pipelines.defs.runbook import zone_and_limits
+from vast_pipelines.domain.costs import CostTotals
+from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.policy.troubleshooting import cost_driver_hints, latency_fixes, latency_verdict
-from vast_pipelines.reports.costs import cost_drivers_report, latency_report
+from vast_pipelines.reports.costs import cost_drivers_report, hint_text, latency_report
 from vast_pipelines.reports.figures import SECOND_PLACES, dollars, guide_figures, rounded
 from vast_pipelines.reports.health import as_markdown
+from vast_pipelines.reports.recommendations import recommendation_record
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.settings import RunbookSettings
 
@@ -55,15 +57,16 @@ def top_cost_drivers_asset(
     """The guide's "Top cost drivers today" (Symptom: High Costs): per model since local midnight,
     `model, requests, total_cost, avg_duration_sec`, most expensive first, with the warm/cold split and
     the common causes the figures point at."""
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     periods = periods_at(clock.now(), tz)
     drivers = database.costs.top_cost_drivers(periods.today_start, periods.now)
     hints = cost_driver_hints(drivers, limits)
     today = periods.today_start.date()
     text = cost_drivers_report(drivers, hints, today, tz.key)
+    said = [hint_text(h) for h in hints]
     costs = [d.total_cost for d in drivers if d.total_cost is not None]
     totals = CostTotals(requests=sum(d.requests for d in drivers), cost=sum(costs, Decimal(0)) if costs else None)
-    figures = {"drivers": [dataclasses.asdict(d) for d in drivers], "hints": hints}
+    figures = {"drivers": [dataclasses.asdict(d) for d in drivers], "hints": said}
     _keep_today(context, database, today, tz.key, totals, f"{len(hints)} cause(s) indicated", figures, text)
     table = dg.MetadataValue.table(
         records=[
@@ -122,14 +125,15 @@ def latency_percentiles_asset(
     cold_start_rate` over the last 24 h, the same for warm and for cold-start requests, the guide's
     verdict (good / acceptable / investigate) and fixes (keep warm above a 0.2 cold-start rate; a faster
     GPU when warm requests alone are slow)."""
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     now = clock.now()
     summary = database.costs.latency_summary(now - timedelta(hours=24), now)
     verdict = latency_verdict(summary.overall, limits)
     fixes = latency_fixes(summary, limits)
     text = latency_report(summary, verdict, fixes)
     today = now.astimezone(tz).date()
-    figures = {"summary": dataclasses.asdict(summary), "fixes": [dataclasses.asdict(f) for f in fixes]}
+    records = [recommendation_record(f) for f in fixes]
+    figures = {"summary": dataclasses.asdict(summary), "fixes": records}
     _keep_today(context, database, today, tz.key, CostTotals(requests=summary.requests), verdict.value, figures, text)
     p = summary.overall
     numbers = guide_figures(
@@ -153,7 +157,7 @@ def latency_percentiles_asset(
             **numbers,
             "requests": summary.requests,
             "latency_verdict": verdict.value,
-            "fixes": records_table([dataclasses.asdict(f) for f in fixes], RECOMMENDATION_COLUMNS),
+            "fixes": records_table(records, RECOMMENDATION_COLUMNS),
             "report": dg.MetadataValue.md(as_markdown(text)),
         },
         check_results=[band_check(LATENCY_BAND_CHECK, verdict.value, good="good", bad="investigate", metadata=numbers)],

@@ -4,26 +4,27 @@ import dagster as dg
 from pydantic import Field
 
 from vast_pipelines import clock
+from vast_pipelines.defs.emergency.router_steps import router_ops
 from vast_pipelines.defs.emergency.steps import (
     EMERGENCY_TAG,
-    NOTIFY_STEP,
     attempt,
+    carry_out,
     finish,
     mark_run_mode,
-    notify_step,
-    router_ops,
+    notify_op,
     step_output,
 )
-from vast_pipelines.policy.emergency import StepResult, failed, holding_reasons
-from vast_pipelines.policy.periods import periods_at
-from vast_pipelines.reports.emergency import restore_message
+from vast_pipelines.defs.probes import check_endpoint
+from vast_pipelines.defs.runbook import zone_and_limits
+from vast_pipelines.domain.emergency import StepResult, failed
+from vast_pipelines.domain.periods import periods_at
+from vast_pipelines.policy.emergency import holding_reasons, left_behind, resume_moves
+from vast_pipelines.reports.emergency import reason_line, restore_message, restore_refused_text
+from vast_pipelines.reports.emergency_steps import close_step, resume_step, verify_step
 from vast_pipelines.reports.figures import guide_figures
 from vast_pipelines.resources.database import AnalyticsDatabase
-from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.endpoints import InferenceEndpoints
-from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines.resources.settings import RunbookSettings
-from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.vast import VastAIResource
 
 RESUME_STEP = "Resume the endpoints"
@@ -55,31 +56,23 @@ def check_restore_allowed(
 ) -> dg.Output[Restore]:
     """Refuse while today's spend is over the runaway limit or the month is at the hard cap, unless forced."""
     mark_run_mode(context, settings.apply_actions, "restore_service")
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     spend = database.spend.summary(periods_at(clock.now(), tz))
-    holding = holding_reasons(spend, limits)
+    holding = tuple(reason_line(exceeded) for exceeded in holding_reasons(spend, limits))
     if holding and not config.force:
         raise dg.Failure(
-            description=f"Restore refused: {'; '.join(holding)}. Wait until it no longer holds (a new day for "
-            "runaway costs, a new month for the hard cap), or launch restore_service with config force: true.",
+            description=restore_refused_text(holding),
             metadata=guide_figures({"today_spend": spend.today_cost, "month_to_date": spend.month_to_date}),
         )
     incidents = database.incidents.open_emergencies(config.incident_id)
     if config.incident_id is not None and not incidents:
         raise dg.Failure(description=f"Incident #{config.incident_id} is not an open emergency incident.")
-    stopped_before, deleted = set(), set()
-    for incident in incidents:
-        for endpoint in (incident["before_state"] or {}).get("endpoints") or []:
-            if endpoint.get("state") == "stopped":
-                stopped_before.add(endpoint["id"])
-        for endpoint in (incident["after_state"] or {}).get("endpoints") or []:
-            if endpoint.get("state") == "deleted":
-                deleted.add(endpoint["name"])
+    stopped_before, deleted = left_behind(incidents)
     restore = Restore(
         apply=settings.apply_actions,
         incidents=tuple(i["id"] for i in incidents),
-        stopped_before=tuple(sorted(stopped_before)),
-        deleted=tuple(sorted(deleted)),
+        stopped_before=stopped_before,
+        deleted=deleted,
         forced_over=holding,
     )
     if holding:
@@ -98,35 +91,9 @@ def check_restore_allowed(
 
 def resume(vast: VastAIResource, restore: Restore) -> StepResult:
     """endpoint_state ``active`` for the platform's stopped endpoints, except those stopped before the emergency."""
-    details, planned, errors = [], [], []
-    if restore.deleted:
-        errors.append(f"deleted by the emergency: {', '.join(restore.deleted)}; redeploy with the deploy_model job")
-    for endpoint in vast.platform_endpoints(patient=True):
-        name = f"{endpoint.name} (id {endpoint.id})"
-        if endpoint.state != "stopped":
-            details.append(f"{name}: already {endpoint.state}")
-        elif endpoint.id in restore.stopped_before:
-            details.append(f"{name}: left stopped (it was stopped before the emergency)")
-        elif not restore.apply:
-            planned.append(
-                vast.describe_call("PUT", f"{vast.endpoints_path}{endpoint.id}/", {"endpoint_state": "active"})
-            )
-        else:
-            try:
-                vast.set_endpoint_state(endpoint.id, "active", patient=True)
-                details.append(f"{name}: active")
-            except OperatorError as exc:
-                errors.append(f"{name}: {exc}")
-    summary = f"would resume {len(planned)} endpoint(s)" if planned else f"{len(details)} endpoint(s) checked"
-    return StepResult(
-        RESUME_STEP,
-        not errors,
-        summary,
-        tuple(details),
-        tuple(planned),
-        "; ".join(errors) or None,
-        {"resumed": details},
-    )
+    endpoints = [{"id": e.id, "name": e.name, "state": e.state} for e in vast.platform_endpoints(patient=True)]
+    moves = resume_moves(endpoints, restore.stopped_before)
+    return resume_step(RESUME_STEP, [carry_out(vast, m, restore.apply) for m in moves], restore.deleted)
 
 
 @dg.op
@@ -144,13 +111,7 @@ restore_switch_router, restore_restart_router = router_ops(
 
 def verify(endpoints: InferenceEndpoints) -> StepResult:
     """vLLM answers `/health` and lists models on `/v1/models` (after the cold-start wait and one retry)."""
-    status = endpoints.check_vllm()
-    if status.online:
-        return StepResult(VERIFY_STEP, True, f"vLLM answers: {', '.join(status.models) or 'no models listed'}")
-    reason = status.failure.value if status.failure else "unknown"
-    return StepResult(
-        VERIFY_STEP, False, "vLLM does not answer", details=status.actions, error=f"{reason}: {status.detail}"
-    )
+    return verify_step(VERIFY_STEP, check_endpoint(endpoints, "vLLM"))
 
 
 @dg.op(ins={"after": dg.In(dg.Nothing)})
@@ -174,44 +135,34 @@ def close_incident(
 
     def close() -> StepResult:
         if failed(steps):
-            return StepResult(CLOSE_STEP, True, "left open: the service is not verified back", state={"closed": []})
+            return close_step(CLOSE_STEP, None, restore.incidents)
         if not restore.incidents:
-            return StepResult(CLOSE_STEP, True, "no open incident", state={"closed": []})
+            return close_step(CLOSE_STEP, [], restore.incidents)
         restored = {
             "USE_VASTAI": switch.state.get("after"),
             "resumed": resumed.state.get("resumed"),
             "vllm": verified.summary,
         }
         closed = database.incidents.close(restore.incidents, run_id=context.run.run_id, restored=restored)
-        return StepResult(CLOSE_STEP, True, f"closed {', '.join(f'#{i}' for i in closed)}", state={"closed": closed})
+        return close_step(CLOSE_STEP, closed, restore.incidents)
 
     return step_output(attempt(context, CLOSE_STEP, close))
 
 
-@dg.op
-def notify_restore(
-    context: dg.OpExecutionContext,
-    restore: Restore,
-    steps: list[StepResult],
-    database: AnalyticsDatabase,
-    slack: SlackResource,
-    email: EmailResource,
-) -> dg.Output[StepResult]:
-    """Restore step 6: tell #platform-alerts and platform-ops what came back."""
-    run_id = context.run.run_id
-
-    def notify() -> StepResult:
-        message = restore_message(
-            steps=steps,
-            apply_actions=restore.apply,
-            closed=next((s.state["closed"] for s in steps if "closed" in s.state), []),
-            forced_over=restore.forced_over,
-            mention=slack.oncall_mention,
-            run_id=run_id,
-        )
-        return notify_step(database, slack, email, message, kind="restore_service", dedupe_key=f"restore:{run_id}")
-
-    return step_output(attempt(context, NOTIFY_STEP, notify))
+notify_restore = notify_op(
+    "notify_restore",
+    "restore_service",
+    "restore",
+    lambda restore, steps, mention, run_id: restore_message(
+        steps=steps,
+        apply_actions=restore.apply,
+        closed=next((s.state["closed"] for s in steps if "closed" in s.state), []),
+        forced_over=restore.forced_over,
+        mention=mention,
+        run_id=run_id,
+    ),
+    "Restore step 6: tell #platform-alerts and platform-ops what came back.",
+)
 
 
 @dg.op

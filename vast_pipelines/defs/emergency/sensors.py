@@ -8,6 +8,8 @@ from vast_pipelines.defs.cost_freshness import cost_freshness
 from vast_pipelines.defs.emergency.shutdown import emergency_shutdown
 from vast_pipelines.defs.emergency.steps import EMERGENCY_TAG
 from vast_pipelines.defs.guards import fail_when_blind
+from vast_pipelines.defs.runbook import zone_and_limits
+from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.policy.emergency import Reason, Trigger, emergency_triggers
 from vast_pipelines.policy.emergency_runs import (
     MAX_ATTEMPTS,
@@ -19,10 +21,7 @@ from vast_pipelines.policy.emergency_runs import (
     requested,
     run_key,
 )
-from vast_pipelines.policy.periods import periods_at
-from vast_pipelines.policy.spend import usd
-from vast_pipelines.reports.health import spent, uncounted_lines
-from vast_pipelines.reports.insights import stale_text
+from vast_pipelines.reports.emergency import reason_line, runaway_status
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.heartbeat import HeartbeatResource
 from vast_pipelines.resources.settings import RunbookSettings
@@ -108,22 +107,12 @@ def judge_runaway(
     context: dg.SensorEvaluationContext, database: AnalyticsDatabase, settings: RunbookSettings
 ) -> dg.SensorResult:
     """The tick's decision: which emergency run to request, if any."""
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     now = clock.now()
     periods = periods_at(now, tz)
     spend = database.spend.summary(periods, rolling_24h=False)
     today = periods.today_start.date()
-    status = (
-        f"Today {spent(spend.today_cost, spend.today_has_cost)} ({spend.today_requests:,} requests; runaway over "
-        f"{usd(limits.runaway_daily)}/day), month-to-date {spent(spend.month_to_date, spend.month_has_cost)} "
-        f"(hard cap {usd(limits.hard_cap)})"
-    )
-    if spend.today_requests == 0:
-        status += "; no cost rows logged today"
-    status += "".join(f"; {line}" for line in uncounted_lines(spend))
-    freshness = cost_freshness(database, periods.now, limits)
-    if freshness.stale and freshness.since is not None:
-        status += f"; verdict {stale_text(freshness, tz)}, spend may be higher"
+    status = runaway_status(spend, limits, cost_freshness(database, periods.now, limits), tz)
     remembered = load_memory(context.cursor)
     memory: dict[str, Memory] = {}
     due: list[tuple[Trigger, int]] = []
@@ -150,7 +139,7 @@ def judge_runaway(
     first, attempt = due[0]
     key = run_key(first.run_key, attempt)
     context.log.warning(
-        f"Starting emergency_shutdown ({key}): {'; '.join(t.summary for t, _ in due)}"
+        f"Starting emergency_shutdown ({key}): {'; '.join(reason_line(t) for t, _ in due)}"
         + (f"; attempt {attempt + 1} of {MAX_ATTEMPTS} after {attempt} failed run(s)" if attempt else "")
     )
     request = dg.RunRequest(
@@ -163,7 +152,7 @@ def judge_runaway(
             ATTEMPT_TAG: str(attempt + 1),
             **{ANSWERS_TAG + t.reason.value: t.run_key for t, _ in due},
             "vast_pipelines/reason": ",".join(t.reason.value for t, _ in due),
-            "vast_pipelines/trigger": first.summary,
+            "vast_pipelines/trigger": reason_line(first),
             "vast_pipelines/today_spend": f"{spend.today_cost:.2f}",
             "vast_pipelines/month_to_date": f"{spend.month_to_date:.2f}",
         },

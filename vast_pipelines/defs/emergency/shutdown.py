@@ -4,35 +4,33 @@ import dagster as dg
 from pydantic import Field
 
 from vast_pipelines import clock
+from vast_pipelines.defs.emergency.router_steps import router_ops
 from vast_pipelines.defs.emergency.steps import (
     EMERGENCY_TAG,
-    NOT_CONFIGURED,
-    NOTIFY_STEP,
     attempt,
+    carry_out,
     finish,
     incident_id,
     mark_run_mode,
-    notify_step,
-    router_ops,
+    notify_op,
     step_output,
 )
-from vast_pipelines.policy.emergency import (
-    Reason,
-    ShutdownMode,
-    StepResult,
-    describe_reason,
-    failed,
-    still_holds,
+from vast_pipelines.defs.runbook import zone_and_limits
+from vast_pipelines.domain.emergency import NOT_CONFIGURED, ShutdownMode, StepResult, failed
+from vast_pipelines.domain.periods import periods_at
+from vast_pipelines.policy.emergency import Reason, missing_endpoints, shutdown_moves, still_holds
+from vast_pipelines.reports.emergency import describe_reason, emergency_message, spend_line, stood_down_text
+from vast_pipelines.reports.emergency_steps import (
+    listing_step,
+    not_listed_step,
+    planned_listing_step,
+    planned_shutdown_step,
+    planned_targets,
+    shutdown_step,
 )
-from vast_pipelines.policy.periods import periods_at
-from vast_pipelines.policy.spend import usd
-from vast_pipelines.reports.emergency import emergency_message
 from vast_pipelines.reports.figures import guide_figures
 from vast_pipelines.resources.database import AnalyticsDatabase
-from vast_pipelines.resources.email import EmailResource
-from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines.resources.settings import RunbookSettings
-from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.vast import VastAIResource
 
 LIST_STEP = "List the platform's endpoints"
@@ -49,10 +47,6 @@ class Emergency:
     apply: bool
     shutdown: ShutdownMode
     figures: dict = field(default_factory=dict)
-
-    @property
-    def spend_line(self) -> str:
-        return f"today {usd(self.figures['today_spend'])}, month-to-date {usd(self.figures['month_to_date'])}"
 
 
 class EmergencyConfig(dg.Config):
@@ -82,7 +76,7 @@ def check_current_spend(
             "shutdown is stop or delete."
         ) from None
     mark_run_mode(context, settings.apply_actions, "emergency_shutdown")
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     spend = database.spend.summary(periods_at(clock.now(), tz))
     if reason is Reason.RUNAWAY:
         summary = describe_reason(reason, spend.today_cost, limits.runaway_daily)
@@ -99,11 +93,7 @@ def check_current_spend(
     }
     metadata = {**guide_figures(figures), "reason": summary, "mode": "apply" if settings.apply_actions else "dry-run"}
     if not still_holds(reason, spend, limits):
-        text = (
-            f"Stood down: the spend no longer exceeds ({summary}); nothing was stopped or switched. "
-            f"Today {usd(spend.today_cost)} (limit {usd(limits.runaway_daily)}/day), month-to-date "
-            f"{usd(spend.month_to_date)} (hard cap {usd(limits.hard_cap)})."
-        )
+        text = stood_down_text(summary, spend, limits)
         context.log.warning(text)
         yield dg.Output(text, output_name="stood_down", metadata={**metadata, "outcome": text})
         return
@@ -118,44 +108,15 @@ def check_current_spend(
 def list_endpoints(vast: VastAIResource) -> StepResult:
     """The platform's endpoints (VAST_ENDPOINTS, or all), and any named one the account does not have."""
     names = vast.owned_names()
-    endpoints, malformed = vast.platform_endpoints_checked(patient=True)
-    missing = sorted(set(names) - {e.name for e in endpoints} - {m.split(" (")[0] for m in malformed})
-    scope = f"named in VAST_ENDPOINTS ({', '.join(names)})" if names else "every endpoint (VAST_ENDPOINTS unset)"
-    errors = []
-    if missing:
-        errors.append(f"not on the account: {', '.join(missing)}; check VAST_ENDPOINTS")
-    if malformed:
-        # The others are still stopped; these cannot be, without an id: by hand on https://cloud.vast.ai/serverless/
-        errors.append(f"cannot be stopped (no id in Vast.ai's list): {', '.join(malformed)}; stop them by hand")
-    return StepResult(
-        LIST_STEP,
-        not errors,
-        f"{len(endpoints)} endpoint(s), {scope}",
-        details=tuple(f"{e.name} (id {e.id}): {e.state}" for e in endpoints),
-        error="; ".join(errors) or None,
-        state={"endpoints": [{"id": e.id, "name": e.name, "state": e.state} for e in endpoints]},
-    )
+    listed, malformed = vast.platform_endpoints_checked(patient=True)
+    endpoints = [{"id": e.id, "name": e.name, "state": e.state} for e in listed]
+    missing = missing_endpoints(names, [e.name for e in listed], malformed)
+    return listing_step(LIST_STEP, names, endpoints, malformed, missing)
 
 
 def planned_listing(vast: VastAIResource) -> StepResult:
     """A dry run without VAST_API_KEY: the listing it would make, and the endpoints it knows by name."""
-    names = vast.owned_names()
-    scope = (
-        f"the endpoints named in VAST_ENDPOINTS ({', '.join(names)})"
-        if names
-        else "every endpoint of the account (VAST_ENDPOINTS unset)"
-    )
-    return StepResult(
-        LIST_STEP,
-        True,
-        f"would list {scope}; not configured: VAST_API_KEY is not set",
-        planned=(vast.describe_call("GET", vast.endpoints_path),),
-        warning="VAST_API_KEY is not set: set it before VAST_EMERGENCY_ACTIONS=apply",
-        state={
-            "endpoints": [{"id": None, "name": name, "state": "unknown"} for name in names],
-            NOT_CONFIGURED: "VAST_API_KEY",
-        },
-    )
+    return planned_listing_step(LIST_STEP, vast.owned_names(), vast.describe_call("GET", vast.endpoints_path))
 
 
 @dg.op
@@ -171,76 +132,20 @@ def list_platform_endpoints(
 def shut_down(vast: VastAIResource, emergency: Emergency, listing: StepResult) -> StepResult:
     """Stop (endpoint_state ``stopped``) or delete each endpoint; already stopped or gone is success."""
     if "endpoints" not in listing.state:
-        return StepResult(STOP_STEP, False, "not attempted: the endpoints could not be listed (see above)")
-    delete = emergency.shutdown is ShutdownMode.DELETE
+        return not_listed_step(STOP_STEP)
     if listing.state.get(NOT_CONFIGURED):
-        return planned_shutdown(vast, listing, delete)
-    details, planned, errors, after = [], [], [], []
-    for endpoint in listing.state["endpoints"]:
-        name, path = f"{endpoint['name']} (id {endpoint['id']})", f"{vast.endpoints_path}{endpoint['id']}/"
-        if not delete and endpoint["state"] == "stopped":
-            details.append(f"{name}: already stopped")
-            after.append(endpoint)
-            continue
-        if not emergency.apply:
-            body = None if delete else {"endpoint_state": "stopped"}
-            planned.append(vast.describe_call("DELETE" if delete else "PUT", path, body))
-            after.append(endpoint)
-            continue
-        try:
-            if delete:
-                gone = not vast.delete_endpoint(endpoint["id"], patient=True)
-                details.append(f"{name}: {'already gone' if gone else 'deleted'}")
-            else:
-                gone = not vast.stop_endpoint(endpoint["id"], patient=True)
-                details.append(f"{name}: {'gone meanwhile (nothing left to stop)' if gone else 'stopped'}")
-            after.append({**endpoint, "state": "deleted" if delete else "stopped"})
-        except OperatorError as exc:
-            errors.append(f"{name}: {exc}")
-            after.append(endpoint)
-    verb = "delete" if delete else "stop"
-    if errors:
-        summary = f"{len(errors)} of {len(after)} endpoint(s) could not be {verb}{'d' if delete else 'ped'}"
-    elif planned:
-        summary = f"would {verb} {len(planned)} endpoint(s)"
-    else:
-        summary = f"{len(after)} endpoint(s) {'deleted' if delete else 'stopped'}" if after else "no endpoint to stop"
-    return StepResult(
-        STOP_STEP,
-        not errors,
-        summary,
-        details=tuple(details),
-        planned=tuple(planned),
-        error="; ".join(errors) or None,
-        state={"after": after, "mode": emergency.shutdown.value},
-    )
+        return planned_shutdown(vast, listing, emergency.shutdown)
+    moves = shutdown_moves(listing.state["endpoints"], emergency.shutdown)
+    return shutdown_step(STOP_STEP, [carry_out(vast, m, emergency.apply) for m in moves], emergency.shutdown)
 
 
-def planned_shutdown(vast: VastAIResource, listing: StepResult, delete: bool) -> StepResult:
+def planned_shutdown(vast: VastAIResource, listing: StepResult, mode: ShutdownMode) -> StepResult:
     """The stop (or delete) calls a dry run without VAST_API_KEY would make, by endpoint name."""
-    method, body = ("DELETE", None) if delete else ("PUT", {"endpoint_state": "stopped"})
+    method, body = ("DELETE", None) if mode is ShutdownMode.DELETE else ("PUT", {"endpoint_state": "stopped"})
     names = [e["name"] for e in listing.state["endpoints"]]
-    targets = [(f"{name}: ", f"{vast.endpoints_path}{{id of {name}}}/") for name in names] or [
-        (
-            "every endpoint named in VAST_ENDPOINTS (unset: every endpoint of the account): ",
-            f"{vast.endpoints_path}{{id}}/",
-        )
-    ]
-    planned = tuple(prefix + vast.describe_call(method, path, body) for prefix, path in targets)
-    verb = "delete" if delete else "stop"
-    what = f"{len(names)} endpoint(s)" if names else "every endpoint named in VAST_ENDPOINTS"
-    return StepResult(
-        STOP_STEP,
-        True,
-        f"would {verb} {what}; not configured: VAST_API_KEY is not set",
-        planned=planned,
-        warning=listing.warning,
-        state={
-            "after": listing.state["endpoints"],
-            "mode": "delete" if delete else "stop",
-            NOT_CONFIGURED: "VAST_API_KEY",
-        },
-    )
+    targets = planned_targets(names, vast.endpoints_path)
+    planned = [prefix + vast.describe_call(method, path, body) for prefix, path in targets]
+    return planned_shutdown_step(STOP_STEP, listing, mode, planned)
 
 
 @dg.op
@@ -295,31 +200,21 @@ def record_incident(
     return step_output(attempt(context, INCIDENT_STEP, record))
 
 
-@dg.op
-def notify_oncall(
-    context: dg.OpExecutionContext,
-    emergency: Emergency,
-    steps: list[StepResult],
-    database: AnalyticsDatabase,
-    slack: SlackResource,
-    email: EmailResource,
-) -> dg.Output[StepResult]:
-    """Step 5, "Notify team": #platform-alerts tagging on-call, and email, saying what was done and what failed."""
-    run_id = context.run.run_id
-
-    def notify() -> StepResult:
-        message = emergency_message(
-            reason=emergency.summary,
-            figures=emergency.spend_line,
-            steps=steps,
-            apply_actions=emergency.apply,
-            incident_id=incident_id(steps),
-            mention=slack.oncall_mention,
-            run_id=run_id,
-        )
-        return notify_step(database, slack, email, message, kind="emergency_shutdown", dedupe_key=f"emergency:{run_id}")
-
-    return step_output(attempt(context, NOTIFY_STEP, notify))
+notify_oncall = notify_op(
+    "notify_oncall",
+    "emergency_shutdown",
+    "emergency",
+    lambda emergency, steps, mention, run_id: emergency_message(
+        reason=emergency.summary,
+        figures=spend_line(emergency.figures["today_spend"], emergency.figures["month_to_date"]),
+        steps=steps,
+        apply_actions=emergency.apply,
+        incident_id=incident_id(steps),
+        mention=mention,
+        run_id=run_id,
+    ),
+    'Step 5, "Notify team": #platform-alerts tagging on-call, and email, saying what was done and what failed.',
+)
 
 
 @dg.op

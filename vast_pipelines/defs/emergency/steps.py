@@ -1,26 +1,26 @@
 """What the emergency and restore jobs share: each step's result as an op output, and the router steps."""
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 import dagster as dg
 
-from vast_pipelines.notifications import OUTBOX_DOWN, alert
-from vast_pipelines.policy.emergency import StepResult, failed
+from vast_pipelines.domain.emergency import NOT_CONFIGURED, EndpointMove, Move, StepResult, failed
+from vast_pipelines.notifications import alert
 from vast_pipelines.reports.alerts import Message
 from vast_pipelines.reports.emergency import step_lines
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.errors import OperatorError
-from vast_pipelines.resources.router import AgentRouterResource
 from vast_pipelines.resources.slack import SlackResource
+from vast_pipelines.resources.vast import VastAIResource
 
 EMERGENCY_TAG = "vast_pipelines/emergency"
 # Set on the run when it starts, so the runs list and the run page say whether anything may change.
 MODE_TAG = "vast_pipelines/mode"
 TITLE_TAG = "vast_pipelines/title"
 NOTIFY_STEP = "Notify on-call"
-NOT_CONFIGURED = "not_configured"
 
 
 class Procedure(Protocol):
@@ -134,127 +134,61 @@ def incident_id(steps: list[StepResult]) -> int | None:
     return next((s.state["incident_id"] for s in steps if "incident_id" in s.state), None)
 
 
-def switch_router(router: AgentRouterResource, procedure: Procedure, step: str, value: str) -> StepResult:
-    """Set ``USE_VASTAI`` in agent-router's .env atomically (with a backup); in dry-run, say what would change."""
-    if not procedure.apply and not router.env_file:
-        return StepResult(
-            step,
-            True,
-            f"would set USE_VASTAI={value}; not configured: AGENT_ROUTER_ENV_FILE is not set",
-            planned=(f"set USE_VASTAI={value} in agent-router's .env (AGENT_ROUTER_ENV_FILE, not set)",),
-            warning="AGENT_ROUTER_ENV_FILE is not set: name agent-router's .env before VAST_EMERGENCY_ACTIONS=apply",
-            state={"before": None, "after": None, NOT_CONFIGURED: "AGENT_ROUTER_ENV_FILE"},
-        )
-    if not procedure.apply:
-        change = router.plan("USE_VASTAI", value)
-        planned = (f"set USE_VASTAI={value} in {router.env_file} (now {change.before})",) if change.changed else ()
-        summary = f"would set USE_VASTAI={value}" if change.changed else f"USE_VASTAI is already {value}"
-        return StepResult(step, True, summary, planned=planned, state={"before": change.before, "after": change.before})
-    change = router.write("USE_VASTAI", value)
-    summary = f"USE_VASTAI {change.before} → {value}" if change.changed else f"USE_VASTAI was already {value}"
-    details = (f"backup: {change.backup}",) if change.backup else ()
-    return StepResult(
-        step,
-        True,
-        summary,
-        details=details,
-        state={"before": change.before, "after": value, "changed": change.changed, "backup": change.backup},
-    )
+# The Vast.ai call of each move: method and body, on the endpoint's path.
+_CALLS = {
+    Move.STOP: ("PUT", {"endpoint_state": "stopped"}),
+    Move.DELETE: ("DELETE", None),
+    Move.RESUME: ("PUT", {"endpoint_state": "active"}),
+}
 
 
-def confirmed_run(database: AnalyticsDatabase, value: str) -> str | None:
-    """The run that last restarted agent-router, if it restarted it with ``USE_VASTAI=value`` (unknown: None, so
-    the router is restarted)."""
+def carry_out(vast: VastAIResource, move: EndpointMove, apply: bool) -> EndpointMove:
+    """Make the move's change on Vast.ai (a dry run: say the call it would make); an error is kept, not raised, so
+    the other endpoints are still handled."""
+    if not move.acts:
+        return move
+    endpoint_id = move.endpoint["id"]
+    if not apply:
+        method, body = _CALLS[move.move]
+        return replace(move, planned=vast.describe_call(method, f"{vast.endpoints_path}{endpoint_id}/", body))
     try:
-        last = database.incidents.router_confirmation()
-    except (OperatorError, *OUTBOX_DOWN):
-        return None
-    return last["run_id"] if last and last["use_vastai"] == value else None
+        if move.move is Move.DELETE:
+            gone = not vast.delete_endpoint(endpoint_id, patient=True)
+        elif move.move is Move.STOP:
+            gone = not vast.stop_endpoint(endpoint_id, patient=True)
+        else:
+            vast.set_endpoint_state(endpoint_id, "active", patient=True)
+            gone = False
+    except OperatorError as exc:
+        return replace(move, error=str(exc))
+    return replace(move, gone=gone)
 
 
-def restart_after(
-    router: AgentRouterResource,
-    procedure: Procedure,
-    switch: StepResult,
-    step: str,
-    *,
-    value: str,
-    database: AnalyticsDatabase,
-    run_id: str,
-) -> StepResult:
-    """Restart agent-router unless it is confirmed running with ``USE_VASTAI=value`` (goal state, not last state).
+def notify_op(
+    name: str,
+    kind: str,
+    key: str,
+    compose: Callable[[Procedure, list[StepResult], str, str], Message],
+    description: str,
+) -> dg.OpDefinition:
+    """The op that tells #platform-alerts and platform-ops (email) how a procedure went: ``compose(procedure,
+    steps, mention, run_id)`` writes the message, kept in the outbox as ``kind`` with dedupe key ``{key}:{run_id}``."""
 
-    A .env that already holds the value proves nothing (a restart that failed before leaves the router running with
-    the old one), so only a restart recorded in ``vast_pipelines.router_confirmations`` with this value, and no
-    change to the .env since, skips it. No restart command fails the step: the router must be restarted by hand.
-    """
-    if not switch.ok:
-        return StepResult(step, False, "not attempted: the router's .env was not switched", error=switch.error)
-    changed = bool(switch.planned) if not procedure.apply else bool(switch.state.get("changed"))
-    confirmed = None if changed else confirmed_run(database, value)
-    if confirmed:
-        return StepResult(
-            step,
-            True,
-            f"no restart needed: agent-router was restarted with USE_VASTAI={value} by run {confirmed}",
-            state={"confirmed": value},
-        )
-    why = "its .env changed" if changed else f"not confirmed running with USE_VASTAI={value}"
-    if not procedure.apply:
-        command = router.restart_command or "(AGENT_ROUTER_RESTART_COMMAND is not set: restart agent-router by hand)"
-        return StepResult(step, True, f"would restart agent-router ({why})", planned=(f"run: {command}",))
-    if not router.restart_command:
-        return StepResult(
-            step,
-            False,
-            "agent-router was NOT restarted",
-            error=f"AGENT_ROUTER_RESTART_COMMAND is not set: restart agent-router by hand (e.g. `docker compose "
-            f"restart agent-router`) so it runs with USE_VASTAI={value}",
-        )
-    result = router.restart()
-    details = [result.output[-500:]] if result.output else []
-    try:
-        database.incidents.confirm_router(run_id=run_id, use_vastai=value)
-    except (OperatorError, *OUTBOX_DOWN) as exc:
-        details.append(f"not recorded as confirmed ({exc}); the next run restarts it again")
-    return StepResult(
-        step,
-        True,
-        f"restarted agent-router ({why}): `{router.restart_command}`",
-        details=tuple(details),
-        state={"confirmed": value},
-    )
-
-
-def router_ops(prefix: str, value: str, switch_doc: str) -> tuple[dg.OpDefinition, dg.OpDefinition]:
-    """The switch and restart ops of a procedure: ``{prefix}switch_router`` and ``{prefix}restart_router``.
-
-    The switch runs after the Vast.ai step (``after``) whatever that step's outcome.
-    """
-    switch_step = f"Set USE_VASTAI={value}"
-    restart_step = "Restart agent-router"
-
-    @dg.op(name=f"{prefix}switch_router", description=switch_doc, ins={"after": dg.In(dg.Nothing)})
-    def switch_op(context: dg.OpExecutionContext, procedure, router: AgentRouterResource) -> dg.Output:
-        return step_output(attempt(context, switch_step, lambda: switch_router(router, procedure, switch_step, value)))
-
-    @dg.op(
-        name=f"{prefix}restart_router",
-        description="Restart agent-router with AGENT_ROUTER_RESTART_COMMAND (with a timeout) unless it is confirmed "
-        f"running with USE_VASTAI={value}; no restart command fails the step (restart it by hand).",
-    )
-    def restart_op(
-        context: dg.OpExecutionContext, procedure, switch, router: AgentRouterResource, database: AnalyticsDatabase
+    @dg.op(name=name, description=description)
+    def notify(
+        context: dg.OpExecutionContext,
+        procedure,
+        steps: list[StepResult],
+        database: AnalyticsDatabase,
+        slack: SlackResource,
+        email: EmailResource,
     ) -> dg.Output:
         run_id = context.run.run_id
-        return step_output(
-            attempt(
-                context,
-                restart_step,
-                lambda: restart_after(
-                    router, procedure, switch, restart_step, value=value, database=database, run_id=run_id
-                ),
-            )
-        )
 
-    return switch_op, restart_op
+        def send() -> StepResult:
+            message = compose(procedure, steps, slack.oncall_mention, run_id)
+            return notify_step(database, slack, email, message, kind=kind, dedupe_key=f"{key}:{run_id}")
+
+        return step_output(attempt(context, NOTIFY_STEP, send))
+
+    return notify

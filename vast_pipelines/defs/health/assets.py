@@ -10,20 +10,26 @@ from vast_pipelines.defs.costs.history import load_history, record_rolled_up_day
 from vast_pipelines.defs.costs.partitions import cost_partitions
 from vast_pipelines.defs.costs.source import vast_ai_costs
 from vast_pipelines.defs.metadata import records_table, report_entries, summary_first
+from vast_pipelines.defs.probes import check_endpoints
+from vast_pipelines.defs.runbook import zone_and_limits
+from vast_pipelines.domain.costs import CostTotals
+from vast_pipelines.domain.periods import Periods, periods_at
+from vast_pipelines.domain.spend import SpendSummary
+from vast_pipelines.domain.thresholds import Thresholds
 from vast_pipelines.notifications import send_slack
-from vast_pipelines.policy.costs import CostTotals, DayCost, month_by_day
+from vast_pipelines.policy.costs import DayCost, month_by_day
 from vast_pipelines.policy.health import EndpointStatus
-from vast_pipelines.policy.periods import Periods, periods_at
-from vast_pipelines.policy.spend import SpendSummary, daily_verdict, forecast_month_end
+from vast_pipelines.policy.spend import daily_verdict, day_verdict, forecast_month_end
 from vast_pipelines.reports.figures import dollars, guide_figures
 from vast_pipelines.reports.health import (
     VastSummary,
     as_markdown,
-    day_verdict,
     endpoints_section,
     health_report,
     month_so_far_section,
+    offline_actions,
     spend_section,
+    status_label,
 )
 from vast_pipelines.reports.insights import stale_text
 from vast_pipelines.resources.database import AnalyticsDatabase
@@ -66,6 +72,7 @@ def vast_summary(vast: VastAIResource) -> VastSummary:
 def _endpoint_record(status: EndpointStatus) -> dict:
     record = dataclasses.asdict(status)
     record["failure"] = status.failure.value if status.failure else None
+    record["actions"] = offline_actions(status)
     return record
 
 
@@ -90,12 +97,12 @@ def endpoint_health(
     Tailscale peer state and the Vast.ai workers' status. A timeout or refused connection may be a cold
     start: wait 30 s and retry once before calling the endpoint OFFLINE."""
     started = clock.now()
-    statuses = endpoints.check_all()
+    statuses = check_endpoints(endpoints)
     peer = tailscale.peer_state()
     vast_view = vast_summary(vast)
     text = endpoints_section(statuses, peer.state, peer.detail, vast_view)
     for status in statuses:
-        context.log.info(f"{status.name}: {status.label} after {status.attempts} attempt(s) {status.detail}")
+        context.log.info(f"{status.name}: {status_label(status)} after {status.attempts} attempt(s) {status.detail}")
     database.health.save_endpoints(
         run_id=context.run.run_id,
         at=started,
@@ -123,7 +130,7 @@ def _online_check(name: str, status: EndpointStatus) -> dg.AssetCheckResult:
         passed=status.online,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
-            "status": status.label,
+            "status": status_label(status),
             "models": ", ".join(status.models) or "none",
             "attempts": status.attempts,
             "reason": status.failure.value if status.failure else "",
@@ -140,7 +147,8 @@ def month_so_far(
 ) -> list[DayCost]:
     """The month's days from the cost history (a missing day is rolled up now and recorded as a
     ``daily_cost_history`` materialization, as the reviews do) and today so far from the raw rows."""
-    zone, limits = settings.tz().key, settings.limits()
+    tz, limits = zone_and_limits(settings)
+    zone = tz.key
     first, today = periods.month_start.date(), periods.today_start.date()
     history, rolled = load_history(
         database, first, today, cost_partitions(zone, history_start()), context.run.run_id, context.log
@@ -153,7 +161,7 @@ def month_so_far(
     return month_by_day(history.rows, history.days, first, today, today_totals)
 
 
-def month_table(days: list[DayCost], settings: RunbookSettings, stale: bool) -> dg.TableMetadataValue:
+def month_table(days: list[DayCost], limits: Thresholds, stale: bool) -> dg.TableMetadataValue:
     """The month so far as the UI's table: the guide's columns and each day's verdict, newest first."""
     today = days[-1].day
     return records_table(
@@ -163,7 +171,7 @@ def month_table(days: list[DayCost], settings: RunbookSettings, stale: bool) -> 
                 "daily_cost": d.totals.cost if d.has_data else None,
                 "requests": d.totals.requests,
                 "cost_per_request": d.totals.cost_per_request,
-                "verdict": day_verdict(d, settings.limits(), stale=stale and d.day == today).value,
+                "verdict": day_verdict(d, limits, stale=stale and d.day == today).value,
             }
             for d in reversed(days)
         ],
@@ -194,7 +202,7 @@ def yesterday_spend(
 ) -> dg.MaterializeResult:
     """The guide's "Yesterday's Spend" (rolling 24 h), the previous calendar day, today so far,
     month-to-date and a month-end forecast from the last 7 days' run rate, from `vast_ai_costs`."""
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     periods = periods_at(clock.now(), tz)
     spend = database.spend.summary(periods)
     forecast = forecast_month_end(spend.month_to_date, spend.last_7_days_cost, periods, limits)
@@ -239,7 +247,7 @@ def yesterday_spend(
                     "future_rows": spend.future_rows,
                     "hard_cap_date": str(forecast.hard_cap_date or "not this month"),
                     "database": database.label,
-                    "month_so_far": month_table(days, settings, stale is not None),
+                    "month_so_far": month_table(days, limits, stale is not None),
                     **report_entries(as_markdown(text)),
                 }
             )

@@ -11,8 +11,9 @@ from vast_pipelines.defs.costs.source import vast_ai_costs
 from vast_pipelines.defs.guards import skip_when_unavailable
 from vast_pipelines.defs.insights.episodes import alert_episode
 from vast_pipelines.defs.insights.freshness import GROUP
+from vast_pipelines.defs.runbook import zone_and_limits
+from vast_pipelines.domain.thresholds import Thresholds
 from vast_pipelines.policy.anomalies import ModelAnomaly, comparison_windows, judge_windows
-from vast_pipelines.policy.thresholds import Thresholds
 from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.reports.insights import anomalies_report, anomaly_alert, anomaly_line
 from vast_pipelines.resources.database import AnalyticsDatabase
@@ -43,7 +44,7 @@ def cost_anomalies(database: AnalyticsDatabase, settings: RunbookSettings) -> dg
     previous 4 weeks (median and MAD, robust to one odd week); flagged when far above and over
     anomaly_min_usd, with the driver: "requests up" or "cost per request up". `cost_anomaly_sensor` alerts once
     per anomaly episode."""
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     now = clock.now()
     judged = judge_models(database, now, tz, limits)
     flagged = [a for a in judged if a.anomaly.flagged]
@@ -77,7 +78,7 @@ def cost_anomaly_sensor(
     settings: RunbookSettings,
 ) -> dg.SensorResult:
     """An episode lasts while its model and window stay flagged; it is claimed with its alert, so it alerts once."""
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     now = clock.now()
     flagged = [a for a in judge_models(database, now, tz, limits) if a.anomaly.flagged]
     alerted, rows = [], []

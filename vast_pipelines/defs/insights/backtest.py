@@ -9,8 +9,9 @@ from pydantic import Field
 from vast_pipelines import clock
 from vast_pipelines.defs.costs.history import load_history
 from vast_pipelines.defs.costs.partitions import CostPartitions
+from vast_pipelines.defs.runbook import zone_and_limits
+from vast_pipelines.domain.periods import local_midnight
 from vast_pipelines.policy.backtest import backtest, candidate_days
-from vast_pipelines.policy.periods import local_midnight
 from vast_pipelines.reports.health import as_markdown
 from vast_pipelines.reports.insights import backtest_report
 from vast_pipelines.resources.database import AnalyticsDatabase
@@ -43,7 +44,7 @@ def build_backtest_job(partitions: CostPartitions) -> dg.JobDefinition:
         tried = RunbookSettings(
             timezone=settings.timezone, thresholds=",".join(filter(None, [settings.thresholds, config.thresholds]))
         )
-        tz, limits = tried.tz(), tried.limits()
+        tz, limits = zone_and_limits(tried)
         days = config.days or int(limits.backtest_days)
         today = clock.now().astimezone(tz).date()
         first = today - timedelta(days=days)

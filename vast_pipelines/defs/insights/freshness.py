@@ -1,7 +1,5 @@
 """No data is not $0: is `vast_ai_costs` silent while the same hours of past weeks had traffic?"""
 
-import dataclasses
-
 import dagster as dg
 
 from vast_pipelines import clock
@@ -10,8 +8,16 @@ from vast_pipelines.defs.cost_freshness import cost_freshness
 from vast_pipelines.defs.costs.source import vast_ai_costs
 from vast_pipelines.defs.guards import skip_when_unavailable
 from vast_pipelines.defs.insights.episodes import alert_episode
+from vast_pipelines.defs.runbook import zone_and_limits
 from vast_pipelines.reports.health import as_markdown
-from vast_pipelines.reports.insights import freshness_alert, freshness_recovered, freshness_report, stale_text
+from vast_pipelines.reports.insights import (
+    freshness_alert,
+    freshness_reason,
+    freshness_record,
+    freshness_recovered,
+    freshness_report,
+    stale_text,
+)
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.settings import RunbookSettings
@@ -41,7 +47,7 @@ def cost_data_freshness(database: AnalyticsDatabase, settings: RunbookSettings) 
     """Whether agent-router is still logging costs: the newest row of `vast_ai_costs` against the traffic of the
     same hours in the last 4 weeks. While stale, the daily report and every budget verdict say "unknown — cost
     data stale since …" instead of a $0.00 that passes the budget."""
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     now = clock.now()
     freshness = cost_freshness(database, now, limits)
     text = freshness_report(freshness, now, tz, database.label)
@@ -59,7 +65,7 @@ def cost_data_freshness(database: AnalyticsDatabase, settings: RunbookSettings) 
                 passed=not freshness.stale,
                 severity=dg.AssetCheckSeverity.ERROR,
                 metadata={
-                    "reason": freshness.reason,
+                    "reason": freshness_reason(freshness),
                     "verdict": stale_text(freshness, tz) if freshness.stale else "fresh",
                 },
             )
@@ -85,7 +91,7 @@ def cost_freshness_sensor(
     settings: RunbookSettings,
 ) -> dg.SensorResult:
     """The episode is claimed in `vast_pipelines.alert_episodes` in the transaction that queues its alert."""
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     now = clock.now()
     freshness = cost_freshness(database, now, limits)
     if freshness.stale:
@@ -100,7 +106,7 @@ def cost_freshness_sensor(
             kind=STALE_EPISODE,
             subject=COST_TABLE_SUBJECT,
             summary=verdict,
-            figures=dataclasses.asdict(freshness),
+            figures=freshness_record(freshness),
             dedupe_key=key,
         )
         if rows is None:
@@ -121,4 +127,4 @@ def cost_freshness_sensor(
         return dg.SensorResult(
             run_requests=[delivery_request(key, recovered, {ALERT_TAG: f"{STALE_EPISODE}_recovered"})]
         )
-    return dg.SensorResult(skip_reason=f"Cost data fresh: {freshness.reason}.")
+    return dg.SensorResult(skip_reason=f"Cost data fresh: {freshness_reason(freshness)}.")

@@ -9,10 +9,13 @@ import dagster as dg
 
 from vast_pipelines import clock
 from vast_pipelines.defs.health.assets import vast_summary
+from vast_pipelines.defs.probes import ENDPOINTS, check_endpoint
+from vast_pipelines.defs.runbook import zone_and_limits
+from vast_pipelines.domain.thresholds import Thresholds
 from vast_pipelines.notifications import send_alert
 from vast_pipelines.policy.health import EndpointStatus
 from vast_pipelines.policy.outage import OutageAction, down_since, outage_action
-from vast_pipelines.policy.thresholds import Thresholds
+from vast_pipelines.reports.health import status_label
 from vast_pipelines.reports.outage import outage_opened, outage_recovered
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
@@ -51,9 +54,7 @@ def check_with_context(
         time.sleep(seconds)
 
     try:
-        running = [
-            checks.submit(check, sleep=wait_while_asking) for check in (endpoints.check_vllm, endpoints.check_ollama)
-        ]
+        running = [checks.submit(check_endpoint, endpoints, name, wait_while_asking) for name in ENDPOINTS]
         statuses = [future.result() for future in running]
         if all(status.online for status in statuses):
             return statuses, None
@@ -86,7 +87,7 @@ def check_endpoints(
 ) -> dg.Output[None]:
     """Every check is kept in `vast_pipelines.endpoint_probes`; an open outage is a row in
     `vast_pipelines.incidents` per endpoint, claimed once, so a long outage (or a retried op) announces once."""
-    tz, limits = settings.tz(), settings.limits()
+    tz, limits = zone_and_limits(settings)
     statuses, gathered = check_with_context(endpoints, tailscale, vast)
     lines = [watch(context, database, slack, email, status, gathered, limits, tz) for status in statuses]
     return dg.Output(
@@ -145,7 +146,7 @@ def watch(
         keep=max(int(limits.outage_checks), 1),
     )
     action = outage_action([online for online, _ in recent], int(limits.outage_checks), open_id is not None)
-    line = f"{status.name} {status.label} after {status.attempts} attempt(s) {status.detail}".strip()
+    line = f"{status.name} {status_label(status)} after {status.attempts} attempt(s) {status.detail}".strip()
     context.log.info(line)
     if action is OutageAction.OPEN:
         since = down_since(recent) or clock.now()

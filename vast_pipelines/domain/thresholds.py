@@ -122,15 +122,15 @@ class ThresholdProblem:
     rule: str
 
 
-def threshold_problems(t: Thresholds) -> list[ThresholdProblem]:
+def threshold_problems(limits: Thresholds) -> list[ThresholdProblem]:
     """Every value that is not finite, not positive, out of range or out of order (empty when all is well).
 
     NaN compares false with everything and infinity is never reached: either would switch a check off silently,
     and a limit of 0 or below would shut the platform down at $0 spend.
     """
     problems: list[ThresholdProblem] = []
-    for f in fields(t):
-        value = getattr(t, f.name)
+    for f in fields(limits):
+        value = getattr(limits, f.name)
         if not math.isfinite(value):
             problems.append(ThresholdProblem((f.name,), (value,), "a finite number"))
         elif f.name in ZERO_ALLOWED:
@@ -145,15 +145,17 @@ def threshold_problems(t: Thresholds) -> list[ThresholdProblem]:
     if problems:
         return problems
     for lower, higher in ASCENDING:
-        if getattr(t, lower) >= getattr(t, higher):
+        if getattr(limits, lower) >= getattr(limits, higher):
             problems.append(
-                ThresholdProblem((lower, higher), (getattr(t, lower), getattr(t, higher)), f"{lower} below {higher}")
+                ThresholdProblem(
+                    (lower, higher), (getattr(limits, lower), getattr(limits, higher)), f"{lower} below {higher}"
+                )
             )
-    if t.runaway_daily > t.hard_cap:
+    if limits.runaway_daily > limits.hard_cap:
         problems.append(
             ThresholdProblem(
                 ("runaway_daily", "hard_cap"),
-                (t.runaway_daily, t.hard_cap),
+                (limits.runaway_daily, limits.hard_cap),
                 "runaway_daily (a day) at most hard_cap (a month)",
             )
         )
