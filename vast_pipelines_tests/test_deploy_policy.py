@@ -4,16 +4,12 @@ import pytest
 import yaml
 
 from vast_pipelines.policy.deploy import (
-    OPPORTUNITY_FIELD,
-    Opportunity,
     deploy_problems,
     deploy_spec,
     endpoint_body,
     endpoint_name_for,
-    is_ready,
     launch_args,
     launchpad_path,
-    recommended_changes,
     router_key_for,
     run_config_yaml,
     update_worker_run_config,
@@ -246,45 +242,9 @@ def test_request_bodies_carry_the_guides_settings_and_the_image():
     assert launch_args("img", "m", 80).endswith("--disk 80")
 
 
-@pytest.mark.parametrize(
-    ("status", "ready"),
-    [("Ready (IDLE)", True), ("idle", True), ("running", True), ("loading", False), ("creating", False), ("", False)],
-)
-def test_worker_readiness(status, ready):
-    assert is_ready(status) is ready
-
-
 def test_workers_summary_counts_states():
     assert workers_summary([]) == "no workers yet"
     assert workers_summary(["loading", "Loading", "creating"]) == "3 workers: 2 loading, 1 creating"
-
-
-@pytest.mark.parametrize(
-    ("opportunity", "current", "perf", "expected"),
-    [
-        (Opportunity.MANY_COLD_STARTS, CURRENT, None, WorkerSettings(inactivity_timeout=600)),
-        (
-            Opportunity.MANY_COLD_STARTS,
-            WorkerSettings(inactivity_timeout=1200),
-            None,
-            WorkerSettings(inactivity_timeout=1800),
-        ),
-        (Opportunity.MANY_COLD_STARTS, WorkerSettings(), None, WorkerSettings(inactivity_timeout=600)),
-        (Opportunity.KEEP_WARM, CURRENT, None, WorkerSettings(min_load=1.0)),
-        (Opportunity.KEEP_WARM, CURRENT, 180.0, WorkerSettings(min_load=180.0)),
-        (Opportunity.LOW_USAGE, CURRENT, None, WorkerSettings(max_workers=2)),
-        (Opportunity.LOW_USAGE, WorkerSettings(cold_workers=1, max_workers=1), None, WorkerSettings(max_workers=1)),
-        (
-            Opportunity.NOT_SCALING_DOWN,
-            WorkerSettings(inactivity_timeout=600),
-            None,
-            WorkerSettings(inactivity_timeout=300),
-        ),
-    ],
-)
-def test_recommended_changes_move_vast_fields(opportunity, current, perf, expected):
-    assert recommended_changes(opportunity, current, worker_perf=perf) == expected
-    assert set(expected.given()) == {OPPORTUNITY_FIELD[opportunity]}
 
 
 def test_update_worker_run_config_is_flat_and_validated():

@@ -13,7 +13,6 @@ import shlex
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
@@ -29,7 +28,6 @@ from vast_pipelines.policy.worker_settings import (
     WorkerSettings,
     combine,
     from_guide,
-    keep_warm_min_load,
     merged,
     settings_problems,
 )
@@ -51,8 +49,8 @@ _ROUTER_KEY = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _TEMPLATE_HASH = re.compile(r"^[A-Za-z0-9]{6,64}$")
 _NO_SPACE = re.compile(r"^\S+$")
 
-# Worker states as the autoscaler reports them ("Ready (IDLE)", "loading", ...), first word, lower case.
-READY_STATES = frozenset({"ready", "idle", "running", "active"})
+# Worker states as the autoscaler reports them ("Error", "loading", ...), first word, lower case, that will not
+# become ready by themselves.
 FAILED_STATES = frozenset({"error", "failed", "destroying"})
 
 
@@ -212,11 +210,6 @@ def worker_state(status: str) -> str:
     return match.group(1).lower() if match else "unknown"
 
 
-def is_ready(status: str) -> bool:
-    """Whether a worker in this state serves requests."""
-    return worker_state(status) in READY_STATES
-
-
 def is_failed(status: str) -> bool:
     """Whether a worker in this state needs attention (it will not become ready by itself)."""
     return worker_state(status) in FAILED_STATES
@@ -279,44 +272,6 @@ class WorkerUpdate:
     applied: tuple[str, ...] = ()
     translation: tuple[str, ...] = ()
     gpu_type: str | None = None  # the guide's gpu_type: each worker group's gpu_name, its other filters kept
-
-
-# --- recommendations that act -------------------------------------------------------------------
-
-
-class Opportunity(StrEnum):
-    """The reviews' worker opportunities, in the guide's words."""
-
-    MANY_COLD_STARTS = "many cold starts: increase timeout"
-    KEEP_WARM = "cold_start_rate > 0.2: keep worker warm (min_workers=1)"
-    LOW_USAGE = "low usage: reduce max_workers"
-    NOT_SCALING_DOWN = "worker not scaling down: reduce timeout"
-
-
-# The Vast.ai field each opportunity moves (README: "Recommendations that act").
-OPPORTUNITY_FIELD = {
-    Opportunity.MANY_COLD_STARTS: "inactivity_timeout",
-    Opportunity.KEEP_WARM: "min_load",
-    Opportunity.LOW_USAGE: "max_workers",
-    Opportunity.NOT_SCALING_DOWN: "inactivity_timeout",
-}
-
-
-def recommended_changes(
-    opportunity: Opportunity, current: WorkerSettings, *, worker_perf: float | None = None
-) -> WorkerSettings:
-    """The Vast.ai fields that act on an opportunity, from a worker's current ones (unknown: the guide's)."""
-    idle = current.inactivity_timeout if current.inactivity_timeout is not None else GUIDE_DEPLOY.idle_timeout or 300
-    high = current.max_workers if current.max_workers is not None else GUIDE_DEPLOY.max_workers or 3
-    if opportunity is Opportunity.MANY_COLD_STARTS:
-        # "Increase idle timeout from 5 min to 10 min"; beyond that, double it, up to 30 min.
-        return WorkerSettings(inactivity_timeout=min(max(600, idle * 2), 1800))
-    if opportunity is Opportunity.KEEP_WARM:
-        # Warm means active: min_load above 0 (cold_workers only keeps stopped workers).
-        return WorkerSettings(min_load=keep_warm_min_load(1, worker_perf))
-    if opportunity is Opportunity.LOW_USAGE:
-        return WorkerSettings(max_workers=max(high - 1, current.cold_workers or 0, 1))
-    return WorkerSettings(inactivity_timeout=max(idle // 2, 60))
 
 
 def update_worker_run_config(endpoint: str | int, changes: WorkerSettings | Mapping[str, Any]) -> dict[str, Any]:

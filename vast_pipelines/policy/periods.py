@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -41,8 +40,3 @@ def periods_at(now: datetime, tz: ZoneInfo) -> Periods:
         next_month_start=local_midnight(next_first, tz),
         last_7_days_start=local_midnight(today - timedelta(days=7), tz),
     )
-
-
-def days_in_month(day: date) -> int:
-    """Number of days in ``day``'s month."""
-    return calendar.monthrange(day.year, day.month)[1]

@@ -240,11 +240,6 @@ class Review:
         """The period's last day."""
         return self.end - timedelta(days=1)
 
-    @property
-    def missing_days(self) -> list[date]:
-        """Days of the period that are not in the cost history."""
-        return [d.day for d in self.days if not d.rolled_up]
-
 
 def week_after(first: date) -> date:
     """The day after a week that starts on ``first``."""

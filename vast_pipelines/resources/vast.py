@@ -391,18 +391,6 @@ class VastAIResource(dg.ConfigurableResource):
             "PUT", self.api_url, f"{self.workergroups_path}{group_id}/", json=workergroup_update_body(group_id, fields)
         )
 
-    def delete_workergroup(self, group_id: int) -> bool:
-        """``DELETE /api/v0/workergroups/{id}/``; already gone counts as deleted (False)."""
-        try:
-            self._call(
-                "DELETE", self.api_url, f"{self.workergroups_path}{group_id}/", json={**ME, "autojob_id": group_id}
-            )
-        except VastAIError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
-
     def endpoint_workergroups(self, endpoint_id: int) -> list[dict[str, Any]]:
         """The worker groups of one endpoint, credentials removed."""
         return [g for g in self.list_workergroups() if str(g.get("endpoint_id")) == str(endpoint_id)]
