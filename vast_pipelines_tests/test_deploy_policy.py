@@ -1,17 +1,19 @@
+import tomllib
 from urllib.parse import parse_qs, urlsplit
 
+import dagster as dg
 import pytest
 import yaml
 
+from vast_pipelines import definitions
+from vast_pipelines.definitions import code_location
 from vast_pipelines.policy.deploy import (
     deploy_problems,
     deploy_spec,
     endpoint_body,
     endpoint_name_for,
     launch_args,
-    launchpad_path,
     router_key_for,
-    run_config_yaml,
     update_worker_run_config,
     workergroup_body,
     workers_summary,
@@ -32,7 +34,8 @@ from vast_pipelines.policy.worker_settings import (
     to_guide,
     with_gpu,
 )
-from vast_pipelines.reports.deploy import settings_table, update_worker_recommendation
+from vast_pipelines.reports.deploy import launchpad_path, run_config_yaml, settings_table, update_worker_recommendation
+from vast_pipelines_tests.conftest import REPO
 
 GUIDE_QUERY = "gpu_name=RTX_4090 verified=True rentable=True rented=False"
 CURRENT = WorkerSettings(
@@ -264,14 +267,33 @@ def test_update_worker_run_config_is_flat_and_validated():
 
 def test_launchpad_link_carries_the_config():
     config = update_worker_run_config("llama-3-8b", WorkerSettings(inactivity_timeout=600))
-    path = launchpad_path("update_worker", config)
+    path = launchpad_path("update_worker", config, "__repository__@vast-pipelines")
     parts = urlsplit(path)
-    assert parts.path == "/locations/__repository__@vast_pipelines.definitions/jobs/update_worker/playground/setup"
+    assert parts.path == "/locations/__repository__@vast-pipelines/jobs/update_worker/playground/setup"
     assert yaml.safe_load(parse_qs(parts.query)["config"][0]) == config
     markdown = update_worker_recommendation(
-        "llama-3-8b", WorkerSettings(inactivity_timeout=600), "http://127.0.0.1:3000/"
+        "llama-3-8b", WorkerSettings(inactivity_timeout=600), "__repository__@x", "http://127.0.0.1:3000/"
     )
-    assert "](http://127.0.0.1:3000/locations/" in markdown and "inactivity_timeout: 600" in markdown
+    assert "](http://127.0.0.1:3000/locations/__repository__@x/jobs/" in markdown
+    assert "inactivity_timeout: 600" in markdown
+
+
+def test_the_code_location_outside_a_launched_run_is_the_one_dagster_dev_serves():
+    workspace = yaml.safe_load((REPO / "workspace.yaml").read_text())
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["dg"]["project"]
+    module = workspace["load_from"][0]["python_module"]["module_name"]
+    assert module == project["code_location_name"] == definitions.__name__
+
+    @dg.op
+    def where(context: dg.OpExecutionContext) -> str:
+        return code_location(context)
+
+    @dg.job
+    def locate() -> None:
+        where()
+
+    result = dg.Definitions(jobs=[locate]).resolve_job_def("locate").execute_in_process()
+    assert result.output_for_node("where") == f"__repository__@{module}"
 
 
 def test_settings_table_marks_what_changes():

@@ -2,8 +2,8 @@
 
 ``deploy_model`` turns a :class:`DeploySpec` into a Vast.ai endpoint with a worker group and an
 agent-router key; ``update_worker`` changes a worker's settings. Recommendations from the reviews become
-a ready ``update_worker`` run config (:func:`update_worker_run_config`), shown as YAML and as a Launchpad
-link, so the fix is one click.
+a ready ``update_worker`` run config (:func:`update_worker_run_config`), which reports show as YAML and as a
+Launchpad link, so the fix is one click.
 """
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
-
-import yaml
 
 from vast_pipelines.policy.worker_settings import (
     DEPLOY_DEFAULTS,
@@ -41,8 +38,6 @@ DEFAULT_DISK_GB = 64
 DEFAULT_READY_TIMEOUT_SECONDS = 1200.0  # a fresh worker downloads the image and loads the weights
 DEFAULT_POLL_INTERVAL_SECONDS = 15.0
 WORKER_URL_PLACEHOLDER = "<worker URL from the autoscaler, once a worker is ready>"
-# Where `dagster dev` serves this code location (workspace.yaml: python_module, no location_name).
-DEFAULT_LOCATION = "__repository__@vast_pipelines.definitions"
 
 _ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ROUTER_KEY = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -296,12 +291,3 @@ def update_worker_run_config(endpoint: str | int, changes: WorkerSettings | Mapp
     ordered = {**direct.given(), **words.given()}
     return {"endpoint": str(endpoint), **ordered}
 
-
-def run_config_yaml(run_config: Mapping[str, Any]) -> str:
-    """A run config as the YAML the Launchpad shows."""
-    return yaml.safe_dump(dict(run_config), sort_keys=False, default_flow_style=False)
-
-
-def launchpad_path(job: str, run_config: Mapping[str, Any], location: str = DEFAULT_LOCATION) -> str:
-    """The Dagster UI path that opens ``job``'s Launchpad filled with ``run_config`` (prefix the UI's URL)."""
-    return f"/locations/{location}/jobs/{job}/playground/setup?config={quote(run_config_yaml(run_config), safe='')}"

@@ -9,7 +9,7 @@ from decimal import Decimal
 from tabulate import tabulate
 
 from vast_pipelines.policy.costs import CostTotals, DayCost, round_money
-from vast_pipelines.policy.deploy import run_config_yaml, update_worker_run_config
+from vast_pipelines.policy.deploy import update_worker_run_config
 from vast_pipelines.policy.reviews import Recommendation, Review, budget_verdict_text
 from vast_pipelines.policy.spend import daily_verdict, daily_verdict_text, usd
 from vast_pipelines.policy.thresholds import GUIDE, Thresholds
@@ -21,6 +21,7 @@ from vast_pipelines.policy.troubleshooting import (
     latency_verdict_text,
 )
 from vast_pipelines.policy.worker_settings import SETTING_NAMES, WorkerSettings
+from vast_pipelines.reports.deploy import run_config_yaml
 
 NO_DATA = "no data"
 

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote
 
-from vast_pipelines.policy.deploy import (
-    UPDATE_JOB,
-    Deployment,
-    WorkerUpdate,
-    launchpad_path,
-    run_config_yaml,
-    update_worker_run_config,
-)
+import yaml
+
+from vast_pipelines.policy.deploy import UPDATE_JOB, Deployment, WorkerUpdate, update_worker_run_config
 from vast_pipelines.policy.worker_settings import SETTING_NAMES, UNITS, WHAT, WorkerSettings, to_guide
 
 
@@ -169,11 +165,25 @@ def known_endpoints(endpoints: Iterable[tuple[str, int]]) -> str:
     return ", ".join(found) if found else "none (the account has no serverless endpoints)"
 
 
-def update_worker_recommendation(endpoint: str | int, changes: WorkerSettings, base_url: str = "") -> str:
+def run_config_yaml(run_config: Mapping[str, Any]) -> str:
+    """A run config as the YAML the Launchpad shows."""
+    return yaml.safe_dump(dict(run_config), sort_keys=False, default_flow_style=False)
+
+
+def launchpad_path(job: str, run_config: Mapping[str, Any], location: str) -> str:
+    """The Dagster UI path that opens ``job``'s Launchpad filled with ``run_config`` (prefix the UI's URL);
+    ``location`` is the code location as the UI's paths name it, ``repository@location``."""
+    return f"/locations/{location}/jobs/{job}/playground/setup?config={quote(run_config_yaml(run_config), safe='')}"
+
+
+def update_worker_recommendation(
+    endpoint: str | int, changes: WorkerSettings, location: str, base_url: str = ""
+) -> str:
     """Markdown for a report: a link that opens ``update_worker``'s Launchpad filled in, and the same YAML.
 
-    ``base_url`` is the Dagster UI's address; without it the link is relative (it works inside the UI).
+    ``location`` is the code location (``repository@location``) that serves ``update_worker``; ``base_url`` is
+    the Dagster UI's address, without which the link is relative (it works inside the UI).
     """
     config = update_worker_run_config(endpoint, changes)
-    link = base_url.rstrip("/") + launchpad_path(UPDATE_JOB, config)
+    link = base_url.rstrip("/") + launchpad_path(UPDATE_JOB, config, location)
     return f"[Open {UPDATE_JOB} with this config]({link})\n\n```yaml\n{run_config_yaml(config)}```"

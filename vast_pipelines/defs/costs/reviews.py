@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from pydantic import Field
 
+from vast_pipelines.definitions import code_location
 from vast_pipelines.defs.costs.checks import band_check
 from vast_pipelines.defs.costs.history import GROUP, load_history, other_zone_days, record_rolled_up_days
 from vast_pipelines.defs.costs.partitions import CostPartitions, last_complete_partition
@@ -282,7 +283,8 @@ def build_review_assets(partitions: CostPartitions) -> list[dg.AssetsDefinition]
                     "hard_cap_date": str(review.forecast.hard_cap_date or "not this month") if review.forecast else "",
                     **_common_metadata(run, sent, f"Daily cost, week of {week}"),
                     "ready_fixes": dg.MetadataValue.md(
-                        "\n\n".join(update_worker_recommendation(e, c) for e, c in fixes) or "none"
+                        "\n\n".join(update_worker_recommendation(e, c, code_location(context)) for e, c in fixes)
+                        or "none"
                     ),
                 }
             )

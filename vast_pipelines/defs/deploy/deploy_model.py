@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 import dagster as dg
 from pydantic import Field
 
+from vast_pipelines.definitions import code_location
 from vast_pipelines.defs.deploy.changes import CHANGES_TAG, notify_updates, record
 from vast_pipelines.policy.deploy import (
     DEFAULT_DISK_GB,
@@ -278,7 +279,7 @@ def deploy_create_endpoint(
         notes += _existing_notes(spec, existing, groups, drift)
         if drift:
             wanted = WorkerSettings(**{c.name: c.after for c in drift})
-            recommendation = update_worker_recommendation(existing.name, wanted)
+            recommendation = update_worker_recommendation(existing.name, wanted, code_location(context))
             context.add_output_metadata({"update_worker": dg.MetadataValue.md(recommendation)})
     for note in notes:
         context.log.warning(note)

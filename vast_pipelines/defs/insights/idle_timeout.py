@@ -6,6 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from vast_pipelines import clock
+from vast_pipelines.definitions import code_location
 from vast_pipelines.defs.insights.freshness import GROUP
 from vast_pipelines.policy.deploy import endpoint_name_for
 from vast_pipelines.policy.idle_timeout import (
@@ -60,6 +61,7 @@ def idle_timeout_what_if(
     end = clock.now()
     start = end - timedelta(days=days)
     endpoints, groups, vast_note = _endpoints(vast)
+    location = code_location(context)
     sections, rows, errors, requests, savings = [], [], [], 0, 0.0
     for trace in request_traces(database, start, end):
         requests += len(trace.starts)
@@ -86,7 +88,7 @@ def idle_timeout_what_if(
                 trace.starts, trace.durations, (current.idle_timeout,), (min(current.min_workers, 1),), days * 86400.0
             )[0]
         )
-        advice = _advice(name, endpoint, current, best, now_replay, price, limits.cold_start_rate, vast)
+        advice = _advice(name, endpoint, current, best, now_replay, price, limits.cold_start_rate, vast, location)
         if best is not None and price is not None:
             savings += max(now_replay.cost(price) - best.cost(price), 0.0)
         sections.append(
@@ -150,8 +152,10 @@ def _advice(
     price: float | None,
     limit: float,
     vast: VastAIResource,
+    location: str,
 ) -> str:
-    """The recommendation as a ready `update_worker` config, or why there is none."""
+    """The recommendation as a ready `update_worker` config (a Launchpad link into ``location``), or why there is
+    none."""
     if best is None:
         return f"No setting in the grid keeps the cold-start rate within {limit:.0%} (or too few requests to judge)."
     same = (best.min_workers >= 1 and (current.min_workers or 0) >= 1) or (
@@ -179,7 +183,7 @@ def _advice(
     setting = f"min_workers {best.min_workers}" if best.min_workers else f"idle_timeout {best.idle_timeout} s"
     return (
         f"**Recommended: {setting}** ({rates}; warm {now.warm_seconds / 3600:,.1f} → {best.warm_seconds / 3600:,.1f} "
-        f"GPU h; {cost}).\n\n{'; '.join(translation.lines)}.\n\n{update_worker_recommendation(name, changes)}"
+        f"GPU h; {cost}).\n\n{'; '.join(translation.lines)}.\n\n{update_worker_recommendation(name, changes, location)}"
         + ("" if endpoint else f"\n\n(No endpoint named `{name}` on Vast.ai: correct the name before launching.)")
     )
 
