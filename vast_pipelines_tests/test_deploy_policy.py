@@ -32,6 +32,7 @@ from vast_pipelines.policy.worker_settings import (
     merged,
     settings_problems,
     to_guide,
+    with_defaults,
     with_gpu,
 )
 from vast_pipelines.reports.deploy import launchpad_path, run_config_yaml, settings_table, update_worker_recommendation
@@ -91,6 +92,28 @@ def test_the_guides_deploy_words_map_onto_vast_fields_in_one_place():
     assert spec.settings == CURRENT  # the guide's words over DEPLOY_DEFAULTS
     assert merged(DEPLOY_DEFAULTS, translation.settings) == CURRENT
     assert to_guide(CURRENT) == GUIDE_DEPLOY
+
+
+@pytest.mark.parametrize(
+    ("words", "direct", "expected"),
+    [
+        (GuideWords(), WorkerSettings(), GUIDE_DEPLOY),
+        # A Vast.ai field given directly leaves its guide word empty: no default fights it.
+        (
+            GuideWords(),
+            WorkerSettings(inactivity_timeout=900, min_load=245.0, max_workers=2, search_params="gpu_name=H100"),
+            GuideWords(),
+        ),
+        # A word given is kept, whatever the field.
+        (
+            GuideWords(min_workers=1),
+            WorkerSettings(min_load=2.0),
+            GuideWords(idle_timeout=300, min_workers=1, max_workers=3, gpu_type="RTX_4090"),
+        ),
+    ],
+)
+def test_guide_words_take_their_defaults_unless_their_vast_field_is_given(words, direct, expected):
+    assert with_defaults(words, direct, GUIDE_DEPLOY) == expected
 
 
 @pytest.mark.parametrize(

@@ -199,6 +199,18 @@ def workergroup_body(spec: DeploySpec, endpoint_id: int | str) -> dict[str, Any]
     return body
 
 
+def foreign_groups(spec: DeploySpec, groups: Iterable[Mapping[str, Any]]) -> list[tuple[Any, str, str]]:
+    """The worker groups that run something other than ``spec`` asks for: ``(id, what it runs, what was asked)``
+    (a template hash or the launch arguments; ``unknown`` when Vast.ai does not say)."""
+    asked = spec.template_hash or f"--image {spec.image}"
+    found = []
+    for group in groups:
+        runs = str(group.get("template_hash") or group.get("launch_args") or "unknown")
+        if asked not in runs:
+            found.append((group.get("id"), runs, asked))
+    return found
+
+
 def worker_state(status: str) -> str:
     """The first word of a worker status, lower case: ``Ready (IDLE)`` → ``ready``."""
     match = re.match(r"\s*([A-Za-z_]+)", status or "")

@@ -197,6 +197,19 @@ def combine(direct: WorkerSettings, translation: Translation) -> Translation:
     return Translation(settings, translation.lines, tuple(problems))
 
 
+def with_defaults(words: GuideWords, direct: WorkerSettings, defaults: GuideWords) -> GuideWords:
+    """The guide's words as given; one not given takes its value in ``defaults``, unless the Vast.ai field it
+    maps to is given ``direct``."""
+    return GuideWords(
+        **{
+            word: getattr(words, word)
+            if getattr(words, word) is not None
+            else (getattr(defaults, word) if getattr(direct, field) is None else None)
+            for word, field in GUIDE_WORDS.items()
+        }
+    )
+
+
 def to_guide(settings: WorkerSettings) -> GuideWords:
     """The guide's reading of Vast.ai fields (for reports and the what-if): ``min_workers`` is 1 when
     ``min_load`` keeps a worker active, 0 when the endpoint scales to zero."""

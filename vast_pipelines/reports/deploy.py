@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -9,7 +10,7 @@ from urllib.parse import quote
 import yaml
 
 from vast_pipelines.policy.deploy import UPDATE_JOB, Deployment, WorkerUpdate, update_worker_run_config
-from vast_pipelines.policy.worker_settings import SETTING_NAMES, UNITS, WHAT, WorkerSettings, to_guide
+from vast_pipelines.policy.worker_settings import SETTING_NAMES, UNITS, WHAT, Change, WorkerSettings, to_guide
 
 
 def setting_text(name: str, value: Any) -> str:
@@ -53,6 +54,26 @@ def warmth_text(settings: WorkerSettings) -> str:
 def bullet_list(lines: Iterable[str]) -> str:
     """Markdown bullets."""
     return "\n".join(f"- {line}" for line in lines)
+
+
+def reuse_notes(endpoint: str, drift: Iterable[Change], foreign: Iterable[tuple[Any, str, str]]) -> list[str]:
+    """What differs between an endpoint deploy_model reuses and the config (``drift``, and the worker groups that
+    run another image or template), and how to change it."""
+    notes = []
+    drift = tuple(drift)
+    if drift:
+        described = ", ".join(f"{c.name} {setting_text(c.name, c.before)} (config: {c.after})" for c in drift)
+        config = update_worker_run_config(endpoint, WorkerSettings(**{c.name: c.after for c in drift}))
+        notes.append(
+            f"endpoint {endpoint} already exists with {described}; deploy_model leaves an existing "
+            f"endpoint's settings alone: launch update_worker with {json.dumps(config)} to apply the config's"
+        )
+    for group_id, runs, asked in foreign:
+        notes.append(
+            f"worker group {group_id} runs {runs!r}, not {asked!r}; deploy_model does not replace it: "
+            f"`vastai delete workergroup {group_id}` and launch again to deploy the new one"
+        )
+    return notes
 
 
 def what_exists(d: Deployment, env_file: str | None) -> list[str]:
