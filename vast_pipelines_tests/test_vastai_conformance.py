@@ -19,7 +19,7 @@ from vast_pipelines.resources.vast import VastAIError, VastAIResource
 from vast_pipelines_tests.fakes import VastServer
 
 KEY = "vast-conformance-key"
-# Where Vast.ai's docs and the official CLI disagree the project follows the docs (resources/vast.py).
+# Where Vast.ai's docs and the official CLI disagree the project follows the docs (resources/vast/resource.py).
 DOCUMENTED = ("/api/v0/autojobs/", "/api/v0/workergroups/")
 
 
