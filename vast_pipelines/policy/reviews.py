@@ -138,7 +138,7 @@ def weekly_opportunities(days: list[DayCost], week: CostTotals, t: Thresholds = 
                     "reduce_max_workers",
                     f"{per_day:,.0f} requests/day on average (below {t.low_usage_requests_per_day:,.0f})",
                     field="max_workers",
-                    suggested_value=int(t.suggested_max_workers),
+                    suggested_value=t.suggested_max_workers,
                 )
             )
     return result

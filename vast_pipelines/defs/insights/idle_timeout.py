@@ -57,7 +57,7 @@ def idle_timeout_what_if(
     checked against the logged `cold_start` flags, and the cheapest setting keeping the cold-start rate within
     0.2 is given as a ready `update_worker` config. Kept in `vast_pipelines.idle_timeout_what_if`."""
     limits = settings.limits()
-    days = config.days or int(limits.what_if_days)
+    days = config.days or limits.what_if_days
     end = clock.now()
     start = end - timedelta(days=days)
     endpoints, groups, vast_note = _endpoints(vast)
