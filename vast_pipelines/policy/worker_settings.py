@@ -48,22 +48,6 @@ GUIDE_WORDS: dict[str, str] = {
 }
 GUIDE_WORD_NAMES = tuple(GUIDE_WORDS)
 
-UNITS = {
-    "min_load": "perf units/s",
-    "min_cold_load": "perf units/s",
-    "inactivity_timeout": "s",
-}
-WHAT = {
-    "min_load": "load kept on active workers; above 0 keeps a worker warm, 0 lets it scale to zero",
-    "min_cold_load": "load that cold (stopped, model loaded) workers may cover",
-    "cold_workers": "workers kept stopped with the model loaded (quicker cold start)",
-    "max_workers": "most workers, active and stopped",
-    "target_util": "share of active capacity the load may use (lower: more headroom)",
-    "cold_mult": "stopped capacity planned, as a multiple of the active target",
-    "inactivity_timeout": "seconds without traffic before it may scale to zero active workers",
-    "search_params": "the worker group's GPU offer query",
-}
-
 # Vast.ai's documented floor: "min_load = 1 ... guarantees at least one active worker".
 ONE_WORKER_MIN_LOAD = 1.0
 # vast-cli's default offer filter when it builds search_params itself.

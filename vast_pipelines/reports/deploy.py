@@ -10,7 +10,24 @@ from urllib.parse import quote
 import yaml
 
 from vast_pipelines.policy.deploy import UPDATE_JOB, Deployment, WorkerUpdate, update_worker_run_config
-from vast_pipelines.policy.worker_settings import SETTING_NAMES, UNITS, WHAT, Change, WorkerSettings, to_guide
+from vast_pipelines.policy.worker_settings import SETTING_NAMES, Change, WorkerSettings, to_guide
+
+# What each Vast.ai field is, for people: its unit and what it does.
+UNITS = {
+    "min_load": "perf units/s",
+    "min_cold_load": "perf units/s",
+    "inactivity_timeout": "s",
+}
+WHAT = {
+    "min_load": "load kept on active workers; above 0 keeps a worker warm, 0 lets it scale to zero",
+    "min_cold_load": "load that cold (stopped, model loaded) workers may cover",
+    "cold_workers": "workers kept stopped with the model loaded (quicker cold start)",
+    "max_workers": "most workers, active and stopped",
+    "target_util": "share of active capacity the load may use (lower: more headroom)",
+    "cold_mult": "stopped capacity planned, as a multiple of the active target",
+    "inactivity_timeout": "seconds without traffic before it may scale to zero active workers",
+    "search_params": "the worker group's GPU offer query",
+}
 
 
 def setting_text(name: str, value: Any) -> str:
