@@ -12,6 +12,7 @@ from vast_pipelines.policy.deploy import (
     deploy_spec,
     endpoint_body,
     endpoint_name_for,
+    foreign_groups,
     launch_args,
     router_key_for,
     update_worker_run_config,
@@ -35,7 +36,13 @@ from vast_pipelines.policy.worker_settings import (
     with_defaults,
     with_gpu,
 )
-from vast_pipelines.reports.deploy import launchpad_path, run_config_yaml, settings_table, update_worker_recommendation
+from vast_pipelines.reports.deploy import (
+    launchpad_path,
+    reuse_notes,
+    run_config_yaml,
+    settings_table,
+    update_worker_recommendation,
+)
 from vast_pipelines_tests.conftest import REPO
 
 GUIDE_QUERY = "gpu_name=RTX_4090 verified=True rentable=True rented=False"
@@ -327,3 +334,21 @@ def test_settings_table_marks_what_changes():
     )
     assert "| max_workers | most workers, active and stopped | 3 | 3 |" in table
     assert "| search_params | the worker group's GPU offer query | unknown |" in settings_table(WorkerSettings())
+
+
+def test_worker_groups_running_another_image_are_named_with_how_to_replace_them():
+    spec = deploy_spec("meta-llama/Llama-3-8b", image="img:2")
+    groups = [
+        {"id": 7, "launch_args": "--image img:2 --env '-e MODEL_NAME=m' --disk 64"},
+        {"id": 8, "launch_args": "--image img:1 --disk 64"},
+        {"id": 9},
+    ]
+    assert foreign_groups(spec, groups) == [
+        (8, "--image img:1 --disk 64", "--image img:2"),
+        (9, "unknown", "--image img:2"),
+    ]
+    templated = deploy_spec("m/x", template_hash="abc123def")
+    assert foreign_groups(templated, [{"id": 3, "template_hash": "abc123def"}]) == []
+    [note] = reuse_notes("llama-3-8b", (), foreign_groups(spec, groups[1:2]))
+    assert note.startswith("worker group 8 runs '--image img:1 --disk 64', not '--image img:2'")
+    assert "`vastai delete workergroup 8`" in note
