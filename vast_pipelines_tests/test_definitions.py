@@ -19,6 +19,28 @@ def test_definitions_load_with_the_spec_names():
     assert {"vllm_online", "ollama_online"} <= checks
 
 
+def test_lineage_starts_at_vast_ai_costs():
+    graph = defs().get_repository_def().asset_graph
+    source = dg.AssetKey("vast_ai_costs")
+    assert not graph.get(source).is_materializable
+    readers = {k.to_user_string() for k in graph.get(source).child_keys}
+    assert readers == {
+        "daily_cost_history",
+        "yesterday_spend",
+        "top_cost_drivers",
+        "latency_percentiles",
+        "cost_data_freshness",
+        "cost_anomalies",
+        "idle_timeout_what_if",
+        "billing_reconciliation",
+    }
+    # The reviews read the rollup, so their lineage runs through it.
+    weekly = graph.get(dg.AssetKey("weekly_cost_report"))
+    assert weekly.parent_keys == {dg.AssetKey("daily_cost_history")}
+    roots = {k.to_user_string() for k in graph.get_all_asset_keys() if not graph.get(k).parent_keys}
+    assert "daily_cost_history" not in roots and "vast_ai_costs" in roots
+
+
 def test_schedule_follows_the_configured_timezone(monkeypatch):
     monkeypatch.setenv("VAST_PIPELINES_TIMEZONE", "Europe/Berlin")
     schedule = defs().get_repository_def().get_schedule_def("daily_health_check_schedule")

@@ -9,6 +9,7 @@ import dagster as dg
 from vast_pipelines import clock
 from vast_pipelines.defs.costs.checks import band_check
 from vast_pipelines.defs.costs.partitions import CostPartitions
+from vast_pipelines.defs.costs.source import vast_ai_costs
 from vast_pipelines.policy.costs import daily_costs, days_between, model_costs
 from vast_pipelines.policy.periods import local_midnight
 from vast_pipelines.policy.spend import DailyVerdict, daily_verdict
@@ -126,6 +127,7 @@ def build_daily_cost_history(partitions: CostPartitions) -> dg.AssetsDefinition:
         name="daily_cost_history",
         group_name=GROUP,
         kinds={"sql", "postgres"},
+        deps=[vast_ai_costs],
         partitions_def=partitions.daily,
         check_specs=[
             dg.AssetCheckSpec(

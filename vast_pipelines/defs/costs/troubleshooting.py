@@ -9,6 +9,7 @@ import dagster as dg
 
 from vast_pipelines import clock
 from vast_pipelines.defs.costs.checks import band_check
+from vast_pipelines.defs.costs.source import vast_ai_costs
 from vast_pipelines.defs.metadata import RECOMMENDATION_COLUMNS, records_table
 from vast_pipelines.policy.costs import CostTotals
 from vast_pipelines.policy.periods import periods_at
@@ -49,7 +50,7 @@ def _keep_today(
     )
 
 
-@dg.asset(name="top_cost_drivers", group_name=GROUP, kinds={"sql", "postgres"})
+@dg.asset(name="top_cost_drivers", group_name=GROUP, kinds={"sql", "postgres"}, deps=[vast_ai_costs])
 def top_cost_drivers_asset(
     context: dg.AssetExecutionContext, database: AnalyticsDatabase, settings: RunbookSettings
 ) -> dg.MaterializeResult:
@@ -107,6 +108,7 @@ def top_cost_drivers_asset(
     name="latency_percentiles",
     group_name=GROUP,
     kinds={"sql", "postgres"},
+    deps=[vast_ai_costs],
     check_specs=[
         dg.AssetCheckSpec(
             LATENCY_BAND_CHECK,

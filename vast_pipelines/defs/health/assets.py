@@ -7,6 +7,7 @@ from vast_pipelines import clock
 from vast_pipelines.config import history_start
 from vast_pipelines.defs.costs.history import load_history, record_rolled_up_days
 from vast_pipelines.defs.costs.partitions import cost_partitions
+from vast_pipelines.defs.costs.source import vast_ai_costs
 from vast_pipelines.defs.metadata import records_table, report_entries, summary_first
 from vast_pipelines.notifications import send_slack
 from vast_pipelines.policy.costs import CostTotals, DayCost, month_by_day
@@ -179,6 +180,7 @@ def month_table(days: list[DayCost], settings: RunbookSettings, stale: bool) -> 
 @dg.asset(
     group_name=GROUP,
     kinds={"sql", "postgres"},
+    deps=[vast_ai_costs],
     check_specs=[
         dg.AssetCheckSpec(
             DAILY_SPEND_BAND_CHECK,

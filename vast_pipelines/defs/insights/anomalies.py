@@ -7,6 +7,7 @@ import dagster as dg
 
 from vast_pipelines import clock
 from vast_pipelines.defs.alerts.delivery import ALERT_TAG, deliver_alerts, delivery_request
+from vast_pipelines.defs.costs.source import vast_ai_costs
 from vast_pipelines.defs.guards import skip_when_unavailable
 from vast_pipelines.defs.insights.episodes import alert_episode
 from vast_pipelines.defs.insights.freshness import GROUP
@@ -37,7 +38,7 @@ def judge_models(database: AnalyticsDatabase, now: datetime, tz: ZoneInfo, limit
     return judge_windows(totals, weeks_with_data, weeks, limits.anomaly_score, limits.anomaly_min_usd)
 
 
-@dg.asset(group_name=GROUP, kinds={"sql", "postgres"})
+@dg.asset(group_name=GROUP, kinds={"sql", "postgres"}, deps=[vast_ai_costs])
 def cost_anomalies(database: AnalyticsDatabase, settings: RunbookSettings) -> dg.MaterializeResult:
     """Per model, today's and this hour's spend so far against the same stretch of the same weekday in the
     previous 4 weeks (median and MAD, robust to one odd week); flagged when far above and over

@@ -6,6 +6,7 @@ import dagster as dg
 
 from vast_pipelines import clock
 from vast_pipelines.defs.alerts.delivery import ALERT_TAG, deliver_alerts, delivery_request
+from vast_pipelines.defs.costs.source import vast_ai_costs
 from vast_pipelines.defs.guards import skip_when_unavailable
 from vast_pipelines.defs.insights.episodes import alert_episode
 from vast_pipelines.reports.health import as_markdown
@@ -25,6 +26,7 @@ COST_TABLE_SUBJECT = "vast_ai_costs"
 @dg.asset(
     group_name=GROUP,
     kinds={"sql", "postgres"},
+    deps=[vast_ai_costs],
     check_specs=[
         dg.AssetCheckSpec(
             COST_DATA_FRESH_CHECK,

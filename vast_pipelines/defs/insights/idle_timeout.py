@@ -7,6 +7,7 @@ from pydantic import Field
 
 from vast_pipelines import clock
 from vast_pipelines.definitions import code_location
+from vast_pipelines.defs.costs.source import vast_ai_costs
 from vast_pipelines.defs.insights.freshness import GROUP
 from vast_pipelines.policy.deploy import endpoint_name_for
 from vast_pipelines.policy.idle_timeout import (
@@ -43,7 +44,7 @@ def _endpoints(vast: VastAIResource) -> tuple[dict[str, VastEndpoint], list[dict
         return {}, [], f"current settings unknown ({exc}); the guide's defaults assumed"
 
 
-@dg.asset(group_name=GROUP, kinds={"python", "postgres"})
+@dg.asset(group_name=GROUP, kinds={"python", "postgres"}, deps=[vast_ai_costs])
 def idle_timeout_what_if(
     context: dg.AssetExecutionContext,
     config: WhatIfConfig,

@@ -5,6 +5,7 @@ from datetime import UTC, timedelta
 import dagster as dg
 
 from vast_pipelines import clock
+from vast_pipelines.defs.costs.source import vast_ai_costs
 from vast_pipelines.defs.insights.freshness import GROUP
 from vast_pipelines.policy.reconcile import reconcile_day
 from vast_pipelines.reports.insights import reconciliation_report
@@ -20,6 +21,7 @@ BILLING_MATCHES_LOG_CHECK = "billing_matches_log"
 @dg.asset(
     group_name=GROUP,
     kinds={"sql", "postgres"},
+    deps=[vast_ai_costs],
     check_specs=[
         dg.AssetCheckSpec(
             BILLING_MATCHES_LOG_CHECK,
