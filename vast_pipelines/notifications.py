@@ -90,22 +90,6 @@ def send_slack(
     return send(database, slack, None, message)
 
 
-def send_email(
-    database: AnalyticsDatabase,
-    email: EmailResource,
-    *,
-    subject: str,
-    body: str,
-    kind: str,
-    dedupe_key: str | None = None,
-) -> Sent:
-    """Queue an email to ALERT_EMAIL_TO in the outbox, then try to deliver it once."""
-    message = OutboxMessage(
-        transport="email", destination=email.to, kind=kind, subject=subject, body=body, dedupe_key=dedupe_key
-    )
-    return send(database, None, email, message)
-
-
 def send(
     database: AnalyticsDatabase, slack: SlackResource | None, email: EmailResource | None, message: OutboxMessage
 ) -> Sent:

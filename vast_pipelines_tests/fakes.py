@@ -319,7 +319,6 @@ class VastServer(LoopbackServer):
             self.route("GET", base, self._list_workergroups)
             self.route("POST", base, self._create_workergroup)
             self.pattern("PUT", base + r"(\d+)/", self._update_workergroup)
-            self.pattern("DELETE", base + r"(\d+)/", self._delete_workergroup)
         self.route("POST", "/get_endpoint_workers/", self._endpoint_workers)
         self.charges: list[dict[str, Any]] = []
         self.route("GET", "/api/v0/charges/", self._charges)
@@ -467,11 +466,6 @@ class VastServer(LoopbackServer):
         if group is None:
             return Reply(404, {"success": False, "msg": "workergroup not found"})
         group.update(_stored(call.json()))
-        return Reply(200, {"success": True})
-
-    def _delete_workergroup(self, call: Call, group_id: str) -> Reply:
-        if self.workergroups.pop(int(group_id), None) is None:
-            return Reply(404, {"success": False, "msg": "workergroup not found"})
         return Reply(200, {"success": True})
 
     def _endpoint_workers(self, call: Call) -> Reply:

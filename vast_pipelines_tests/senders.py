@@ -10,11 +10,27 @@ from __future__ import annotations
 import sys
 import time
 
-from vast_pipelines.notifications import redeliver_due, send_slack
-from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.notifications import Sent, redeliver_due, send, send_slack
+from vast_pipelines.resources.database import AnalyticsDatabase, OutboxMessage
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines_tests.conftest import SLACK_TOKEN
+
+
+def send_email(
+    database: AnalyticsDatabase,
+    email: EmailResource,
+    *,
+    subject: str,
+    body: str,
+    kind: str,
+    dedupe_key: str | None = None,
+) -> Sent:
+    """Queue an email to ALERT_EMAIL_TO in the outbox, then try to deliver it once (as the paging path does)."""
+    message = OutboxMessage(
+        transport="email", destination=email.to, kind=kind, subject=subject, body=body, dedupe_key=dedupe_key
+    )
+    return send(database, None, email, message)
 
 
 def main(argv: list[str]) -> int:

@@ -67,7 +67,7 @@ def test_deployment_jobs_show_a_flat_config_form_with_the_guides_defaults():
     # so the form leaves them blank and says the default.
     for name, default in (("gpu_type", "RTX_4090"), ("min_workers", "0"), ("idle_timeout", "300")):
         assert not fields[name].is_required and default in fields[name].description
-    from vast_pipelines.defs.deploy.deploy_model import DeployModelConfig
+    from vast_pipelines.defs.deploy.config import DeployModelConfig
 
     settings = DeployModelConfig(model_name="meta-llama/Llama-3-8b", image="img:1").spec().settings
     assert (settings.min_load, settings.inactivity_timeout, settings.max_workers) == (0.0, 300, 3)

@@ -1,21 +1,20 @@
+import tomllib
 from urllib.parse import parse_qs, urlsplit
 
+import dagster as dg
 import pytest
 import yaml
 
+from vast_pipelines import definitions
+from vast_pipelines.definitions import code_location
 from vast_pipelines.policy.deploy import (
-    OPPORTUNITY_FIELD,
-    Opportunity,
     deploy_problems,
     deploy_spec,
     endpoint_body,
     endpoint_name_for,
-    is_ready,
+    foreign_groups,
     launch_args,
-    launchpad_path,
-    recommended_changes,
     router_key_for,
-    run_config_yaml,
     update_worker_run_config,
     workergroup_body,
     workers_summary,
@@ -34,9 +33,17 @@ from vast_pipelines.policy.worker_settings import (
     merged,
     settings_problems,
     to_guide,
+    with_defaults,
     with_gpu,
 )
-from vast_pipelines.reports.deploy import settings_table, update_worker_recommendation
+from vast_pipelines.reports.deploy import (
+    launchpad_path,
+    reuse_notes,
+    run_config_yaml,
+    settings_table,
+    update_worker_recommendation,
+)
+from vast_pipelines_tests.conftest import REPO
 
 GUIDE_QUERY = "gpu_name=RTX_4090 verified=True rentable=True rented=False"
 CURRENT = WorkerSettings(
@@ -92,6 +99,28 @@ def test_the_guides_deploy_words_map_onto_vast_fields_in_one_place():
     assert spec.settings == CURRENT  # the guide's words over DEPLOY_DEFAULTS
     assert merged(DEPLOY_DEFAULTS, translation.settings) == CURRENT
     assert to_guide(CURRENT) == GUIDE_DEPLOY
+
+
+@pytest.mark.parametrize(
+    ("words", "direct", "expected"),
+    [
+        (GuideWords(), WorkerSettings(), GUIDE_DEPLOY),
+        # A Vast.ai field given directly leaves its guide word empty: no default fights it.
+        (
+            GuideWords(),
+            WorkerSettings(inactivity_timeout=900, min_load=245.0, max_workers=2, search_params="gpu_name=H100"),
+            GuideWords(),
+        ),
+        # A word given is kept, whatever the field.
+        (
+            GuideWords(min_workers=1),
+            WorkerSettings(min_load=2.0),
+            GuideWords(idle_timeout=300, min_workers=1, max_workers=3, gpu_type="RTX_4090"),
+        ),
+    ],
+)
+def test_guide_words_take_their_defaults_unless_their_vast_field_is_given(words, direct, expected):
+    assert with_defaults(words, direct, GUIDE_DEPLOY) == expected
 
 
 @pytest.mark.parametrize(
@@ -246,45 +275,9 @@ def test_request_bodies_carry_the_guides_settings_and_the_image():
     assert launch_args("img", "m", 80).endswith("--disk 80")
 
 
-@pytest.mark.parametrize(
-    ("status", "ready"),
-    [("Ready (IDLE)", True), ("idle", True), ("running", True), ("loading", False), ("creating", False), ("", False)],
-)
-def test_worker_readiness(status, ready):
-    assert is_ready(status) is ready
-
-
 def test_workers_summary_counts_states():
     assert workers_summary([]) == "no workers yet"
     assert workers_summary(["loading", "Loading", "creating"]) == "3 workers: 2 loading, 1 creating"
-
-
-@pytest.mark.parametrize(
-    ("opportunity", "current", "perf", "expected"),
-    [
-        (Opportunity.MANY_COLD_STARTS, CURRENT, None, WorkerSettings(inactivity_timeout=600)),
-        (
-            Opportunity.MANY_COLD_STARTS,
-            WorkerSettings(inactivity_timeout=1200),
-            None,
-            WorkerSettings(inactivity_timeout=1800),
-        ),
-        (Opportunity.MANY_COLD_STARTS, WorkerSettings(), None, WorkerSettings(inactivity_timeout=600)),
-        (Opportunity.KEEP_WARM, CURRENT, None, WorkerSettings(min_load=1.0)),
-        (Opportunity.KEEP_WARM, CURRENT, 180.0, WorkerSettings(min_load=180.0)),
-        (Opportunity.LOW_USAGE, CURRENT, None, WorkerSettings(max_workers=2)),
-        (Opportunity.LOW_USAGE, WorkerSettings(cold_workers=1, max_workers=1), None, WorkerSettings(max_workers=1)),
-        (
-            Opportunity.NOT_SCALING_DOWN,
-            WorkerSettings(inactivity_timeout=600),
-            None,
-            WorkerSettings(inactivity_timeout=300),
-        ),
-    ],
-)
-def test_recommended_changes_move_vast_fields(opportunity, current, perf, expected):
-    assert recommended_changes(opportunity, current, worker_perf=perf) == expected
-    assert set(expected.given()) == {OPPORTUNITY_FIELD[opportunity]}
 
 
 def test_update_worker_run_config_is_flat_and_validated():
@@ -304,14 +297,33 @@ def test_update_worker_run_config_is_flat_and_validated():
 
 def test_launchpad_link_carries_the_config():
     config = update_worker_run_config("llama-3-8b", WorkerSettings(inactivity_timeout=600))
-    path = launchpad_path("update_worker", config)
+    path = launchpad_path("update_worker", config, "__repository__@vast-pipelines")
     parts = urlsplit(path)
-    assert parts.path == "/locations/__repository__@vast_pipelines.definitions/jobs/update_worker/playground/setup"
+    assert parts.path == "/locations/__repository__@vast-pipelines/jobs/update_worker/playground/setup"
     assert yaml.safe_load(parse_qs(parts.query)["config"][0]) == config
     markdown = update_worker_recommendation(
-        "llama-3-8b", WorkerSettings(inactivity_timeout=600), "http://127.0.0.1:3000/"
+        "llama-3-8b", WorkerSettings(inactivity_timeout=600), "__repository__@x", "http://127.0.0.1:3000/"
     )
-    assert "](http://127.0.0.1:3000/locations/" in markdown and "inactivity_timeout: 600" in markdown
+    assert "](http://127.0.0.1:3000/locations/__repository__@x/jobs/" in markdown
+    assert "inactivity_timeout: 600" in markdown
+
+
+def test_the_code_location_outside_a_launched_run_is_the_one_dagster_dev_serves():
+    workspace = yaml.safe_load((REPO / "workspace.yaml").read_text())
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["dg"]["project"]
+    module = workspace["load_from"][0]["python_module"]["module_name"]
+    assert module == project["code_location_name"] == definitions.__name__
+
+    @dg.op
+    def where(context: dg.OpExecutionContext) -> str:
+        return code_location(context)
+
+    @dg.job
+    def locate() -> None:
+        where()
+
+    result = dg.Definitions(jobs=[locate]).resolve_job_def("locate").execute_in_process()
+    assert result.output_for_node("where") == f"__repository__@{module}"
 
 
 def test_settings_table_marks_what_changes():
@@ -322,3 +334,21 @@ def test_settings_table_marks_what_changes():
     )
     assert "| max_workers | most workers, active and stopped | 3 | 3 |" in table
     assert "| search_params | the worker group's GPU offer query | unknown |" in settings_table(WorkerSettings())
+
+
+def test_worker_groups_running_another_image_are_named_with_how_to_replace_them():
+    spec = deploy_spec("meta-llama/Llama-3-8b", image="img:2")
+    groups = [
+        {"id": 7, "launch_args": "--image img:2 --env '-e MODEL_NAME=m' --disk 64"},
+        {"id": 8, "launch_args": "--image img:1 --disk 64"},
+        {"id": 9},
+    ]
+    assert foreign_groups(spec, groups) == [
+        (8, "--image img:1 --disk 64", "--image img:2"),
+        (9, "unknown", "--image img:2"),
+    ]
+    templated = deploy_spec("m/x", template_hash="abc123def")
+    assert foreign_groups(templated, [{"id": 3, "template_hash": "abc123def"}]) == []
+    [note] = reuse_notes("llama-3-8b", (), foreign_groups(spec, groups[1:2]))
+    assert note.startswith("worker group 8 runs '--image img:1 --disk 64', not '--image img:2'")
+    assert "`vastai delete workergroup 8`" in note

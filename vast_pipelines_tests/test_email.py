@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from vast_pipelines.notifications import send_email
 from vast_pipelines.resources.email import EmailResource, parse_smtp_url
 from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines_tests.conftest import closed_port_url, notification
 from vast_pipelines_tests.fakes import SmtpServer
+from vast_pipelines_tests.senders import send_email
 
 PASSWORD = "smtp-p@ss/SECRET"
 

@@ -1,10 +1,11 @@
 import pytest
 import sqlalchemy as sa
 
-from vast_pipelines.notifications import redeliver_due, retry_delay, send_email, send_slack
+from vast_pipelines.notifications import redeliver_due, retry_delay, send_slack
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines_tests.conftest import SLACK_TOKEN, make_resources, notification, tick_and_launch
+from vast_pipelines_tests.senders import send_email
 
 
 def make_due(database) -> None:

@@ -3,6 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from vast_pipelines.domain.emergency import ShutdownMode
 from vast_pipelines.domain.health import Failure, Probe
 from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.domain.thresholds import GUIDE
@@ -96,3 +97,18 @@ def test_threshold_overrides_are_validated():
         parse_overrides("hard_cap")
     with pytest.raises(OperatorError, match="VAST_PIPELINES_TIMEZONE"):
         RunbookSettings(timezone="Mars/Olympus").tz()
+    # Counts are ints, whether the guide's or given.
+    counted = RunbookSettings(thresholds="outage_checks=3,what_if_days=7").limits()
+    assert (counted.outage_checks, counted.what_if_days, counted.anomaly_weeks) == (3, 7, 4)
+    assert {type(counted.outage_checks), type(counted.what_if_days), type(GUIDE.backtest_days)} == {int}
+    with pytest.raises(OperatorError, match=r"outage_checks=1\.5 must be a whole number, 1 or more"):
+        RunbookSettings(thresholds="outage_checks=1.5").limits()
+
+
+def test_switches_are_typed_values():
+    assert RunbookSettings(emergency_actions="Apply").apply_actions is True
+    assert RunbookSettings().apply_actions is False
+    assert RunbookSettings(emergency_shutdown="DELETE").shutdown_mode is ShutdownMode.DELETE
+    assert RunbookSettings(timezone="Europe/Berlin").tz() == ZoneInfo("Europe/Berlin")
+    with pytest.raises(OperatorError, match="VAST_EMERGENCY_ACTIONS='applied' is neither 'apply' nor 'dry-run'"):
+        RunbookSettings(emergency_actions="applied").apply_actions  # noqa: B018 - the property parses

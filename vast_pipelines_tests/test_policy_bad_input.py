@@ -7,9 +7,10 @@ import pytest
 
 from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.domain.spend import SpendSummary
-from vast_pipelines.domain.thresholds import GUIDE, threshold_problems
+from vast_pipelines.domain.thresholds import GUIDE
 from vast_pipelines.policy.alerts import UNCOUNTED_PREFIX, AlertLevel, alerts_to_send, budget_decision
 from vast_pipelines.policy.spend import DailyVerdict, daily_verdict, forecast_month_end
+from vast_pipelines.resources.settings import threshold_problems
 
 NOW = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
 

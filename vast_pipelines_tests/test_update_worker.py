@@ -1,7 +1,7 @@
 import pytest
 
-from vast_pipelines.policy.deploy import Opportunity, recommended_changes, update_worker_run_config
-from vast_pipelines.policy.worker_settings import from_vast
+from vast_pipelines.policy.deploy import update_worker_run_config
+from vast_pipelines.policy.worker_settings import WorkerSettings, from_vast
 from vast_pipelines_tests.conftest import SLACK_TOKEN, VAST_KEY, make_resources, worker_changes
 from vast_pipelines_tests.fakes import Reply
 from vast_pipelines_tests.jobs import JobRun, run_job
@@ -193,8 +193,9 @@ def test_a_refused_put_says_what_was_applied_and_how_to_finish(database, vast_se
 
 def test_a_recommendation_is_a_run_config_update_worker_accepts(database, vast_server, slack_server, worker):
     endpoint_id, _ = worker
-    current = from_vast(vast_server.endpoints[endpoint_id])
-    run_config = update_worker_run_config("llama-3-8b", recommended_changes(Opportunity.MANY_COLD_STARTS, current))
+    assert from_vast(vast_server.endpoints[endpoint_id]).inactivity_timeout == 300
+    # The weekly review's fix for many cold starts: the guide's 10 min idle timeout.
+    run_config = update_worker_run_config("llama-3-8b", WorkerSettings(inactivity_timeout=600))
     run = update(make_resources(database, vast=vast_server, slack=slack_server, actions="apply"), run_config)
     assert run.result.success, run.messages
     assert vast_server.endpoints[endpoint_id]["inactivity_timeout"] == 600

@@ -2,8 +2,8 @@
 
 ``deploy_model`` turns a :class:`DeploySpec` into a Vast.ai endpoint with a worker group and an
 agent-router key; ``update_worker`` changes a worker's settings. Recommendations from the reviews become
-a ready ``update_worker`` run config (:func:`update_worker_run_config`), shown as YAML and as a Launchpad
-link, so the fix is one click.
+a ready ``update_worker`` run config (:func:`update_worker_run_config`), which reports show as YAML and as a
+Launchpad link, so the fix is one click.
 """
 
 from __future__ import annotations
@@ -13,11 +13,7 @@ import shlex
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
-from urllib.parse import quote
-
-import yaml
 
 from vast_pipelines.policy.worker_settings import (
     DEPLOY_DEFAULTS,
@@ -29,7 +25,6 @@ from vast_pipelines.policy.worker_settings import (
     WorkerSettings,
     combine,
     from_guide,
-    keep_warm_min_load,
     merged,
     settings_problems,
 )
@@ -43,16 +38,14 @@ DEFAULT_DISK_GB = 64
 DEFAULT_READY_TIMEOUT_SECONDS = 1200.0  # a fresh worker downloads the image and loads the weights
 DEFAULT_POLL_INTERVAL_SECONDS = 15.0
 WORKER_URL_PLACEHOLDER = "<worker URL from the autoscaler, once a worker is ready>"
-# Where `dagster dev` serves this code location (workspace.yaml: python_module, no location_name).
-DEFAULT_LOCATION = "__repository__@vast_pipelines.definitions"
 
 _ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ROUTER_KEY = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _TEMPLATE_HASH = re.compile(r"^[A-Za-z0-9]{6,64}$")
 _NO_SPACE = re.compile(r"^\S+$")
 
-# Worker states as the autoscaler reports them ("Ready (IDLE)", "loading", ...), first word, lower case.
-READY_STATES = frozenset({"ready", "idle", "running", "active"})
+# Worker states as the autoscaler reports them ("Error", "loading", ...), first word, lower case, that will not
+# become ready by themselves.
 FAILED_STATES = frozenset({"error", "failed", "destroying"})
 
 
@@ -206,15 +199,22 @@ def workergroup_body(spec: DeploySpec, endpoint_id: int | str) -> dict[str, Any]
     return body
 
 
+def foreign_groups(spec: DeploySpec, groups: Iterable[Mapping[str, Any]]) -> list[tuple[Any, str, str]]:
+    """The worker groups that run something other than ``spec`` asks for: ``(id, what it runs, what was asked)``
+    (a template hash or the launch arguments; ``unknown`` when Vast.ai does not say)."""
+    asked = spec.template_hash or f"--image {spec.image}"
+    found = []
+    for group in groups:
+        runs = str(group.get("template_hash") or group.get("launch_args") or "unknown")
+        if asked not in runs:
+            found.append((group.get("id"), runs, asked))
+    return found
+
+
 def worker_state(status: str) -> str:
     """The first word of a worker status, lower case: ``Ready (IDLE)`` → ``ready``."""
     match = re.match(r"\s*([A-Za-z_]+)", status or "")
     return match.group(1).lower() if match else "unknown"
-
-
-def is_ready(status: str) -> bool:
-    """Whether a worker in this state serves requests."""
-    return worker_state(status) in READY_STATES
 
 
 def is_failed(status: str) -> bool:
@@ -281,44 +281,6 @@ class WorkerUpdate:
     gpu_type: str | None = None  # the guide's gpu_type: each worker group's gpu_name, its other filters kept
 
 
-# --- recommendations that act -------------------------------------------------------------------
-
-
-class Opportunity(StrEnum):
-    """The reviews' worker opportunities, in the guide's words."""
-
-    MANY_COLD_STARTS = "many cold starts: increase timeout"
-    KEEP_WARM = "cold_start_rate > 0.2: keep worker warm (min_workers=1)"
-    LOW_USAGE = "low usage: reduce max_workers"
-    NOT_SCALING_DOWN = "worker not scaling down: reduce timeout"
-
-
-# The Vast.ai field each opportunity moves (README: "Recommendations that act").
-OPPORTUNITY_FIELD = {
-    Opportunity.MANY_COLD_STARTS: "inactivity_timeout",
-    Opportunity.KEEP_WARM: "min_load",
-    Opportunity.LOW_USAGE: "max_workers",
-    Opportunity.NOT_SCALING_DOWN: "inactivity_timeout",
-}
-
-
-def recommended_changes(
-    opportunity: Opportunity, current: WorkerSettings, *, worker_perf: float | None = None
-) -> WorkerSettings:
-    """The Vast.ai fields that act on an opportunity, from a worker's current ones (unknown: the guide's)."""
-    idle = current.inactivity_timeout if current.inactivity_timeout is not None else GUIDE_DEPLOY.idle_timeout or 300
-    high = current.max_workers if current.max_workers is not None else GUIDE_DEPLOY.max_workers or 3
-    if opportunity is Opportunity.MANY_COLD_STARTS:
-        # "Increase idle timeout from 5 min to 10 min"; beyond that, double it, up to 30 min.
-        return WorkerSettings(inactivity_timeout=min(max(600, idle * 2), 1800))
-    if opportunity is Opportunity.KEEP_WARM:
-        # Warm means active: min_load above 0 (cold_workers only keeps stopped workers).
-        return WorkerSettings(min_load=keep_warm_min_load(1, worker_perf))
-    if opportunity is Opportunity.LOW_USAGE:
-        return WorkerSettings(max_workers=max(high - 1, current.cold_workers or 0, 1))
-    return WorkerSettings(inactivity_timeout=max(idle // 2, 60))
-
-
 def update_worker_run_config(endpoint: str | int, changes: WorkerSettings | Mapping[str, Any]) -> dict[str, Any]:
     """A ready ``update_worker`` run config: the endpoint and the settings to change.
 
@@ -341,12 +303,3 @@ def update_worker_run_config(endpoint: str | int, changes: WorkerSettings | Mapp
     ordered = {**direct.given(), **words.given()}
     return {"endpoint": str(endpoint), **ordered}
 
-
-def run_config_yaml(run_config: Mapping[str, Any]) -> str:
-    """A run config as the YAML the Launchpad shows."""
-    return yaml.safe_dump(dict(run_config), sort_keys=False, default_flow_style=False)
-
-
-def launchpad_path(job: str, run_config: Mapping[str, Any], location: str = DEFAULT_LOCATION) -> str:
-    """The Dagster UI path that opens ``job``'s Launchpad filled with ``run_config`` (prefix the UI's URL)."""
-    return f"/locations/{location}/jobs/{job}/playground/setup?config={quote(run_config_yaml(run_config), safe='')}"

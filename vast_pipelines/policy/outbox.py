@@ -11,6 +11,3 @@ def max_ages(limits: Thresholds) -> MaxAges:
     return MaxAges(limits.alert_max_age_hours * 3600.0, limits.report_max_age_hours * 3600.0)
 
 
-def max_age_seconds(kind: str, ages: MaxAges) -> float:
-    """How long a message of ``kind`` may wait undelivered."""
-    return ages.report_seconds if kind in ages.report_kinds else ages.alert_seconds

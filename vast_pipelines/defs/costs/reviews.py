@@ -6,6 +6,7 @@ from datetime import date
 
 import dagster as dg
 
+from vast_pipelines.definitions import code_location
 from vast_pipelines.defs.costs.checks import band_check
 from vast_pipelines.defs.costs.history import GROUP, record_rolled_up_days
 from vast_pipelines.defs.costs.partitions import CostPartitions
@@ -105,7 +106,8 @@ def build_review_assets(partitions: CostPartitions) -> list[dg.AssetsDefinition]
                     "hard_cap_date": str(review.forecast.hard_cap_date or "not this month") if review.forecast else "",
                     **_common_metadata(run, sent, f"Daily cost, week of {week}"),
                     "ready_fixes": dg.MetadataValue.md(
-                        "\n\n".join(update_worker_recommendation(e, c) for e, c in fixes) or "none"
+                        "\n\n".join(update_worker_recommendation(e, c, code_location(context)) for e, c in fixes)
+                        or "none"
                     ),
                 }
             )

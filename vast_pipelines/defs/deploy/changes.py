@@ -14,25 +14,39 @@ from vast_pipelines.resources.slack import SlackResource
 CHANGES_TAG = {"vast_pipelines/vast_changes": "deploy"}
 
 
-def record(context: dg.OpExecutionContext, database: AnalyticsDatabase, **change: Any) -> None:
-    """Keep a change in ``vast_pipelines.worker_changes`` (fields of ``WorkerChangeStore.record``); a database
-    outage is logged, never hides the change."""
+def record(
+    context: dg.OpExecutionContext,
+    database: AnalyticsDatabase,
+    step: str,
+    target: str,
+    *,
+    before: Any = None,
+    after: Any = None,
+    outcome: str = "applied",
+    detail: str | None = None,
+) -> None:
+    """Keep a change of this run's job in ``vast_pipelines.worker_changes``; a database outage is logged, never
+    hides the change."""
     try:
-        database.worker_changes.record(run_id=context.run.run_id, **change)
+        database.worker_changes.record(
+            run_id=context.run.run_id,
+            job=context.job_name,
+            step=step,
+            target=target,
+            before=before,
+            after=after,
+            outcome=outcome,
+            detail=detail,
+        )
     except OperatorError as exc:
-        context.log.warning(f"{change.get('step')} ({change.get('target')}) happened but could not be recorded: {exc}")
+        context.log.warning(f"{step} ({target}) happened but could not be recorded: {exc}")
 
 
 def notify_updates(
-    context: dg.OpExecutionContext,
-    database: AnalyticsDatabase,
-    slack: SlackResource,
-    *,
-    text: str,
-    kind: str,
-    dedupe_key: str,
+    context: dg.OpExecutionContext, database: AnalyticsDatabase, slack: SlackResource, *, text: str, kind: str
 ) -> Sent | None:
-    """Post to SLACK_UPDATES_CHANNEL through the outbox; None when even the outbox was unreachable."""
+    """Post to SLACK_UPDATES_CHANNEL through the outbox, once per run; None when even the outbox was unreachable."""
+    dedupe_key = f"{context.job_name}:{context.run.run_id}"
     try:
         sent = send_slack(database, slack, channel=slack.updates_channel, text=text, kind=kind, dedupe_key=dedupe_key)
     except OperatorError as exc:

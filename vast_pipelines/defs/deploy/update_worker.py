@@ -3,13 +3,12 @@
 import dataclasses
 
 import dagster as dg
-from pydantic import Field
 
 from vast_pipelines.defs.deploy.changes import CHANGES_TAG, notify_updates, record
+from vast_pipelines.defs.deploy.config import UpdateWorkerConfig
 from vast_pipelines.policy.deploy import UPDATE_JOB, GroupQuery, WorkerUpdate
 from vast_pipelines.policy.worker_settings import (
     ENDPOINT_FIELDS,
-    GuideWords,
     WorkerSettings,
     changes,
     combine,
@@ -33,57 +32,6 @@ from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.vast import VastAIResource
-
-
-class UpdateWorkerConfig(dg.Config):
-    """A worker (endpoint) and the settings to change, in Vast.ai's fields or the guide's words; the ones left
-    empty stay as they are."""
-
-    endpoint: str = Field(description="Endpoint name or id, e.g. llama-3-8b.")
-    min_load: float | None = Field(
-        default=None, description="Vast.ai min_load: perf units/s kept on active workers (above 0 keeps one warm)."
-    )
-    min_cold_load: float | None = Field(default=None, description="Vast.ai min_cold_load (perf units/s).")
-    cold_workers: int | None = Field(
-        default=None, description="Vast.ai cold_workers: stopped workers kept with the model loaded."
-    )
-    max_workers: int | None = Field(default=None, description="Vast.ai max_workers.")
-    target_util: float | None = Field(default=None, description="Vast.ai target_util (0-1].")
-    cold_mult: float | None = Field(default=None, description="Vast.ai cold_mult.")
-    inactivity_timeout: int | None = Field(
-        default=None, description="Vast.ai inactivity_timeout: seconds without traffic before scaling to zero."
-    )
-    search_params: str | None = Field(
-        default=None, description="Vast.ai offer query for every worker group (replaces it whole)."
-    )
-    idle_timeout: int | None = Field(default=None, description="Guide word for inactivity_timeout, e.g. 600.")
-    min_workers: int | None = Field(
-        default=None,
-        description="Guide word: 0 → min_load 0 (scale to zero); N → min_load of N workers' measured perf "
-        "(1 when none is measured). The translation is shown before anything changes.",
-    )
-    gpu_type: str | None = Field(
-        default=None, description="Guide word: the gpu_name of every worker group's search_params, e.g. RTX_A6000."
-    )
-
-    def direct(self) -> WorkerSettings:
-        """The Vast.ai fields asked for."""
-        search = self.search_params.strip() if self.search_params and self.search_params.strip() else None
-        return WorkerSettings(
-            min_load=self.min_load,
-            min_cold_load=self.min_cold_load,
-            cold_workers=self.cold_workers,
-            max_workers=self.max_workers,
-            target_util=self.target_util,
-            cold_mult=self.cold_mult,
-            inactivity_timeout=self.inactivity_timeout,
-            search_params=search,
-        )
-
-    def words(self) -> GuideWords:
-        """The guide's words asked for."""
-        gpu = self.gpu_type.strip() if self.gpu_type and self.gpu_type.strip() else None
-        return GuideWords(idle_timeout=self.idle_timeout, min_workers=self.min_workers, gpu_type=gpu)
 
 
 def _read(vast: VastAIResource, endpoint_id: int) -> tuple[WorkerSettings, tuple[GroupQuery, ...]]:
@@ -221,9 +169,8 @@ def update_worker_apply(
         record(
             context,
             database,
-            job=UPDATE_JOB,
-            step=f"update {what}",
-            target=f"{what} {target}",
+            f"update {what}",
+            f"{what} {target}",
             before=before,
             after=body,
             outcome="failed" if error else "applied",
@@ -281,14 +228,7 @@ def update_worker_confirm(
     if read:
         read = ", ".join(read)
         raise dg.Failure(description=f"Vast.ai accepted the change but reads back {read}.\n{report}")
-    notify_updates(
-        context,
-        database,
-        slack,
-        text=updated_message(update, after),
-        kind="update_worker",
-        dedupe_key=f"{UPDATE_JOB}:{context.run.run_id}",
-    )
+    notify_updates(context, database, slack, text=updated_message(update, after), kind="update_worker")
 
 
 @dg.config_mapping
@@ -297,6 +237,7 @@ def _update_worker_config(config: UpdateWorkerConfig) -> dg.RunConfig:
 
 
 @dg.job(
+    name=UPDATE_JOB,
     config=_update_worker_config,
     tags=CHANGES_TAG,
     description="The guide's Update Worker Configuration: show an endpoint's Vast.ai settings (min_load, "

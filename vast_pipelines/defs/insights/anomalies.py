@@ -26,7 +26,7 @@ ANOMALY_EPISODE = "cost_anomaly"
 
 def judge_models(database: AnalyticsDatabase, now: datetime, tz: ZoneInfo, limits: Thresholds) -> list[ModelAnomaly]:
     """Every model with spend today, judged today and this hour (one statement: an index range per window)."""
-    weeks = int(limits.anomaly_weeks)
+    weeks = limits.anomaly_weeks
     windows = comparison_windows(now, tz, weeks)
     spend = database.costs.window_spend([(w.start, w.end) for w in windows])
     totals: dict[tuple[str, int, str], tuple[float, int]] = {}
@@ -48,7 +48,7 @@ def cost_anomalies(database: AnalyticsDatabase, settings: RunbookSettings) -> dg
     now = clock.now()
     judged = judge_models(database, now, tz, limits)
     flagged = [a for a in judged if a.anomaly.flagged]
-    text = anomalies_report(judged, now, tz, int(limits.anomaly_weeks))
+    text = anomalies_report(judged, now, tz, limits.anomaly_weeks)
     return dg.MaterializeResult(
         metadata={
             "anomalies": len(flagged),

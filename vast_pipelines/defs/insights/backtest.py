@@ -45,7 +45,7 @@ def build_backtest_job(partitions: CostPartitions) -> dg.JobDefinition:
             timezone=settings.timezone, thresholds=",".join(filter(None, [settings.thresholds, config.thresholds]))
         )
         tz, limits = zone_and_limits(tried)
-        days = config.days or int(limits.backtest_days)
+        days = config.days or limits.backtest_days
         today = clock.now().astimezone(tz).date()
         first = today - timedelta(days=days)
         # Whole months from their 1st: month-to-date on the first replayed day needs the days before it.

@@ -6,6 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from vast_pipelines import clock
+from vast_pipelines.definitions import code_location
 from vast_pipelines.defs.costs.source import vast_ai_costs
 from vast_pipelines.defs.insights.freshness import GROUP
 from vast_pipelines.policy.deploy import endpoint_name_for
@@ -47,10 +48,11 @@ def idle_timeout_what_if(
     checked against the logged `cold_start` flags, and the cheapest setting keeping the cold-start rate within
     0.2 is given as a ready `update_worker` config. Kept in `vast_pipelines.idle_timeout_what_if`."""
     limits = settings.limits()
-    days = config.days or int(limits.what_if_days)
+    days = config.days or limits.what_if_days
     end = clock.now()
     start = end - timedelta(days=days)
     endpoints, groups, vast_error = _endpoints(vast)
+    location = code_location(context)
     sections, rows, errors, requests, savings = [], [], [], 0, 0.0
     for trace in database.costs.request_traces(start, end):
         requests += len(trace.starts)
@@ -68,7 +70,7 @@ def idle_timeout_what_if(
             errors.append(abs(result.check.error))
         savings += result.saving
         translation = _translation(result.move, endpoint, vast)
-        advised = advice(name, endpoint is not None, result, translation, price, limits.cold_start_rate)
+        advised = advice(name, endpoint is not None, result, translation, price, limits.cold_start_rate, location)
         sections.append(
             model_section(trace.model, len(trace.starts), name, endpoint is not None, price, source, result, advised)
         )

@@ -40,7 +40,7 @@ def billing_reconciliation(
     `vast_pipelines.billing_reconciliation`."""
     limits = settings.limits()
     end = clock.now().astimezone(UTC).date()
-    first = end - timedelta(days=int(limits.reconcile_days))
+    first = end - timedelta(days=limits.reconcile_days)
     logged = database.costs.logged_by_utc_day(first, end)
     note = ""
     try:

@@ -143,14 +143,14 @@ def watch(
         attempts=status.attempts,
         failure=status.failure.value if status.failure else None,
         detail=status.detail,
-        keep=max(int(limits.outage_checks), 1),
+        keep=max(limits.outage_checks, 1),
     )
-    action = outage_action([online for online, _ in recent], int(limits.outage_checks), open_id is not None)
+    action = outage_action([online for online, _ in recent], limits.outage_checks, open_id is not None)
     line = f"{status.name} {status_label(status)} after {status.attempts} attempt(s) {status.detail}".strip()
     context.log.info(line)
     if action is OutageAction.OPEN:
         since = down_since(recent) or clock.now()
-        checks = max(int(limits.outage_checks), 1)
+        checks = max(limits.outage_checks, 1)
         return f"{line}; {announce_outage(database, slack, email, status, gathered or {}, since, checks, tz)}"
     if action is OutageAction.RECOVER:
         return f"{line}; {announce_recovery(database, slack, email, status, tz)}"
