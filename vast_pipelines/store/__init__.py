@@ -15,4 +15,5 @@ package, once) alters what exists and runs exactly once (``store/schema.py``).
     vast_ai_costs (written by agent-router) ─► cost_table, costs, spend (+ spend_minutes), cost_history
     the pipelines' own tables ─► health, worker_changes, outbox (+ spool files), alerts, incidents,
                                   cost_reports, insights, demo (embedded database only)
+    shared ─► base (Store, Migration), errors (what an operator can act on), schema (the migrations)
 """
