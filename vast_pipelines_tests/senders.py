@@ -11,9 +11,10 @@ import sys
 import time
 
 from vast_pipelines.notifications import Sent, redeliver_due, send, send_slack
-from vast_pipelines.resources.database import AnalyticsDatabase, OutboxMessage
+from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.slack import SlackResource
+from vast_pipelines.store.outbox import OutboxMessage
 from vast_pipelines_tests.conftest import SLACK_TOKEN
 
 
