@@ -50,7 +50,6 @@ from vast_pipelines import clock
 from vast_pipelines.definitions import defs
 from vast_pipelines.defs.costs.history import roll_up
 from vast_pipelines.domain.periods import local_midnight, periods_at
-from vast_pipelines.policy.spend_minutes import SETTLE, floor_minute
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.heartbeat import HeartbeatResource
@@ -58,6 +57,7 @@ from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.store import spend_minutes
 from vast_pipelines.store.cost_table import CHARGED
+from vast_pipelines.store.minute_plan import SETTLE, floor_minute
 from vast_pipelines.store.spend import SUMMARY as SPEND_SUMMARY
 from vast_pipelines.store.spend import spend_parameters
 from vast_pipelines_tests.guide_queries import guide_query_between

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
+from vast_pipelines.errors import OperatorError
 from vast_pipelines.resources.database import AnalyticsDatabase, check_database_url
 from vast_pipelines.resources.email import EmailResource, parse_smtp_url
 from vast_pipelines.resources.endpoints import InferenceEndpoints
-from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines.resources.heartbeat import HeartbeatResource
 from vast_pipelines.resources.router import AgentRouterResource
 from vast_pipelines.resources.settings import (

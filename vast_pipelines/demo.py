@@ -33,10 +33,10 @@ from vast_pipelines.demo_traffic import (
     demo_rows,
     last_complete_week_wednesday,
 )
+from vast_pipelines.errors import OperatorError
 from vast_pipelines.instance import prepare_instance
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.embedded import stop_embedded_server
-from vast_pipelines.resources.errors import OperatorError
 
 # The report is printed once at the end; Dagster's step-by-step log only when something goes wrong.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

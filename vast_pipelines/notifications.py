@@ -9,13 +9,13 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from vast_pipelines.domain.outbox import DIGEST_KIND, Expired, MaxAges, digest
+from vast_pipelines.domain.outbox import DIGEST_KIND, Delivery, Expired, MaxAges, digest
 from vast_pipelines.reports.alerts import Message
 from vast_pipelines.reports.outbox import expired_digest
 from vast_pipelines.reports.plain import plain_text
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
-from vast_pipelines.resources.slack import Delivery, SlackResource
+from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.store import outbox
 from vast_pipelines.store.errors import DatabaseUnavailable
 from vast_pipelines.store.outbox import OutboxMessage, OutboxRow

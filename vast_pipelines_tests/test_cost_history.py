@@ -7,9 +7,9 @@ import sqlalchemy as sa
 
 from vast_pipelines.config import history_start
 from vast_pipelines.definitions import defs
+from vast_pipelines.errors import OperatorError
 from vast_pipelines.policy.costs import daily_costs
 from vast_pipelines.reports.figures import round_money
-from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines_tests.conftest import insert_costs, make_resources
 from vast_pipelines_tests.cost_runs import days, guide_between, local, run_partition
 from vast_pipelines_tests.test_health_check import checks, metadata

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from vast_pipelines.errors import OperatorError
 from vast_pipelines.resources.email import EmailResource, parse_smtp_url
-from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines_tests.conftest import closed_port_url, notification
 from vast_pipelines_tests.fakes import SmtpServer
 from vast_pipelines_tests.senders import send_email

@@ -23,8 +23,8 @@ from sqlalchemy.engine import make_url
 from vast_pipelines.config import ConfigurationError, validate_environment
 from vast_pipelines.defs.alerts.budget import BUDGET_STATUS_TAG
 from vast_pipelines.defs.guards import CannotJudge
+from vast_pipelines.errors import OperatorError
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine, tick_limits
-from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines.store.errors import DatabaseBadData, DatabaseBusy, DatabaseLoginFailed, DatabasePermissionDenied
 from vast_pipelines_tests.conftest import (
     REPO,

@@ -145,6 +145,7 @@ def test_a_later_migration_alters_a_table_once(engine):
     assert versions(engine) == list(range(1, HEAD + 2))
 
 
+@pytest.mark.faults
 def test_two_processes_migrating_at_once_apply_each_version_once(engine):
     engines = [sa.create_engine(engine.url) for _ in range(2)]
     start = threading.Barrier(len(engines))

@@ -7,11 +7,11 @@ from vast_pipelines.domain.emergency import ShutdownMode
 from vast_pipelines.domain.health import Failure, Probe
 from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.domain.thresholds import GUIDE
+from vast_pipelines.errors import OperatorError
 from vast_pipelines.policy.health import endpoint_status, is_possible_cold_start
 from vast_pipelines.policy.spend import DailyVerdict, daily_verdict, forecast_month_end
 from vast_pipelines.reports.figures import usd
 from vast_pipelines.reports.health import offline_actions
-from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines.resources.settings import RunbookSettings, parse_overrides
 
 

@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from vast_pipelines.policy.anomalies import judge, robust_score
-from vast_pipelines.policy.freshness import judge_freshness
+from vast_pipelines.policy.freshness import judge_freshness, needs_same_hour_counts, same_hour_windows
 from vast_pipelines.policy.idle_timeout import cheapest_within, grid, replay
 from vast_pipelines.policy.reconcile import reconcile_day
 from vast_pipelines.reports.insights import anomaly_line, freshness_reason
@@ -165,3 +165,16 @@ def test_backtest_fires_each_rule_once_at_the_minute_it_crossed():
         ("runaway", t(2, 15, 30), 55.0),
         ("budget_warning", ends[date(2026, 3, 20)], 115.0),
     ]
+
+
+def test_past_weeks_are_counted_only_when_the_newest_request_is_older_than_the_gap():
+    now = datetime(2026, 3, 18, 9, 30, tzinfo=UTC)
+    gap = timedelta(hours=2)
+    assert not needs_same_hour_counts(None, now, gap)  # never a row: stale whatever the past weeks say
+    assert not needs_same_hour_counts(now - gap, now, gap)
+    assert needs_same_hour_counts(now - gap - timedelta(seconds=1), now, gap)
+    # Without the counts the verdict of a fresh or empty table is the same as with them.
+    for latest in (None, now - timedelta(minutes=5), now - gap):
+        counts = [40, 50, 45, 60]
+        assert judge_freshness(latest, now, [], gap) == judge_freshness(latest, now, counts, gap)
+    assert len(same_hour_windows(now, gap)) == 4

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from vast_pipelines.resources.errors import NotConfigured
+from vast_pipelines.errors import NotConfigured
 from vast_pipelines.resources.router import AgentRouterResource, RouterFileError, read_value, set_value
 
 ENV = """# agent-router settings

@@ -11,7 +11,9 @@ import sqlalchemy as sa
 
 from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.domain.spend import SpendSummary
-from vast_pipelines.policy.spend_minutes import (
+from vast_pipelines.resources.database import AnalyticsDatabase
+from vast_pipelines.store import spend_minutes
+from vast_pipelines.store.minute_plan import (
     MAX_ADVANCE,
     SETTLE,
     Coverage,
@@ -23,8 +25,6 @@ from vast_pipelines.policy.spend_minutes import (
     read_bounds,
     sweep_slice,
 )
-from vast_pipelines.resources.database import AnalyticsDatabase
-from vast_pipelines.store import spend_minutes
 from vast_pipelines.store.spend import SUMMARY as SPEND_SUMMARY
 from vast_pipelines.store.spend import spend_parameters
 from vast_pipelines_tests.conftest import insert_costs

@@ -1,6 +1,6 @@
 import pytest
 
-from vast_pipelines.resources.errors import NotConfigured
+from vast_pipelines.errors import NotConfigured
 from vast_pipelines.resources.vast import VastAIError, VastAIResource
 from vast_pipelines_tests.conftest import VAST_KEY, closed_port_url
 from vast_pipelines_tests.fakes import Reply

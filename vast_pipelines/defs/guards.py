@@ -6,8 +6,8 @@ from typing import Any
 
 import dagster as dg
 
+from vast_pipelines.errors import OperatorError
 from vast_pipelines.resources.database import tick_limits
-from vast_pipelines.resources.errors import OperatorError
 
 
 class CannotJudge(OperatorError):

@@ -55,3 +55,12 @@ def digest(expired: Iterable[Expired]) -> ExpiredDigest | None:
         last_id=max(row.id for row in rows),
         oldest_seconds=max(row.age_seconds for row in rows),
     )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The outcome of one delivery attempt: delivered, failed, or not configured."""
+
+    status: str
+    ref: str | None = None
+    error: str | None = None

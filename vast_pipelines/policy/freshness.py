@@ -30,6 +30,12 @@ def judge_freshness(
     return Freshness(expected >= min_expected_requests, latest_request, gap, expected)
 
 
+def needs_same_hour_counts(latest_request: datetime | None, now: datetime, max_gap: timedelta) -> bool:
+    """Whether ``judge_freshness`` looks at the same hours of past weeks: only when the newest request is older than
+    ``max_gap`` (the counts cost an index range per week; a fresh table needs none of them)."""
+    return latest_request is not None and now - latest_request > max_gap
+
+
 def same_hour_windows(now: datetime, max_gap: timedelta, weeks: int = 4) -> list[tuple[datetime, datetime]]:
     """``[now - max_gap, now)`` shifted back 1..``weeks`` weeks: the windows ``judge_freshness`` compares with."""
     return [(now - max_gap - timedelta(weeks=k), now - timedelta(weeks=k)) for k in range(1, weeks + 1)]

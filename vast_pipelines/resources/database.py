@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from pydantic import Field, PrivateAttr
 from sqlalchemy.engine import Connection, Engine
 
+from vast_pipelines.errors import OperatorError, redact
 from vast_pipelines.resources.database_url import (
     QUOTE_ADVICE,
     check_database_url,
@@ -30,7 +31,6 @@ from vast_pipelines.resources.database_url import (
     url_secrets,
 )
 from vast_pipelines.resources.embedded import embedded_server_url
-from vast_pipelines.resources.errors import OperatorError, redact
 from vast_pipelines.store import cost_table, spend
 from vast_pipelines.store.alerts import AlertStore
 from vast_pipelines.store.base import SCHEMA

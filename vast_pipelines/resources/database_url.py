@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy.engine import URL, make_url
 
-from vast_pipelines.resources.errors import OperatorError
+from vast_pipelines.errors import OperatorError
 
 POSTGRES_SCHEMES = ("postgresql", "postgres", "timescaledb", "postgresql+psycopg")
 URL_EXAMPLE = "TIMESCALE_URL=postgresql://bluefly:password@timescaledb:5433/analytics"

@@ -12,8 +12,8 @@ from urllib.parse import unquote, urlsplit
 import dagster as dg
 from pydantic import Field
 
-from vast_pipelines.resources.errors import OperatorError, redact
-from vast_pipelines.resources.slack import Delivery
+from vast_pipelines.domain.outbox import Delivery
+from vast_pipelines.errors import OperatorError, redact
 
 DEFAULT_TO = "platform-ops@bluefly.io"
 

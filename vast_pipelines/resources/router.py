@@ -19,7 +19,7 @@ from dotenv.parser import parse_stream
 from pydantic import Field
 
 from vast_pipelines import clock
-from vast_pipelines.resources.errors import NotConfigured, OperatorError
+from vast_pipelines.errors import NotConfigured, OperatorError
 
 # One assignment line as python-dotenv reads it: the head up to the value, the value (quoted or not), and the
 # tail (an inline comment needs whitespace before `#`, as in dotenv and the shell) with the line ending.

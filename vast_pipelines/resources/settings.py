@@ -18,7 +18,7 @@ from pydantic import BeforeValidator, Field, TypeAdapter, ValidationError
 
 from vast_pipelines.domain.emergency import ShutdownMode
 from vast_pipelines.domain.thresholds import GUIDE, Thresholds
-from vast_pipelines.resources.errors import OperatorError
+from vast_pipelines.errors import OperatorError
 
 THRESHOLD_NAMES = tuple(f.name for f in dataclasses.fields(Thresholds))
 THRESHOLDS_EXAMPLE = "VAST_PIPELINES_THRESHOLDS=hard_cap=300,runaway_daily=80"

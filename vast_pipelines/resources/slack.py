@@ -6,7 +6,6 @@ import hashlib
 import logging
 import threading
 import time
-from dataclasses import dataclass
 
 import dagster as dg
 from pydantic import Field
@@ -18,7 +17,8 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from vast_pipelines.resources.errors import redact
+from vast_pipelines.domain.outbox import Delivery
+from vast_pipelines.errors import redact
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +29,6 @@ _MENTIONS: dict[tuple[str, str, str], tuple[str, float]] = {}
 _MENTIONS_LOCK = threading.Lock()
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """The outcome of one delivery attempt: delivered, failed, or not configured."""
-
-    status: str
-    ref: str | None = None
-    error: str | None = None
 
 
 class SlackResource(dg.ConfigurableResource):

@@ -110,14 +110,6 @@ ORDER BY 1
 """
 
 
-@dataclass(frozen=True)
-class Activity:
-    """The newest request up to now (None: the table has none) and the requests of each window asked about."""
-
-    latest_request: datetime | None
-    window_requests: list[int]
-
-
 @dataclass
 class Trace:
     """One model's requests in time order (seconds since the epoch), compact for long windows."""
@@ -170,14 +162,18 @@ class CostStore(Store):
             cold=Percentiles(*(row["cold"] or (None, None, None))),
         )
 
-    def activity(self, now: datetime, windows: Sequence[tuple[datetime, datetime]]) -> Activity:
-        """The newest request up to ``now`` and the requests of each window ``[start, end)``."""
+    def latest_request(self, now: datetime) -> datetime | None:
+        """The newest request up to ``now``; None when the table has none."""
         with self._begin() as conn:
-            latest = conn.execute(sa.text(_LATEST_REQUEST), {"now": now}).scalar_one()
+            return conn.execute(sa.text(_LATEST_REQUEST), {"now": now}).scalar_one()
+
+    def window_requests(self, windows: Sequence[tuple[datetime, datetime]]) -> list[int]:
+        """The requests of each window ``[start, end)``, in order."""
+        with self._begin() as conn:
             counts = conn.execute(
                 sa.text(_WINDOW_REQUEST_COUNTS), {"starts": [s for s, _ in windows], "ends": [e for _, e in windows]}
             )
-            return Activity(latest, [row.requests for row in counts])
+            return [row.requests for row in counts]
 
     def window_spend(
         self, windows: Sequence[tuple[datetime, datetime]]

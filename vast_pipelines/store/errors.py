@@ -1,6 +1,6 @@
 """The analytics database's failures that an operator can act on (``AnalyticsDatabase.explain`` words them)."""
 
-from vast_pipelines.resources.errors import OperatorError
+from vast_pipelines.errors import OperatorError
 
 
 class DatabaseUnavailable(OperatorError):

@@ -11,11 +11,11 @@ import sqlalchemy as sa
 
 from vast_pipelines.domain.periods import Periods
 from vast_pipelines.domain.spend import SpendSummary
-from vast_pipelines.policy.spend_minutes import read_bounds
 from vast_pipelines.store import spend_minutes
 from vast_pipelines.store.base import Database, Store
 from vast_pipelines.store.cost_table import CHARGED, COST_TABLE, CREDIT, INVALID_COST, SPEND_COLUMNS
 from vast_pipelines.store.errors import DatabaseBadData
+from vast_pipelines.store.minute_plan import read_bounds
 from vast_pipelines.store.spend_minutes import MINUTE_ORIGIN
 
 # One raw row's share of the spend columns, as the first branch of SUMMARY's raw rows lists them.
@@ -32,7 +32,7 @@ _CHARGED_COLUMNS = f"""CASE WHEN {CHARGED} THEN cost END,
 # of the rolling 24 h, whichever is earlier: normally yesterday and today. Callers that do not need the rolling
 # 24 h (the per-minute sensors) pass with_rolling = false and read only from the first gap: normally today.
 # Within [covered_from, summed_through) those rows are read pre-summed from spend_minutes (see
-# policy/spend_minutes.py), so "raw" is normally the last minute or two; spend_parameters alone reads all raw.
+# store/minute_plan.py), so "raw" is normally the last minute or two; spend_parameters alone reads all raw.
 SUMMARY = f"""
 WITH needed AS (
     SELECT CAST(d AS date) AS day

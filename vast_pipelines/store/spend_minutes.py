@@ -1,5 +1,5 @@
 """``spend_minutes``: today's (and yesterday's) spend pre-summed per UTC minute and model, kept current within
-the caller's transaction (what to sum and when: ``policy.spend_minutes``).
+the caller's transaction (what to sum and when: ``store.minute_plan``).
 
 A sensor tick then reads a few thousand small rows plus the last minute of raw rows instead of every row of the
 day. Each minute lies within one local day in every zone whose offset is whole minutes (all of today's zones).
@@ -13,7 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from vast_pipelines.domain.periods import Periods
-from vast_pipelines.policy.spend_minutes import (
+from vast_pipelines.store.base import Migration
+from vast_pipelines.store.cost_table import CHARGED, CREDIT, INVALID_COST, MODEL_LABEL, NO_MODEL
+from vast_pipelines.store.minute_plan import (
     SWEEP_ROWS,
     Coverage,
     minute_runs,
@@ -22,8 +24,6 @@ from vast_pipelines.policy.spend_minutes import (
     sweep_from,
     sweep_slice,
 )
-from vast_pipelines.store.base import Migration
-from vast_pipelines.store.cost_table import CHARGED, CREDIT, INVALID_COST, MODEL_LABEL, NO_MODEL
 
 MIGRATIONS = (
     Migration(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vast_pipelines.resources.slack import Delivery
+from vast_pipelines.domain.outbox import Delivery
 from vast_pipelines.store.outbox import OutboxMessage
 
 

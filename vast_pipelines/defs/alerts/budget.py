@@ -61,7 +61,7 @@ def budget_alert_sensor(
     forecast = forecast_month_end(spend.month_to_date, spend.last_7_days_cost, periods, limits)
     decision = budget_decision(spend, forecast, month.isoformat(), limits, today=periods.today_start.date())
     ahead = next_level(spend.month_to_date, limits)
-    freshness = cost_freshness(database, periods.now, limits)
+    freshness = cost_freshness(database, periods.now, limits, spend)
     stale = stale_text(freshness, tz) if freshness.stale and freshness.since is not None else None
     known = known_claims(context.cursor, month)
 

@@ -4,9 +4,9 @@ from typing import Any
 
 import dagster as dg
 
+from vast_pipelines.errors import OperatorError
 from vast_pipelines.notifications import Sent, send_slack
 from vast_pipelines.resources.database import AnalyticsDatabase
-from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines.resources.slack import SlackResource
 
 # Runs with this tag never overlap (dagster.yaml: tag_concurrency_limits), so two launches cannot

@@ -8,6 +8,7 @@ from vast_pipelines.definitions import code_location
 from vast_pipelines.defs.deploy.changes import record
 from vast_pipelines.defs.deploy.config import DeployModelConfig
 from vast_pipelines.defs.deploy.steps import Stop
+from vast_pipelines.errors import OperatorError
 from vast_pipelines.policy.deploy import (
     WORKER_URL_PLACEHOLDER,
     Deployment,
@@ -20,7 +21,6 @@ from vast_pipelines.policy.deploy import (
 from vast_pipelines.policy.worker_settings import WorkerSettings, changes, from_vast, group_query
 from vast_pipelines.reports.deploy import bullet_list, reuse_notes, update_worker_recommendation
 from vast_pipelines.resources.database import AnalyticsDatabase
-from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines.resources.router import AgentRouterResource
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource

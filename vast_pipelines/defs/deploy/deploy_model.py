@@ -9,11 +9,11 @@ from vast_pipelines.defs.deploy.changes import CHANGES_TAG, notify_updates, reco
 from vast_pipelines.defs.deploy.config import DeployModelConfig
 from vast_pipelines.defs.deploy.create import deploy_create_endpoint
 from vast_pipelines.defs.deploy.steps import Stop, planned
+from vast_pipelines.errors import OperatorError
 from vast_pipelines.policy.deploy import DEPLOY_JOB, WORKER_URL_PLACEHOLDER, Deployment, is_failed, workers_summary
 from vast_pipelines.reports.deploy import deployed_message, dry_run_report
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.endpoints import InferenceEndpoints
-from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines.resources.router import AgentRouterResource
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.vast import VastAIResource

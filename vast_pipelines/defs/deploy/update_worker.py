@@ -6,6 +6,7 @@ import dagster as dg
 
 from vast_pipelines.defs.deploy.changes import CHANGES_TAG, notify_updates, record
 from vast_pipelines.defs.deploy.config import UpdateWorkerConfig
+from vast_pipelines.errors import OperatorError
 from vast_pipelines.policy.deploy import UPDATE_JOB, GroupQuery, WorkerUpdate
 from vast_pipelines.policy.worker_settings import (
     ENDPOINT_FIELDS,
@@ -28,7 +29,6 @@ from vast_pipelines.reports.deploy import (
     updated_message,
 )
 from vast_pipelines.resources.database import AnalyticsDatabase
-from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.vast import VastAIResource

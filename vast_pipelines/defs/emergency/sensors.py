@@ -112,7 +112,7 @@ def judge_runaway(
     periods = periods_at(now, tz)
     spend = database.spend.summary(periods, rolling_24h=False)
     today = periods.today_start.date()
-    status = runaway_status(spend, limits, cost_freshness(database, periods.now, limits), tz)
+    status = runaway_status(spend, limits, cost_freshness(database, periods.now, limits, spend), tz)
     remembered = load_memory(context.cursor)
     memory: dict[str, Memory] = {}
     due: list[tuple[Trigger, int]] = []

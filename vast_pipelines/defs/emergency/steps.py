@@ -7,12 +7,12 @@ from typing import Protocol
 import dagster as dg
 
 from vast_pipelines.domain.emergency import NOT_CONFIGURED, EndpointMove, Move, StepResult, failed
+from vast_pipelines.errors import OperatorError
 from vast_pipelines.notifications import alert
 from vast_pipelines.reports.alerts import Message
 from vast_pipelines.reports.emergency import step_lines
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
-from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.vast import VastAIResource
 

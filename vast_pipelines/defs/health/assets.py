@@ -10,7 +10,7 @@ from vast_pipelines.defs.costs.history import load_history, record_rolled_up_day
 from vast_pipelines.defs.costs.partitions import cost_partitions
 from vast_pipelines.defs.costs.source import vast_ai_costs
 from vast_pipelines.defs.metadata import records_table, report_entries, summary_first
-from vast_pipelines.defs.probes import check_endpoints
+from vast_pipelines.defs.probes import check_endpoints, vast_summary
 from vast_pipelines.defs.runbook import zone_and_limits
 from vast_pipelines.domain.costs import CostTotals
 from vast_pipelines.domain.periods import Periods, periods_at
@@ -22,7 +22,6 @@ from vast_pipelines.policy.health import EndpointStatus
 from vast_pipelines.policy.spend import daily_verdict, day_verdict, forecast_month_end
 from vast_pipelines.reports.figures import dollars, guide_figures
 from vast_pipelines.reports.health import (
-    VastSummary,
     as_markdown,
     endpoints_section,
     health_report,
@@ -34,7 +33,6 @@ from vast_pipelines.reports.health import (
 from vast_pipelines.reports.insights import stale_text
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.endpoints import InferenceEndpoints
-from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.tailscale import TailscaleResource
@@ -44,29 +42,6 @@ GROUP = "health"
 VLLM_ONLINE_CHECK = "vllm_online"
 OLLAMA_ONLINE_CHECK = "ollama_online"
 DAILY_SPEND_BAND_CHECK = "daily_spend_band"
-
-
-def vast_summary(vast: VastAIResource) -> VastSummary:
-    """The platform's endpoints and their live workers, or why Vast.ai could not say."""
-    try:
-        endpoints = vast.platform_endpoints()
-    except OperatorError as exc:
-        return VastSummary(False, (str(exc),))
-    if not endpoints:
-        names = vast.owned_names()
-        return VastSummary(True, (f"no endpoints{' named ' + ', '.join(names) if names else ''} on the account",))
-    lines = []
-    for endpoint in endpoints:
-        try:
-            workers = vast.endpoint_workers(endpoint.id)
-            detail = ", ".join(f"{w.id}: {w.status}" for w in workers) or "no live workers (scaled to zero)"
-        except OperatorError as exc:
-            detail = f"workers unknown: {exc}"
-        lines.append(
-            f"{endpoint.name} (id {endpoint.id}, {endpoint.state}, idle timeout {endpoint.inactivity_timeout}s, "
-            f"max workers {endpoint.max_workers}): {detail}"
-        )
-    return VastSummary(True, tuple(lines))
 
 
 def _endpoint_record(status: EndpointStatus) -> dict:
@@ -206,7 +181,7 @@ def yesterday_spend(
     periods = periods_at(clock.now(), tz)
     spend = database.spend.summary(periods)
     forecast = forecast_month_end(spend.month_to_date, spend.last_7_days_cost, periods, limits)
-    freshness = cost_freshness(database, periods.now, limits)
+    freshness = cost_freshness(database, periods.now, limits, spend)
     # A table that never had a row is "no data" already; one that went silent makes every verdict unknown.
     stale = stale_text(freshness, tz) if freshness.stale and freshness.since is not None else None
     days = month_so_far(context, database, settings, periods, spend)

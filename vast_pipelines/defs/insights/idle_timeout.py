@@ -9,12 +9,12 @@ from vast_pipelines import clock
 from vast_pipelines.definitions import code_location
 from vast_pipelines.defs.costs.source import vast_ai_costs
 from vast_pipelines.defs.insights.freshness import GROUP
+from vast_pipelines.errors import OperatorError
 from vast_pipelines.policy.deploy import endpoint_name_for
 from vast_pipelines.policy.idle_timeout import assumed_current, gpu_hour_price, reported_price, what_if
 from vast_pipelines.policy.worker_settings import GuideWords, Translation, from_guide, from_vast, to_guide
 from vast_pipelines.reports.what_if import advice, model_section, what_if_report
 from vast_pipelines.resources.database import AnalyticsDatabase
-from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.vast import VastAIResource, VastEndpoint
 

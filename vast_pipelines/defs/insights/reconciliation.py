@@ -7,10 +7,10 @@ import dagster as dg
 from vast_pipelines import clock
 from vast_pipelines.defs.costs.source import vast_ai_costs
 from vast_pipelines.defs.insights.freshness import GROUP
+from vast_pipelines.errors import OperatorError
 from vast_pipelines.policy.reconcile import reconcile_day
 from vast_pipelines.reports.insights import reconciliation_report
 from vast_pipelines.resources.database import AnalyticsDatabase
-from vast_pipelines.resources.errors import OperatorError
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.vast import VastAIResource
 from vast_pipelines.store.costs import LoggedDay

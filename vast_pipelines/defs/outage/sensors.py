@@ -8,8 +8,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from vast_pipelines import clock
-from vast_pipelines.defs.health.assets import vast_summary
-from vast_pipelines.defs.probes import ENDPOINTS, check_endpoint
+from vast_pipelines.defs.probes import ENDPOINTS, check_endpoint, vast_summary
 from vast_pipelines.defs.runbook import zone_and_limits
 from vast_pipelines.domain.thresholds import Thresholds
 from vast_pipelines.notifications import send_alert
