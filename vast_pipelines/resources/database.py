@@ -101,7 +101,11 @@ class AnalyticsDatabase(dg.ConfigurableResource):
     )
     home: str = Field(default=".vast_pipelines", description="VAST_PIPELINES_HOME: embedded database and state.")
     connect_timeout_seconds: int = Field(default=10, description="Per connection attempt.")
-    connect_attempts: int = Field(default=3, description="Connection attempts before giving up.")
+    connect_attempts: int = Field(
+        default=3,
+        description="Connection attempts before giving up when a process first connects (later, a failed tick is "
+        "retried by the next one).",
+    )
     statement_timeout_seconds: int = Field(default=120, description="Server-side limit on any one query.")
 
     _engine: Engine | None = PrivateAttr(default=None)
@@ -177,8 +181,11 @@ class AnalyticsDatabase(dg.ConfigurableResource):
                     },
                 )
                 _ENGINES[key] = engine
-        self._wait_until_reachable(engine)
         if raw_url not in _MIGRATED:
+            # Waited for once per process: afterwards a tick's own first statement says whether the server is there
+            # (pool_pre_ping), and a tick that fails is simply the next one's retry; asking first would cost every
+            # tick another round trip.
+            self._wait_until_reachable(engine)
             try:
                 migrate(engine, embedded=self.is_embedded)
             except sa.exc.DBAPIError as exc:

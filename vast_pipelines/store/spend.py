@@ -111,11 +111,20 @@ source AS (
         )
         AND m.minute < :summed_through
 ),
+-- A few thousand minute rows and the raw tail, grouped first by what the windows below tell apart (day, whether
+-- the row is only for the rolling 24 h, whether it lies within it), so each FILTER runs over a handful of rows.
+grouped AS (
+    SELECT day, NOT rolling_only AS d, at >= :rolling_start AS in_rolling, SUM(requests) AS requests,
+        SUM(charged) AS charged, SUM(costed) AS costed, SUM(credit) AS credit,
+        SUM(credit_requests) AS credit_requests, SUM(invalid) AS invalid, SUM(missing) AS missing
+    FROM source
+    GROUP BY 1, 2, 3
+),
 recent AS (
     SELECT
-        SUM(r.charged) FILTER (WHERE r.at >= :rolling_start) AS rolling_24h_cost,
-        COALESCE(SUM(r.requests) FILTER (WHERE r.at >= :rolling_start), 0) AS rolling_24h_requests,
-        COALESCE(SUM(r.costed) FILTER (WHERE r.at >= :rolling_start), 0) AS rolling_24h_costed,
+        SUM(r.charged) FILTER (WHERE r.in_rolling) AS rolling_24h_cost,
+        COALESCE(SUM(r.requests) FILTER (WHERE r.in_rolling), 0) AS rolling_24h_requests,
+        COALESCE(SUM(r.costed) FILTER (WHERE r.in_rolling), 0) AS rolling_24h_costed,
         SUM(r.charged) FILTER (WHERE r.day = :today AND d) AS today_cost,
         COALESCE(SUM(r.requests) FILTER (WHERE r.day = :today AND d), 0) AS today_requests,
         COALESCE(SUM(r.costed) FILTER (WHERE r.day = :today AND d), 0) AS today_costed,
@@ -138,7 +147,7 @@ recent AS (
         SUM(r.credit) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND d) AS month_credit,
         COALESCE(SUM(r.invalid) FILTER (WHERE r.day >= :month_first AND r.day >= g.day AND d), 0) AS month_invalid,
         SUM(r.charged) FILTER (WHERE r.day >= :week_first AND r.day < :today AND r.day >= g.day AND d) AS week_cost
-    FROM (SELECT *, NOT rolling_only AS d FROM source) r CROSS JOIN first_gap g
+    FROM grouped r CROSS JOIN first_gap g
 )
 SELECT
     CASE WHEN :with_rolling THEN r.rolling_24h_cost END AS rolling_24h_cost,
