@@ -91,7 +91,7 @@ CONTRACTS: dict[str, tuple[object, str]] = {
     "reports": (
         lambda m: _pure(m)
         or _within(m, *_ours("domain", "policy", "reports"))
-        or _top(m) in {"matplotlib", "yaml", "tabulate"},
+        or _top(m) in {"matplotlib", "PIL", "yaml", "tabulate"},
         "text and charts from domain values and decisions; no I/O, no Dagster",
     ),
     "store": (
