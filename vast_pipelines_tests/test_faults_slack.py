@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vast_pipelines.notifications import send_alert
+from vast_pipelines.notifications.alerts import send_alert
 from vast_pipelines.reports.alerts import Message
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.slack import SlackResource

@@ -9,7 +9,7 @@ from vast_pipelines.defs.cost_freshness import cost_freshness
 from vast_pipelines.defs.guards import fail_when_blind
 from vast_pipelines.defs.runbook import zone_and_limits
 from vast_pipelines.domain.periods import periods_at
-from vast_pipelines.notifications import alert_messages
+from vast_pipelines.notifications.alerts import alert_messages
 from vast_pipelines.policy.alerts import alerts_to_send, budget_decision, next_level
 from vast_pipelines.policy.spend import forecast_month_end
 from vast_pipelines.reports.alerts import budget_alert, budget_status, forecast_alert, uncounted_costs_alert

@@ -2,7 +2,7 @@ import dagster as dg
 
 from vast_pipelines.defs.emergency.restore import restore_service
 from vast_pipelines.defs.emergency.shutdown import emergency_shutdown
-from vast_pipelines.notifications import send_alert
+from vast_pipelines.notifications.alerts import send_alert
 from vast_pipelines.reports.emergency import run_failed_message
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource

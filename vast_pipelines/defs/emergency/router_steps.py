@@ -5,7 +5,7 @@ import dagster as dg
 from vast_pipelines.defs.emergency.steps import Procedure, attempt, step_output
 from vast_pipelines.domain.emergency import NOT_CONFIGURED, StepResult
 from vast_pipelines.errors import OperatorError
-from vast_pipelines.notifications import OUTBOX_DOWN
+from vast_pipelines.notifications.delivery import OUTBOX_DOWN
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.router import AgentRouterResource
 

@@ -8,7 +8,7 @@ import dagster as dg
 
 from vast_pipelines.domain.emergency import NOT_CONFIGURED, EndpointMove, Move, StepResult, failed
 from vast_pipelines.errors import OperatorError
-from vast_pipelines.notifications import alert
+from vast_pipelines.notifications.alerts import alert
 from vast_pipelines.reports.alerts import Message
 from vast_pipelines.reports.emergency import step_lines
 from vast_pipelines.resources.database import AnalyticsDatabase

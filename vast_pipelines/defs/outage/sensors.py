@@ -11,7 +11,7 @@ from vast_pipelines import clock
 from vast_pipelines.defs.probes import ENDPOINTS, check_endpoint, vast_summary
 from vast_pipelines.defs.runbook import zone_and_limits
 from vast_pipelines.domain.thresholds import Thresholds
-from vast_pipelines.notifications import send_alert
+from vast_pipelines.notifications.alerts import send_alert
 from vast_pipelines.policy.health import EndpointStatus
 from vast_pipelines.policy.outage import OutageAction, down_since, outage_action
 from vast_pipelines.reports.health import status_label
