@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from vast_pipelines.policy.worker_settings import GuideWords
+from vast_pipelines.policy.guide_words import GuideWords
 
 IDLE_TIMEOUT_GRID = (60, 120, 180, 300, 600, 900, 1200, 1800)
 MIN_WORKERS_GRID = (0, 1)
