@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from vast_pipelines.domain.numbers import float_or_none, int_or_none
+
 # The endpoint's scaling fields, as Vast.ai names them (vastai create/update endpoint).
 ENDPOINT_FIELDS = (
     "min_load",
@@ -102,29 +104,15 @@ def from_vast(endpoint: Mapping[str, Any], group_queries: Iterable[str | None] =
     ones read ``q1; q2``)."""
     queries = sorted({q for q in group_queries if q})
     return WorkerSettings(
-        min_load=_float(endpoint.get("min_load")),
-        min_cold_load=_float(endpoint.get("min_cold_load")),
-        cold_workers=_int(endpoint.get("cold_workers")),
-        max_workers=_int(endpoint.get("max_workers")),
-        target_util=_float(endpoint.get("target_util")),
-        cold_mult=_float(endpoint.get("cold_mult")),
-        inactivity_timeout=_int(endpoint.get("inactivity_timeout")),
+        min_load=float_or_none(endpoint.get("min_load")),
+        min_cold_load=float_or_none(endpoint.get("min_cold_load")),
+        cold_workers=int_or_none(endpoint.get("cold_workers")),
+        max_workers=int_or_none(endpoint.get("max_workers")),
+        target_util=float_or_none(endpoint.get("target_util")),
+        cold_mult=float_or_none(endpoint.get("cold_mult")),
+        inactivity_timeout=int_or_none(endpoint.get("inactivity_timeout")),
         search_params="; ".join(queries) or None,
     )
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 def merged(current: WorkerSettings, wanted: WorkerSettings) -> WorkerSettings:
