@@ -97,18 +97,3 @@ def alert(
     copies = alert_messages(slack, email, message, kind=kind, dedupe_key=dedupe_key, extra_channels=extra_channels)
     sent = send_all(database, slack, email, copies)
     return AlertOutcome(delivery_summary(sent, copies), *delivered_count(sent))
-
-
-def send_alert(
-    database: AnalyticsDatabase,
-    slack: SlackResource,
-    email: EmailResource,
-    message: Message,
-    *,
-    kind: str,
-    dedupe_key: str,
-    extra_channels: tuple[str, ...] = (),
-) -> list[str]:
-    """Queue ``message`` for the alert channels (see ``alert_messages``) and try each copy once; one line per
-    copy on how it went."""
-    return alert(database, slack, email, message, kind=kind, dedupe_key=dedupe_key, extra_channels=extra_channels).lines

@@ -11,7 +11,7 @@ from vast_pipelines import clock
 from vast_pipelines.defs.probes import ENDPOINTS, check_endpoint, vast_summary
 from vast_pipelines.defs.runbook import zone_and_limits
 from vast_pipelines.domain.thresholds import Thresholds
-from vast_pipelines.notifications.alerts import send_alert
+from vast_pipelines.notifications.alerts import alert
 from vast_pipelines.policy.health import EndpointStatus
 from vast_pipelines.policy.outage import OutageAction, down_since, outage_action
 from vast_pipelines.reports.outage import (
@@ -197,7 +197,7 @@ def announce_outage(
         incident_id=incident_id,
         mention=slack.oncall_mention,
     )
-    send_alert(
+    alert(
         database,
         slack,
         email,
@@ -222,7 +222,7 @@ def announce_recovery(
     since_text = (closed["figures"] or {}).get("down_since")
     since = datetime.fromisoformat(since_text) if since_text else closed["opened_at"]
     message = outage_recovered(status, incident_id=closed["id"], since=since, now=now, tz=tz)
-    send_alert(
+    alert(
         database,
         slack,
         email,
