@@ -19,9 +19,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from vast_pipelines.connect.embedded import embedded_server_url
 from vast_pipelines.definitions import defs
 from vast_pipelines.resources.database import AnalyticsDatabase
-from vast_pipelines.resources.embedded import embedded_server_url
 from vast_pipelines.resources.vast import VastAIResource
 from vast_pipelines_tests.conftest import VAST_KEY, make_resources
 from vast_pipelines_tests.fakes import SlackServer, VastServer, vllm_server

@@ -21,12 +21,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from benchmarks.sensor_tick import fill
+from vast_pipelines.connect.embedded import embedded_server_url, stop_embedded_server
 from vast_pipelines.defs.cost_freshness import cost_freshness
 from vast_pipelines.defs.insights.anomalies import judge_models
 from vast_pipelines.domain.thresholds import GUIDE
 from vast_pipelines.policy.idle_timeout import grid
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
-from vast_pipelines.resources.embedded import embedded_server_url, stop_embedded_server
 
 DATABASE = "bench_insights"
 

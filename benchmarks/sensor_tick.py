@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 import psycopg
 import sqlalchemy as sa
 
+from vast_pipelines.connect.embedded import embedded_server_url
 from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
-from vast_pipelines.resources.embedded import embedded_server_url
 from vast_pipelines.store.cost_table import COST_TABLE_DDL
 from vast_pipelines.store.spend import SUMMARY as SPEND_SUMMARY
 from vast_pipelines.store.spend import spend_parameters

@@ -23,6 +23,7 @@ import dagster as dg
 
 from vast_pipelines import clock
 from vast_pipelines.config import build_resources, unset_variables
+from vast_pipelines.connect.embedded import stop_embedded_server
 from vast_pipelines.defs.alerts.budget import BUDGET_STATUS_TAG
 from vast_pipelines.defs.costs.partitions import complete_partitions_since, last_complete_partition
 from vast_pipelines.demo_traffic import (
@@ -36,7 +37,6 @@ from vast_pipelines.demo_traffic import (
 from vast_pipelines.errors import OperatorError
 from vast_pipelines.instance import prepare_instance
 from vast_pipelines.resources.database import AnalyticsDatabase
-from vast_pipelines.resources.embedded import stop_embedded_server
 
 # The report is printed once at the end; Dagster's step-by-step log only when something goes wrong.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

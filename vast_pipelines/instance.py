@@ -19,8 +19,8 @@ import yaml
 from dotenv import dotenv_values
 from sqlalchemy.engine import make_url
 
+from vast_pipelines.connect.embedded import embedded_server_url
 from vast_pipelines.errors import OperatorError
-from vast_pipelines.resources.embedded import embedded_server_url
 
 DAGSTER_DATABASE = "dagster"
 # The repository's instance settings (also what a bare `dagster dev` reads from the working directory).

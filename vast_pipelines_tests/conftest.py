@@ -26,9 +26,9 @@ from psycopg import sql as pgsql
 from sqlalchemy.engine import make_url
 
 from vast_pipelines import clock
+from vast_pipelines.connect.embedded import embedded_server_url, stop_embedded_server
 from vast_pipelines.resources.database import AnalyticsDatabase, dispose_engine
 from vast_pipelines.resources.email import EmailResource
-from vast_pipelines.resources.embedded import embedded_server_url, stop_embedded_server
 from vast_pipelines.resources.endpoints import InferenceEndpoints
 from vast_pipelines.resources.heartbeat import HeartbeatResource
 from vast_pipelines.resources.router import AgentRouterResource

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
-from vast_pipelines.notifications import Sent, redeliver_due, send, send_slack
+from vast_pipelines.notifications.delivery import Sent, redeliver_due, send, send_slack
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.slack import SlackResource

@@ -15,25 +15,20 @@ from vast_pipelines.policy.deploy import (
     foreign_groups,
     launch_args,
     router_key_for,
-    update_worker_run_config,
     workergroup_body,
     workers_summary,
 )
+from vast_pipelines.policy.guide_words import GUIDE_DEPLOY, GuideWords, combine, from_guide, to_guide, with_defaults
+from vast_pipelines.policy.update_worker import update_worker_run_config
 from vast_pipelines.policy.worker_settings import (
     DEPLOY_DEFAULTS,
-    GUIDE_DEPLOY,
     Change,
-    GuideWords,
     WorkerSettings,
     changes,
-    combine,
-    from_guide,
     from_vast,
     gpu_from_search_params,
     merged,
     settings_problems,
-    to_guide,
-    with_defaults,
     with_gpu,
 )
 from vast_pipelines.reports.deploy import (

@@ -2,11 +2,11 @@ import socket
 
 import httpx
 
+from vast_pipelines.connect.http import classify_transport_error
 from vast_pipelines.defs.probes import check_endpoint, check_endpoints
 from vast_pipelines.domain.health import Failure
 from vast_pipelines.reports.health import offline_actions, status_label
 from vast_pipelines.resources.endpoints import InferenceEndpoints
-from vast_pipelines.resources.http import classify_transport_error
 from vast_pipelines_tests.conftest import closed_port_url
 from vast_pipelines_tests.fakes import LoopbackServer, Reply, vllm_server
 

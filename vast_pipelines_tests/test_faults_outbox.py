@@ -17,7 +17,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from vast_pipelines.notifications import send_slack
+from vast_pipelines.notifications.delivery import send_slack
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.settings import RunbookSettings
 from vast_pipelines.resources.slack import SlackResource

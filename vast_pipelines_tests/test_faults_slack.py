@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vast_pipelines.notifications import send_alert
+from vast_pipelines.notifications.alerts import alert
 from vast_pipelines.reports.alerts import Message
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.slack import SlackResource
@@ -19,7 +19,7 @@ def slack(server, mention: str) -> SlackResource:
 
 def page(database, resource: SlackResource, email: EmailResource, key: str) -> None:
     text = f":rotating_light: {resource.oncall_mention} emergency {key}"
-    send_alert(database, resource, email, Message("[vast_pipelines] EMERGENCY", text), kind="test", dedupe_key=key)
+    alert(database, resource, email, Message("[vast_pipelines] EMERGENCY", text), kind="test", dedupe_key=key)
 
 
 def test_a_handle_becomes_the_user_group_mention_looked_up_once(database, slack_server, smtp_server):

@@ -89,19 +89,28 @@ CONTRACTS: dict[str, tuple[object, str]] = {
         "decisions: no I/O, no Dagster, no text; domain values in, decisions out",
     ),
     "reports": (
-        lambda m: _pure(m)
-        or _within(m, *_ours("domain", "policy", "reports"))
-        or _top(m) in {"matplotlib", "PIL", "yaml", "tabulate"},
+        lambda m: (
+            _pure(m)
+            or _within(m, *_ours("domain", "policy", "reports"))
+            or _top(m) in {"matplotlib", "PIL", "yaml", "tabulate"}
+        ),
         "text and charts from domain values and decisions; no I/O, no Dagster",
     ),
     "store": (
-        lambda m: not _within(m, *_ours("policy", "reports", "defs", "resources", "config", "notifications"))
-        and _top(m) != "dagster",
+        lambda m: (
+            not _within(m, *_ours("policy", "reports", "defs", "resources", "config", "notifications"))
+            and _top(m) != "dagster"
+        ),
         "the database's tables and their SQL: rows in, domain values out; no decisions, no Dagster",
     ),
     "resources": (
         lambda m: not _within(m, *_ours("policy", "reports", "defs", "notifications")),
         "Dagster resources doing I/O: they return domain values and never decide",
+    ),
+    "connect": (
+        lambda m: not _within(m, *_ours("policy", "reports", "defs", "store", "resources", "notifications")),
+        "how the code location reaches outside systems (HTTP, the database URL, the embedded server); "
+        "beneath the resources, knowing nothing of decisions, text, tables or wiring",
     ),
 }
 
@@ -111,6 +120,25 @@ def test_layer_imports_only_what_its_contract_allows(layer):
     allowed, why = CONTRACTS[layer]
     broken = [str(i) for i in imports_of(layer) if not allowed(i.module)]
     assert not broken, f"{layer} is {why}; these imports break it:\n" + "\n".join(broken)
+
+
+def _resource_classes(path: Path) -> list[str]:
+    """The classes of a module that subclass ``dg.ConfigurableResource`` (or ``ConfigurableResource``) directly."""
+    found = []
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, ast.ClassDef):
+            bases = [ast.unparse(base) for base in node.bases]
+            if any(base.rpartition(".")[2] == "ConfigurableResource" for base in bases):
+                found.append(node.name)
+    return found
+
+
+def test_every_module_directly_in_resources_defines_a_dagster_resource():
+    """resources/ holds Dagster resources only: a plain helper belongs in connect/ (or beside its one user)."""
+    modules = sorted(p for p in (PACKAGE / "resources").glob("*.py") if p.name != "__init__.py")
+    assert modules, "resources/ has no modules"
+    bare = [str(p.relative_to(PACKAGE.parent)) for p in modules if not _resource_classes(p)]
+    assert not bare, "these modules of resources/ define no dg.ConfigurableResource:\n" + "\n".join(bare)
 
 
 # Modules of defs/ that every domain may use: the shared wiring, and the few things one domain offers the others.
@@ -160,3 +188,13 @@ def test_the_contracts_catch_a_violation(tmp_path, monkeypatch):
     ]
     resources_ok, _ = CONTRACTS["resources"]
     assert [i.module for i in imports_of("resources") if not resources_ok(i.module)] == ["vast_pipelines.policy.bad"]
+
+
+def test_the_resource_check_catches_a_helper_module(tmp_path):
+    """A module of plain functions is caught; a resource subclassing ``dg.ConfigurableResource`` passes."""
+    helper = tmp_path / "helper.py"
+    helper.write_text("def backoff():\n    pass\n\nclass Settings:\n    pass\n")
+    resource = tmp_path / "client.py"
+    resource.write_text("import dagster as dg\n\nclass Client(dg.ConfigurableResource):\n    url: str\n")
+    assert _resource_classes(helper) == []
+    assert _resource_classes(resource) == ["Client"]

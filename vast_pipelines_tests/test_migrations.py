@@ -14,9 +14,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from vast_pipelines.connect.database_url import to_sqlalchemy_url
 from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.resources.database import AnalyticsDatabase
-from vast_pipelines.resources.database_url import to_sqlalchemy_url
 from vast_pipelines.store.base import Migration
 from vast_pipelines.store.cost_history import CostHistoryStore
 from vast_pipelines.store.cost_table import COST_TABLE_DDL

@@ -1,4 +1,4 @@
-from vast_pipelines.notifications import send_slack
+from vast_pipelines.notifications.delivery import send_slack
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines_tests.conftest import SLACK_TOKEN, closed_port_url, notification
 from vast_pipelines_tests.fakes import Reply

@@ -1,7 +1,7 @@
 import pytest
 import sqlalchemy as sa
 
-from vast_pipelines.notifications import redeliver_due, retry_delay, send_slack
+from vast_pipelines.notifications.delivery import redeliver_due, retry_delay, send_slack
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines_tests.conftest import SLACK_TOKEN, make_resources, notification, tick_and_launch

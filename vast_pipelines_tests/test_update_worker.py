@@ -1,6 +1,6 @@
 import pytest
 
-from vast_pipelines.policy.deploy import update_worker_run_config
+from vast_pipelines.policy.update_worker import update_worker_run_config
 from vast_pipelines.policy.worker_settings import WorkerSettings, from_vast
 from vast_pipelines_tests.conftest import SLACK_TOKEN, VAST_KEY, make_resources, worker_changes
 from vast_pipelines_tests.fakes import Reply

@@ -1,9 +1,7 @@
-"""The guide's deployment procedures as data: what to create, when a worker is ready, what to run next.
+"""The guide's deploy procedure as data: what to create, when a worker is ready, where a run stands.
 
 ``deploy_model`` turns a :class:`DeploySpec` into a Vast.ai endpoint with a worker group and an
-agent-router key; ``update_worker`` changes a worker's settings. Recommendations from the reviews become
-a ready ``update_worker`` run config (:func:`update_worker_run_config`), which reports show as YAML and as a
-Launchpad link, so the fix is one click.
+agent-router key. Changing a worker's settings afterwards is ``update_worker`` (:mod:`.update_worker`).
 """
 
 from __future__ import annotations
@@ -15,22 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vast_pipelines.policy.worker_settings import (
-    DEPLOY_DEFAULTS,
-    GUIDE_DEPLOY,
-    GUIDE_WORD_NAMES,
-    SETTING_NAMES,
-    Change,
-    GuideWords,
-    WorkerSettings,
-    combine,
-    from_guide,
-    merged,
-    settings_problems,
-)
+from vast_pipelines.policy.guide_words import GUIDE_DEPLOY, GuideWords, combine, from_guide
+from vast_pipelines.policy.worker_settings import DEPLOY_DEFAULTS, WorkerSettings, merged, settings_problems
 
 DEPLOY_JOB = "deploy_model"
-UPDATE_JOB = "update_worker"
 ROUTER_KEY_PREFIX = "VLLM_ENDPOINT"
 # agent-router keys deploy_model must never overwrite.
 RESERVED_ROUTER_KEYS = frozenset({"USE_VASTAI"})
@@ -255,51 +241,3 @@ class Deployment:
     def router_url(self) -> str | None:
         """The URL agent-router is given: ``endpoint_url`` when set, else the ready worker's."""
         return self.spec.endpoint_url or self.worker_url
-
-
-@dataclass(frozen=True)
-class GroupQuery:
-    """A worker group's id and its GPU offer query."""
-
-    id: int
-    search_params: str | None
-
-
-@dataclass(frozen=True)
-class WorkerUpdate:
-    """Where an ``update_worker`` run stands."""
-
-    endpoint_id: int
-    endpoint_name: str
-    before: WorkerSettings
-    wanted: WorkerSettings
-    changes: tuple[Change, ...]
-    groups: tuple[GroupQuery, ...]
-    dry_run: bool
-    applied: tuple[str, ...] = ()
-    translation: tuple[str, ...] = ()
-    gpu_type: str | None = None  # the guide's gpu_type: each worker group's gpu_name, its other filters kept
-
-
-def update_worker_run_config(endpoint: str | int, changes: WorkerSettings | Mapping[str, Any]) -> dict[str, Any]:
-    """A ready ``update_worker`` run config: the endpoint and the settings to change.
-
-    ``changes`` is a :class:`WorkerSettings` or a mapping of Vast.ai fields (min_load, inactivity_timeout, ...)
-    and the guide's words (idle_timeout, min_workers, max_workers, gpu_type), which ``update_worker`` translates
-    and shows before changing anything; unknown names and invalid values are refused with the reason.
-    """
-    given = changes.given() if isinstance(changes, WorkerSettings) else dict(changes)
-    known = set(SETTING_NAMES) | set(GUIDE_WORD_NAMES)
-    unknown = sorted(set(given) - known)
-    if unknown:
-        raise ValueError(f"update_worker has no setting {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    direct = WorkerSettings(**{k: v for k, v in given.items() if k in SETTING_NAMES})
-    words = GuideWords(**{k: v for k, v in given.items() if k in GUIDE_WORD_NAMES and k not in SETTING_NAMES})
-    problems = settings_problems(direct) + list(from_guide(words, worker_perf=1.0).problems)
-    if problems:
-        raise ValueError("; ".join(problems))
-    if not str(endpoint).strip():
-        raise ValueError("endpoint (name or id) must be given")
-    ordered = {**direct.given(), **words.given()}
-    return {"endpoint": str(endpoint), **ordered}
-

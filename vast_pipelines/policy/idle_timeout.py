@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from vast_pipelines.policy.worker_settings import GuideWords
+from vast_pipelines.domain.numbers import float_or_none
+from vast_pipelines.policy.guide_words import GuideWords
 
 IDLE_TIMEOUT_GRID = (60, 120, 180, 300, 600, 900, 1200, 1800)
 MIN_WORKERS_GRID = (0, 1)
@@ -132,11 +133,8 @@ def reported_price(*answers: Mapping[str, Any]) -> float | None:
     """The first positive USD/hour price in Vast.ai's answers, read leniently (its fields are not documented)."""
     for answer in answers:
         for name in PRICE_FIELDS:
-            try:
-                value = float(answer.get(name))  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                continue
-            if value > 0:
+            value = float_or_none(answer.get(name))
+            if value is not None and value > 0:
                 return value
     return None
 

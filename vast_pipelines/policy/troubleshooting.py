@@ -7,8 +7,8 @@ from enum import StrEnum
 
 from vast_pipelines.domain.costs import CostDriver, LatencySummary, Percentiles
 from vast_pipelines.domain.thresholds import GUIDE, Thresholds
+from vast_pipelines.policy.guide_words import keep_warm_min_load
 from vast_pipelines.policy.recommendations import ColdStartRate, Recommendation, SlowWarm
-from vast_pipelines.policy.worker_settings import keep_warm_min_load
 
 # The guide's "Use faster GPU (RTX 4090 → A6000)", as Vast.ai names the A6000 in search_params.
 FASTER_GPU = "RTX_A6000"

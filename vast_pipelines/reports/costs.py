@@ -11,11 +11,11 @@ from tabulate import tabulate
 from vast_pipelines.domain.costs import CostDriver, CostTotals, LatencySummary, Percentiles
 from vast_pipelines.domain.thresholds import GUIDE, Thresholds
 from vast_pipelines.policy.costs import DayCost
-from vast_pipelines.policy.deploy import update_worker_run_config
 from vast_pipelines.policy.recommendations import Recommendation
 from vast_pipelines.policy.reviews import Review
 from vast_pipelines.policy.spend import daily_verdict
 from vast_pipelines.policy.troubleshooting import CostHint, HintKind, LatencyVerdict
+from vast_pipelines.policy.update_worker import update_worker_run_config
 from vast_pipelines.policy.worker_settings import WorkerSettings
 from vast_pipelines.reports.concerns import concern_lines
 from vast_pipelines.reports.deploy import run_config_yaml

@@ -9,8 +9,10 @@ from urllib.parse import quote
 
 import yaml
 
-from vast_pipelines.policy.deploy import UPDATE_JOB, Deployment, WorkerUpdate, update_worker_run_config
-from vast_pipelines.policy.worker_settings import SETTING_NAMES, Change, WorkerSettings, to_guide
+from vast_pipelines.policy.deploy import Deployment
+from vast_pipelines.policy.guide_words import to_guide
+from vast_pipelines.policy.update_worker import UPDATE_JOB, WorkerUpdate, update_worker_run_config
+from vast_pipelines.policy.worker_settings import SETTING_NAMES, Change, WorkerSettings
 
 # What each Vast.ai field is, for people: its unit and what it does.
 UNITS = {

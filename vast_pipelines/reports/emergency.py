@@ -10,6 +10,7 @@ from vast_pipelines.domain.spend import SpendSummary
 from vast_pipelines.domain.thresholds import Thresholds
 from vast_pipelines.policy.emergency import Exceeded, Reason
 from vast_pipelines.reports.alerts import Message
+from vast_pipelines.reports.emergency_steps import NOTIFY_STEP
 from vast_pipelines.reports.figures import usd
 from vast_pipelines.reports.health import spent, uncounted_lines
 from vast_pipelines.reports.insights import stale_text
@@ -175,3 +176,40 @@ def run_failed_message(*, job: str, run_id: str, error: str, tags: dict[str, str
         f"Dagster run: {run_id}",
     ]
     return Message(f"[vast_pipelines] FAILED: {job} run {run_id[:8]}", "\n".join(lines))
+
+
+def run_title(what: str, apply: bool) -> str:
+    """The run's title tag: whether anything may change."""
+    return f"{what}: APPLIED" if apply else f"DRY RUN of {what}: a plan, nothing is changed"
+
+
+def steps_markdown(steps: list[StepResult]) -> str:
+    """Every step's lines as Markdown bullets, for the UI."""
+    return "\n".join(f"- {line}" for line in step_lines(steps))
+
+
+def notice_sentence(steps: list[StepResult]) -> str:
+    """What the notice to on-call really did, in the words of the run's failure (never a delivery that did not
+    happen)."""
+    notice = next((s for s in steps if s.step == NOTIFY_STEP), None)
+    if notice is None or not notice.state:
+        return "on-call could NOT be notified (see the notify step): tell them by hand."
+    if notice.state.get("delivered"):
+        return "on-call was notified with the details."
+    if notice.state.get("kept"):
+        return "the notice to on-call is NOT delivered yet (kept for retry, see the notify step): call on-call."
+    return "on-call could NOT be notified (see the notify step): tell them by hand."
+
+
+def failed_run_text(what: str, steps: list[StepResult]) -> str:
+    """Why the run fails: the steps that failed, and whether on-call knows."""
+    failures = failed(steps)
+    return f"{what}: {len(failures)} step(s) failed ({', '.join(s.step for s in failures)}); " + notice_sentence(steps)
+
+
+def not_configured_text(what: str, missing: list[str]) -> str:
+    """A dry run that lacked credentials: its whole plan was made; what to set before applying."""
+    return (
+        f"{what}, dry run: not configured ({', '.join(missing)} not set). The plan above lists every call it "
+        "would make; set these before VAST_EMERGENCY_ACTIONS=apply."
+    )

@@ -1,4 +1,5 @@
-"""What each step of the emergency shutdown and the restore says: its summary, details and errors per endpoint."""
+"""What each step of the emergency shutdown and the restore says: its summary, details and errors per endpoint,
+the router switch and restart, and the notice to on-call."""
 
 from __future__ import annotations
 
@@ -8,6 +9,34 @@ from vast_pipelines.domain.emergency import NOT_CONFIGURED, EndpointMove, Move, 
 from vast_pipelines.policy.emergency import after_shutdown
 from vast_pipelines.policy.health import EndpointStatus
 from vast_pipelines.reports.health import offline_actions
+
+NOTIFY_STEP = "Notify on-call"
+RESTART_STEP = "Restart agent-router"
+
+
+def switch_step_name(value: str) -> str:
+    """The router switch step's name: ``Set USE_VASTAI=false``."""
+    return f"Set USE_VASTAI={value}"
+
+
+def failed_step(step: str, error: str) -> StepResult:
+    """A step that raised an error worded for operators."""
+    return StepResult(step, False, "failed", error=error)
+
+
+def crashed_step(step: str, exc: BaseException) -> StepResult:
+    """A step that raised something unexpected (a bug, an unexpected answer)."""
+    return StepResult(step, False, "failed unexpectedly", error=f"{type(exc).__name__}: {exc}")
+
+
+def details_markdown(result: StepResult) -> str:
+    """The step's details as Markdown bullets, for the UI."""
+    return "\n".join(f"- {d}" for d in result.details)
+
+
+def calls_markdown(result: StepResult) -> str:
+    """The calls a dry run would have made, as Markdown bullets of code, for the UI."""
+    return "\n".join(f"- `{call}`" for call in result.planned)
 
 
 def _name(endpoint: dict) -> str:
@@ -151,3 +180,100 @@ def close_step(step: str, closed: Sequence[int] | None, incidents: Sequence[int]
     if not incidents:
         return StepResult(step, True, "no open incident", state={"closed": []})
     return StepResult(step, True, f"closed {', '.join(f'#{i}' for i in closed)}", state={"closed": list(closed)})
+
+
+def notify_result(step: str, channel: str, *, delivered: int, kept: int, lost: int, lines: Sequence[str]) -> StepResult:
+    """The notice to on-call: failed when no copy was delivered or kept, a warning when none was delivered yet."""
+    counts = {"delivered": delivered, "kept": kept, "lost": lost}
+    summary = f"{channel} and email: {delivered} delivered, {kept} kept for retry"
+    if lost:
+        summary += f", {lost} lost"
+    if not delivered and not kept:
+        error = "no copy reached on-call and none is kept for retry: tell them by hand"
+        return StepResult(step, False, summary, details=tuple(lines), error=error, state=counts)
+    warning = None if delivered else "no copy reached on-call yet (kept for retry): call them"
+    return StepResult(step, True, summary, details=tuple(lines), warning=warning, state=counts)
+
+
+def switch_not_configured_step(step: str, value: str) -> StepResult:
+    """A dry run without AGENT_ROUTER_ENV_FILE: the switch it would make."""
+    return StepResult(
+        step,
+        True,
+        f"would set USE_VASTAI={value}; not configured: AGENT_ROUTER_ENV_FILE is not set",
+        planned=(f"set USE_VASTAI={value} in agent-router's .env (AGENT_ROUTER_ENV_FILE, not set)",),
+        warning="AGENT_ROUTER_ENV_FILE is not set: name agent-router's .env before VAST_EMERGENCY_ACTIONS=apply",
+        state={"before": None, "after": None, NOT_CONFIGURED: "AGENT_ROUTER_ENV_FILE"},
+    )
+
+
+def switch_planned_step(step: str, value: str, env_file: str, before: str | None, changed: bool) -> StepResult:
+    """A dry run's switch: what it would change in ``env_file``, or that the value is already there."""
+    planned = (f"set USE_VASTAI={value} in {env_file} (now {before})",) if changed else ()
+    summary = f"would set USE_VASTAI={value}" if changed else f"USE_VASTAI is already {value}"
+    return StepResult(step, True, summary, planned=planned, state={"before": before, "after": before})
+
+
+def switch_done_step(step: str, value: str, before: str | None, changed: bool, backup: str | None) -> StepResult:
+    """The switch made: the value before and after, and the backup of the .env."""
+    summary = f"USE_VASTAI {before} → {value}" if changed else f"USE_VASTAI was already {value}"
+    return StepResult(
+        step,
+        True,
+        summary,
+        details=(f"backup: {backup}",) if backup else (),
+        state={"before": before, "after": value, "changed": changed, "backup": backup},
+    )
+
+
+def restart_not_attempted_step(step: str, switch: StepResult) -> StepResult:
+    """No restart: the switch before it failed."""
+    return StepResult(step, False, "not attempted: the router's .env was not switched", error=switch.error)
+
+
+def restart_confirmed_step(step: str, value: str, run_id: str) -> StepResult:
+    """No restart needed: a recorded restart already runs agent-router with ``value``."""
+    return StepResult(
+        step,
+        True,
+        f"no restart needed: agent-router was restarted with USE_VASTAI={value} by run {run_id}",
+        state={"confirmed": value},
+    )
+
+
+def restart_reason(changed: bool, value: str) -> str:
+    """Why agent-router is restarted."""
+    return "its .env changed" if changed else f"not confirmed running with USE_VASTAI={value}"
+
+
+def restart_planned_step(step: str, why: str, command: str | None) -> StepResult:
+    """A dry run's restart: the command it would run."""
+    command = command or "(AGENT_ROUTER_RESTART_COMMAND is not set: restart agent-router by hand)"
+    return StepResult(step, True, f"would restart agent-router ({why})", planned=(f"run: {command}",))
+
+
+def restart_no_command_step(step: str, value: str) -> StepResult:
+    """No restart command: the router must be restarted by hand, so the step fails."""
+    return StepResult(
+        step,
+        False,
+        "agent-router was NOT restarted",
+        error=f"AGENT_ROUTER_RESTART_COMMAND is not set: restart agent-router by hand (e.g. `docker compose "
+        f"restart agent-router`) so it runs with USE_VASTAI={value}",
+    )
+
+
+def unconfirmed_line(error: BaseException) -> str:
+    """A restart that could not be recorded as confirmed."""
+    return f"not recorded as confirmed ({error}); the next run restarts it again"
+
+
+def restart_done_step(step: str, why: str, command: str, value: str, details: Sequence[str]) -> StepResult:
+    """agent-router restarted with ``command``."""
+    return StepResult(
+        step,
+        True,
+        f"restarted agent-router ({why}): `{command}`",
+        details=tuple(details),
+        state={"confirmed": value},
+    )

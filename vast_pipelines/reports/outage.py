@@ -1,4 +1,5 @@
-"""The guide's "Service Down" messages: the outage once when it starts, once more when it is over."""
+"""The guide's "Service Down" in words: the outage once when it starts, once more when it is over, and the line
+each check leaves in the run."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from vast_pipelines.policy.health import EndpointStatus
 from vast_pipelines.reports.alerts import Message
-from vast_pipelines.reports.health import offline_actions
+from vast_pipelines.reports.health import offline_actions, status_label
 
 
 def outage_opened(
@@ -54,3 +55,44 @@ def outage_recovered(
         "Post-mortem: document the incident, identify preventions, update the runbook.",
     ]
     return Message(f"[vast_pipelines] {status.name} recovered (incident #{incident_id})", "\n".join(lines))
+
+
+def tailscale_line(state: str, detail: str) -> str:
+    """Tailscale's view of the GPU host, as the outage message shows it."""
+    return f"{state} ({detail})"
+
+
+def late_context(seconds: float) -> dict[str, object]:
+    """What the outage message says of Tailscale and Vast.ai when they did not answer within ``seconds``."""
+    late = f"no answer within {seconds:g}s"
+    return {"tailscale": f"unknown ({late})", "vast": [f"not known ({late})"]}
+
+
+def check_line(status: EndpointStatus) -> str:
+    """One endpoint check in one line: ``vLLM ONLINE after 1 attempt(s) ...``."""
+    return f"{status.name} {status_label(status)} after {status.attempts} attempt(s) {status.detail}".strip()
+
+
+def outage_summary(status: EndpointStatus) -> str:
+    """The incident's one-line summary: what is down and why."""
+    return f"{status.name} down: {status.failure.value if status.failure else 'unknown'} ({status.detail})"
+
+
+def opened_line(incident_id: int | None) -> str:
+    """What opening the outage did (None: another check had opened it already)."""
+    return "outage already open" if incident_id is None else f"opened outage #{incident_id}"
+
+
+def closed_line(incident_id: int | None) -> str:
+    """What closing the outage did (None: it was closed already)."""
+    return "outage already closed" if incident_id is None else f"closed outage #{incident_id}"
+
+
+def still_open_line(incident_id: int) -> str:
+    """An outage that stays open, announced once."""
+    return f"outage #{incident_id} still open (announced once)"
+
+
+def watch_line(check: str, outcome: str | None) -> str:
+    """The check's line, and what it did to the outage when it did something."""
+    return f"{check}; {outcome}" if outcome else check

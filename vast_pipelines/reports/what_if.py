@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from vast_pipelines.policy.guide_words import Translation
 from vast_pipelines.policy.idle_timeout import PriceSource, Replay, Validation, WhatIf
-from vast_pipelines.policy.worker_settings import Translation
 from vast_pipelines.reports.deploy import update_worker_recommendation
 from vast_pipelines.reports.figures import usd
 

@@ -22,15 +22,15 @@ import sqlalchemy as sa
 from pydantic import Field, PrivateAttr
 from sqlalchemy.engine import Connection, Engine
 
-from vast_pipelines.errors import OperatorError, redact
-from vast_pipelines.resources.database_url import (
+from vast_pipelines.connect.database_url import (
     QUOTE_ADVICE,
     check_database_url,
     display_url,
     to_sqlalchemy_url,
     url_secrets,
 )
-from vast_pipelines.resources.embedded import embedded_server_url
+from vast_pipelines.connect.embedded import embedded_server_url
+from vast_pipelines.errors import OperatorError, redact
 from vast_pipelines.store import cost_table, spend
 from vast_pipelines.store.alerts import AlertStore
 from vast_pipelines.store.base import SCHEMA

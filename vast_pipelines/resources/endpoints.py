@@ -9,8 +9,8 @@ import dagster as dg
 import httpx
 from pydantic import Field
 
+from vast_pipelines.connect.http import classify_transport_error
 from vast_pipelines.domain.health import Failure, Probe
-from vast_pipelines.resources.http import classify_transport_error
 
 DEFAULT_VLLM_URL = "http://vastai-gpu.tailcf98b3.ts.net:8000"
 DEFAULT_OLLAMA_URL = "http://vastai-gpu.tailcf98b3.ts.net:11434"

@@ -9,7 +9,7 @@ from vast_pipelines.defs.cost_freshness import cost_freshness
 from vast_pipelines.defs.guards import fail_when_blind
 from vast_pipelines.defs.runbook import zone_and_limits
 from vast_pipelines.domain.periods import periods_at
-from vast_pipelines.notifications import alert_messages
+from vast_pipelines.notifications.alerts import alert_messages
 from vast_pipelines.policy.alerts import alerts_to_send, budget_decision, next_level
 from vast_pipelines.policy.spend import forecast_month_end
 from vast_pipelines.reports.alerts import budget_alert, budget_status, forecast_alert, uncounted_costs_alert
@@ -67,50 +67,31 @@ def budget_alert_sensor(
 
     def compose(claimed: set[str]) -> list[OutboxMessage]:
         plan = alerts_to_send(decision, claimed)
-        messages = []
+        seen = {"now": periods.now, "tz": tz, "source": database.label}  # what every alert says it read, and when
+        alerts = []  # (message, kind, dedupe key after "budget:")
         if plan.level:
-            alert = budget_alert(
+            level = plan.level.value
+            message = budget_alert(
                 plan.level,
                 spend,
                 forecast,
-                now=periods.now,
-                tz=tz,
                 mention=slack.oncall_mention,
                 apply_actions=settings.apply_actions,
-                source=database.label,
                 limits=limits,
                 stale=stale,
+                **seen,
             )
-            messages += alert_messages(
-                slack,
-                email,
-                alert,
-                kind=f"budget_{plan.level.value}",
-                dedupe_key=f"budget:{month:%Y-%m}:{plan.level.value}",
-            )
+            alerts.append((message, f"budget_{level}", f"{month:%Y-%m}:{level}"))
         if plan.uncounted:
-            alert = uncounted_costs_alert(spend, now=periods.now, tz=tz, source=database.label)
-            messages += alert_messages(
-                slack, email, alert, kind="uncounted_costs", dedupe_key=f"budget:{decision.uncounted_key}"
-            )
+            alerts.append((uncounted_costs_alert(spend, **seen), "uncounted_costs", decision.uncounted_key))
         if plan.forecast:
-            alert = forecast_alert(
-                spend,
-                forecast,
-                now=periods.now,
-                tz=tz,
-                mention=slack.oncall_mention,
-                source=database.label,
-                limits=limits,
-            )
-            messages += alert_messages(
-                slack,
-                email,
-                alert,
-                kind="budget_forecast",
-                dedupe_key=f"budget:{month:%Y-%m}:forecast",
-            )
-        return messages
+            message = forecast_alert(spend, forecast, mention=slack.oncall_mention, limits=limits, **seen)
+            alerts.append((message, "budget_forecast", f"{month:%Y-%m}:forecast"))
+        return [
+            copy
+            for message, kind, key in alerts
+            for copy in alert_messages(slack, email, message, kind=kind, dedupe_key=f"budget:{key}")
+        ]
 
     new_keys = [key for key in decision.keys if key not in known]
     requests = []

@@ -1,7 +1,7 @@
 import dagster as dg
 from pydantic import Field
 
-from vast_pipelines.notifications import deliver_queued
+from vast_pipelines.notifications.delivery import deliver_queued
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.slack import SlackResource

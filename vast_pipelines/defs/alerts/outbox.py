@@ -4,7 +4,7 @@ import dagster as dg
 
 from vast_pipelines import clock
 from vast_pipelines.defs.guards import skip_when_unavailable
-from vast_pipelines.notifications import redeliver_due
+from vast_pipelines.notifications.delivery import redeliver_due
 from vast_pipelines.policy.outbox import max_ages
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource

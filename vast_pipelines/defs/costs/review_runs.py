@@ -13,7 +13,7 @@ from vast_pipelines.defs.costs.history import load_history, other_zone_days
 from vast_pipelines.defs.costs.partitions import CostPartitions, last_complete_partition
 from vast_pipelines.domain.periods import local_midnight
 from vast_pipelines.domain.thresholds import Thresholds
-from vast_pipelines.notifications import Sent, send_slack
+from vast_pipelines.notifications.delivery import Sent, send_slack
 from vast_pipelines.policy.reviews import (
     Review,
     monthly_history_range,

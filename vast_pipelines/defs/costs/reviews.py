@@ -25,7 +25,7 @@ from vast_pipelines.defs.metadata import (
     report_entries,
     summary_first,
 )
-from vast_pipelines.notifications import Sent
+from vast_pipelines.notifications.delivery import Sent
 from vast_pipelines.policy.recommendations import ready_fixes
 from vast_pipelines.reports.costs import ready_fixes_text
 from vast_pipelines.reports.deploy import update_worker_recommendation

@@ -5,7 +5,7 @@ from typing import Any
 import dagster as dg
 
 from vast_pipelines.errors import OperatorError
-from vast_pipelines.notifications import Sent, send_slack
+from vast_pipelines.notifications.delivery import Sent, send_slack
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.slack import SlackResource
 

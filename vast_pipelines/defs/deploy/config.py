@@ -12,7 +12,8 @@ from vast_pipelines.policy.deploy import (
     DeploySpec,
     deploy_spec,
 )
-from vast_pipelines.policy.worker_settings import GUIDE_DEPLOY, GuideWords, WorkerSettings, with_defaults
+from vast_pipelines.policy.guide_words import GUIDE_DEPLOY, GuideWords, with_defaults
+from vast_pipelines.policy.worker_settings import WorkerSettings
 
 
 def _given(text: str | None) -> str | None:

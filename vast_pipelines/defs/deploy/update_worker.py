@@ -7,13 +7,12 @@ import dagster as dg
 from vast_pipelines.defs.deploy.changes import CHANGES_TAG, notify_updates, record
 from vast_pipelines.defs.deploy.config import UpdateWorkerConfig
 from vast_pipelines.errors import OperatorError
-from vast_pipelines.policy.deploy import UPDATE_JOB, GroupQuery, WorkerUpdate
+from vast_pipelines.policy.guide_words import combine, from_guide
+from vast_pipelines.policy.update_worker import UPDATE_JOB, GroupQuery, WorkerUpdate
 from vast_pipelines.policy.worker_settings import (
     ENDPOINT_FIELDS,
     WorkerSettings,
     changes,
-    combine,
-    from_guide,
     from_vast,
     gpu_from_search_params,
     group_query,

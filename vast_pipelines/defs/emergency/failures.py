@@ -2,7 +2,7 @@ import dagster as dg
 
 from vast_pipelines.defs.emergency.restore import restore_service
 from vast_pipelines.defs.emergency.shutdown import emergency_shutdown
-from vast_pipelines.notifications import send_alert
+from vast_pipelines.notifications.alerts import alert
 from vast_pipelines.reports.emergency import run_failed_message
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
@@ -38,7 +38,7 @@ def emergency_run_failure_sensor(
     message = run_failed_message(
         job=run.job_name, run_id=run.run_id, error=error, tags=dict(run.tags), mention=slack.oncall_mention
     )
-    lines = send_alert(
+    lines = alert(
         database, slack, email, message, kind="emergency_run_failed", dedupe_key=f"run_failed:{run.run_id}"
-    )
+    ).lines
     context.log.info(f"Paged on-call for failed {run.job_name} run {run.run_id}: {'; '.join(lines)}")

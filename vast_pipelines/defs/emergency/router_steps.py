@@ -3,9 +3,23 @@
 import dagster as dg
 
 from vast_pipelines.defs.emergency.steps import Procedure, attempt, step_output
-from vast_pipelines.domain.emergency import NOT_CONFIGURED, StepResult
+from vast_pipelines.domain.emergency import StepResult
 from vast_pipelines.errors import OperatorError
-from vast_pipelines.notifications import OUTBOX_DOWN
+from vast_pipelines.notifications.delivery import OUTBOX_DOWN
+from vast_pipelines.reports.emergency_steps import (
+    RESTART_STEP,
+    restart_confirmed_step,
+    restart_done_step,
+    restart_no_command_step,
+    restart_not_attempted_step,
+    restart_planned_step,
+    restart_reason,
+    switch_done_step,
+    switch_not_configured_step,
+    switch_planned_step,
+    switch_step_name,
+    unconfirmed_line,
+)
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.router import AgentRouterResource
 
@@ -13,29 +27,12 @@ from vast_pipelines.resources.router import AgentRouterResource
 def switch_router(router: AgentRouterResource, procedure: Procedure, step: str, value: str) -> StepResult:
     """Set ``USE_VASTAI`` in agent-router's .env atomically (with a backup); in dry-run, say what would change."""
     if not procedure.apply and not router.env_file:
-        return StepResult(
-            step,
-            True,
-            f"would set USE_VASTAI={value}; not configured: AGENT_ROUTER_ENV_FILE is not set",
-            planned=(f"set USE_VASTAI={value} in agent-router's .env (AGENT_ROUTER_ENV_FILE, not set)",),
-            warning="AGENT_ROUTER_ENV_FILE is not set: name agent-router's .env before VAST_EMERGENCY_ACTIONS=apply",
-            state={"before": None, "after": None, NOT_CONFIGURED: "AGENT_ROUTER_ENV_FILE"},
-        )
+        return switch_not_configured_step(step, value)
     if not procedure.apply:
         change = router.plan("USE_VASTAI", value)
-        planned = (f"set USE_VASTAI={value} in {router.env_file} (now {change.before})",) if change.changed else ()
-        summary = f"would set USE_VASTAI={value}" if change.changed else f"USE_VASTAI is already {value}"
-        return StepResult(step, True, summary, planned=planned, state={"before": change.before, "after": change.before})
+        return switch_planned_step(step, value, router.env_file, change.before, change.changed)
     change = router.write("USE_VASTAI", value)
-    summary = f"USE_VASTAI {change.before} → {value}" if change.changed else f"USE_VASTAI was already {value}"
-    details = (f"backup: {change.backup}",) if change.backup else ()
-    return StepResult(
-        step,
-        True,
-        summary,
-        details=details,
-        state={"before": change.before, "after": value, "changed": change.changed, "backup": change.backup},
-    )
+    return switch_done_step(step, value, change.before, change.changed, change.backup)
 
 
 def confirmed_run(database: AnalyticsDatabase, value: str) -> str | None:
@@ -65,41 +62,23 @@ def restart_after(
     change to the .env since, skips it. No restart command fails the step: the router must be restarted by hand.
     """
     if not switch.ok:
-        return StepResult(step, False, "not attempted: the router's .env was not switched", error=switch.error)
+        return restart_not_attempted_step(step, switch)
     changed = bool(switch.planned) if not procedure.apply else bool(switch.state.get("changed"))
     confirmed = None if changed else confirmed_run(database, value)
     if confirmed:
-        return StepResult(
-            step,
-            True,
-            f"no restart needed: agent-router was restarted with USE_VASTAI={value} by run {confirmed}",
-            state={"confirmed": value},
-        )
-    why = "its .env changed" if changed else f"not confirmed running with USE_VASTAI={value}"
+        return restart_confirmed_step(step, value, confirmed)
+    why = restart_reason(changed, value)
     if not procedure.apply:
-        command = router.restart_command or "(AGENT_ROUTER_RESTART_COMMAND is not set: restart agent-router by hand)"
-        return StepResult(step, True, f"would restart agent-router ({why})", planned=(f"run: {command}",))
+        return restart_planned_step(step, why, router.restart_command)
     if not router.restart_command:
-        return StepResult(
-            step,
-            False,
-            "agent-router was NOT restarted",
-            error=f"AGENT_ROUTER_RESTART_COMMAND is not set: restart agent-router by hand (e.g. `docker compose "
-            f"restart agent-router`) so it runs with USE_VASTAI={value}",
-        )
+        return restart_no_command_step(step, value)
     result = router.restart()
     details = [result.output[-500:]] if result.output else []
     try:
         database.incidents.confirm_router(run_id=run_id, use_vastai=value)
     except (OperatorError, *OUTBOX_DOWN) as exc:
-        details.append(f"not recorded as confirmed ({exc}); the next run restarts it again")
-    return StepResult(
-        step,
-        True,
-        f"restarted agent-router ({why}): `{router.restart_command}`",
-        details=tuple(details),
-        state={"confirmed": value},
-    )
+        details.append(unconfirmed_line(exc))
+    return restart_done_step(step, why, router.restart_command, value, details)
 
 
 def router_ops(prefix: str, value: str, switch_doc: str) -> tuple[dg.OpDefinition, dg.OpDefinition]:
@@ -107,8 +86,8 @@ def router_ops(prefix: str, value: str, switch_doc: str) -> tuple[dg.OpDefinitio
 
     The switch runs after the Vast.ai step (``after``) whatever that step's outcome.
     """
-    switch_step = f"Set USE_VASTAI={value}"
-    restart_step = "Restart agent-router"
+    switch_step = switch_step_name(value)
+    restart_step = RESTART_STEP
 
     @dg.op(name=f"{prefix}switch_router", description=switch_doc, ins={"after": dg.In(dg.Nothing)})
     def switch_op(context: dg.OpExecutionContext, procedure, router: AgentRouterResource) -> dg.Output:

@@ -8,9 +8,23 @@ import dagster as dg
 
 from vast_pipelines.domain.emergency import NOT_CONFIGURED, EndpointMove, Move, StepResult, failed
 from vast_pipelines.errors import OperatorError
-from vast_pipelines.notifications import alert
+from vast_pipelines.notifications.alerts import alert
 from vast_pipelines.reports.alerts import Message
-from vast_pipelines.reports.emergency import step_lines
+from vast_pipelines.reports.emergency import (
+    failed_run_text,
+    not_configured_text,
+    run_title,
+    step_lines,
+    steps_markdown,
+)
+from vast_pipelines.reports.emergency_steps import (
+    NOTIFY_STEP,
+    calls_markdown,
+    crashed_step,
+    details_markdown,
+    failed_step,
+    notify_result,
+)
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.slack import SlackResource
@@ -20,7 +34,6 @@ EMERGENCY_TAG = "vast_pipelines/emergency"
 # Set on the run when it starts, so the runs list and the run page say whether anything may change.
 MODE_TAG = "vast_pipelines/mode"
 TITLE_TAG = "vast_pipelines/title"
-NOTIFY_STEP = "Notify on-call"
 
 
 class Procedure(Protocol):
@@ -31,7 +44,7 @@ class Procedure(Protocol):
 
 def mark_run_mode(context: dg.OpExecutionContext, apply: bool, what: str) -> None:
     """Tag the run with its mode and a title saying what it is: a dry run is a plan, nothing changes."""
-    title = f"{what}: APPLIED" if apply else f"DRY RUN of {what}: a plan, nothing is changed"
+    title = run_title(what, apply)
     context.instance.add_run_tags(context.run.run_id, {MODE_TAG: "apply" if apply else "dry-run", TITLE_TAG: title})
     context.log.info(title)
 
@@ -46,9 +59,9 @@ def attempt(context: dg.OpExecutionContext, step: str, action: Callable[[], Step
     try:
         result = action()
     except OperatorError as exc:
-        result = StepResult(step, False, "failed", error=str(exc))
+        result = failed_step(step, str(exc))
     except Exception as exc:  # a bug or an unexpected answer must not hide the steps after it
-        result = StepResult(step, False, "failed unexpectedly", error=f"{type(exc).__name__}: {exc}")
+        result = crashed_step(step, exc)
     log = context.log.error if not result.ok else context.log.warning if result.warning else context.log.info
     log("\n".join(step_lines([result])))
     return result
@@ -58,27 +71,14 @@ def step_output(result: StepResult) -> dg.Output:
     """The step's result as its op output, with what the UI shows."""
     metadata: dict[str, object] = {"ok": result.ok, "summary": result.summary}
     if result.details:
-        metadata["details"] = dg.MetadataValue.md("\n".join(f"- {d}" for d in result.details))
+        metadata["details"] = dg.MetadataValue.md(details_markdown(result))
     if result.planned:
-        metadata["dry_run_calls"] = dg.MetadataValue.md("\n".join(f"- `{call}`" for call in result.planned))
+        metadata["dry_run_calls"] = dg.MetadataValue.md(calls_markdown(result))
     if result.error:
         metadata["error"] = result.error
     if result.warning:
         metadata["warning"] = result.warning
     return dg.Output(result, metadata=metadata)
-
-
-def notice_sentence(steps: list[StepResult]) -> str:
-    """What the notice to on-call really did, in the words of the run's failure (never a delivery that did not
-    happen)."""
-    notice = next((s for s in steps if s.step == NOTIFY_STEP), None)
-    if notice is None or not notice.state:
-        return "on-call could NOT be notified (see the notify step): tell them by hand."
-    if notice.state.get("delivered"):
-        return "on-call was notified with the details."
-    if notice.state.get("kept"):
-        return "the notice to on-call is NOT delivered yet (kept for retry, see the notify step): call on-call."
-    return "on-call could NOT be notified (see the notify step): tell them by hand."
 
 
 def finish(steps: list[StepResult], what: str) -> dg.Output:
@@ -88,19 +88,15 @@ def finish(steps: list[StepResult], what: str) -> dg.Output:
     naming what to set, not with a failure.
     """
     failures = failed(steps)
-    report = dg.MetadataValue.md("\n".join(f"- {line}" for line in step_lines(steps)))
+    report = dg.MetadataValue.md(steps_markdown(steps))
     missing = not_configured(steps)
     if failures:
         raise dg.Failure(
-            description=f"{what}: {len(failures)} step(s) failed ({', '.join(s.step for s in failures)}); "
-            + notice_sentence(steps),
+            description=failed_run_text(what, steps),
             metadata={"failed_steps": len(failures), "steps": report},
         )
     if missing:
-        outcome = (
-            f"{what}, dry run: not configured ({', '.join(missing)} not set). The plan above lists every call it "
-            "would make; set these before VAST_EMERGENCY_ACTIONS=apply."
-        )
+        outcome = not_configured_text(what, missing)
         return dg.Output(None, metadata={"failed_steps": 0, "outcome": outcome, "steps": report})
     return dg.Output(None, metadata={"failed_steps": 0, "steps": report})
 
@@ -118,15 +114,9 @@ def notify_step(
     that fails waits for retry. The step fails when no copy was delivered or kept; it warns when none was
     delivered yet."""
     sent = alert(database, slack, email, message, kind=kind, dedupe_key=dedupe_key)
-    counts = {"delivered": sent.delivered, "kept": sent.kept, "lost": sent.lost}
-    summary = f"{slack.alerts_channel} and email: {sent.delivered} delivered, {sent.kept} kept for retry"
-    if sent.lost:
-        summary += f", {sent.lost} lost"
-    if not sent.delivered and not sent.kept:
-        error = "no copy reached on-call and none is kept for retry: tell them by hand"
-        return StepResult(NOTIFY_STEP, False, summary, details=tuple(sent.lines), error=error, state=counts)
-    warning = None if sent.delivered else "no copy reached on-call yet (kept for retry): call them"
-    return StepResult(NOTIFY_STEP, True, summary, details=tuple(sent.lines), warning=warning, state=counts)
+    return notify_result(
+        NOTIFY_STEP, slack.alerts_channel, delivered=sent.delivered, kept=sent.kept, lost=sent.lost, lines=sent.lines
+    )
 
 
 def incident_id(steps: list[StepResult]) -> int | None:

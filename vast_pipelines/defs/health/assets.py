@@ -16,7 +16,7 @@ from vast_pipelines.domain.costs import CostTotals
 from vast_pipelines.domain.periods import Periods, periods_at
 from vast_pipelines.domain.spend import SpendSummary
 from vast_pipelines.domain.thresholds import Thresholds
-from vast_pipelines.notifications import send_slack
+from vast_pipelines.notifications.delivery import send_slack
 from vast_pipelines.policy.costs import DayCost, month_by_day
 from vast_pipelines.policy.health import EndpointStatus
 from vast_pipelines.policy.spend import daily_verdict, day_verdict, forecast_month_end

@@ -5,7 +5,7 @@ from typing import Any
 
 import dagster as dg
 
-from vast_pipelines.notifications import alert_messages
+from vast_pipelines.notifications.alerts import alert_messages
 from vast_pipelines.reports.alerts import Message
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource

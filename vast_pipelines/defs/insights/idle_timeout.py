@@ -11,8 +11,9 @@ from vast_pipelines.defs.costs.source import vast_ai_costs
 from vast_pipelines.defs.insights.freshness import GROUP
 from vast_pipelines.errors import OperatorError
 from vast_pipelines.policy.deploy import endpoint_name_for
+from vast_pipelines.policy.guide_words import GuideWords, Translation, from_guide, to_guide
 from vast_pipelines.policy.idle_timeout import assumed_current, gpu_hour_price, reported_price, what_if
-from vast_pipelines.policy.worker_settings import GuideWords, Translation, from_guide, from_vast, to_guide
+from vast_pipelines.policy.worker_settings import from_vast
 from vast_pipelines.reports.what_if import advice, model_section, what_if_report
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.settings import RunbookSettings

@@ -11,11 +11,21 @@ from vast_pipelines import clock
 from vast_pipelines.defs.probes import ENDPOINTS, check_endpoint, vast_summary
 from vast_pipelines.defs.runbook import zone_and_limits
 from vast_pipelines.domain.thresholds import Thresholds
-from vast_pipelines.notifications import send_alert
+from vast_pipelines.notifications.alerts import alert
 from vast_pipelines.policy.health import EndpointStatus
 from vast_pipelines.policy.outage import OutageAction, down_since, outage_action
-from vast_pipelines.reports.health import status_label
-from vast_pipelines.reports.outage import outage_opened, outage_recovered
+from vast_pipelines.reports.outage import (
+    check_line,
+    closed_line,
+    late_context,
+    opened_line,
+    outage_opened,
+    outage_recovered,
+    outage_summary,
+    still_open_line,
+    tailscale_line,
+    watch_line,
+)
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
 from vast_pipelines.resources.endpoints import InferenceEndpoints
@@ -33,7 +43,7 @@ def outage_context(tailscale: TailscaleResource, vast: VastAIResource) -> dict[s
     """Tailscale's view of the GPU host and the Vast.ai workers' status, for the outage message."""
     peer = tailscale.peer_state()
     summary = vast_summary(vast)
-    return {"tailscale": f"{peer.state} ({peer.detail})", "vast": list(summary.lines)}
+    return {"tailscale": tailscale_line(peer.state, peer.detail), "vast": list(summary.lines)}
 
 
 def check_with_context(
@@ -62,8 +72,7 @@ def check_with_context(
         try:
             return statuses, asked[0].result(timeout=CONTEXT_WAIT_SECONDS)
         except TimeoutError:
-            late = f"no answer within {CONTEXT_WAIT_SECONDS:g}s"
-            return statuses, {"tailscale": f"unknown ({late})", "vast": [f"not known ({late})"]}
+            return statuses, late_context(CONTEXT_WAIT_SECONDS)
     finally:
         checks.shutdown(wait=False, cancel_futures=True)
         pool.shutdown(wait=False, cancel_futures=True)
@@ -145,17 +154,18 @@ def watch(
         keep=max(limits.outage_checks, 1),
     )
     action = outage_action([online for online, _ in recent], limits.outage_checks, open_id is not None)
-    line = f"{status.name} {status_label(status)} after {status.attempts} attempt(s) {status.detail}".strip()
+    line = check_line(status)
     context.log.info(line)
+    outcome = None
     if action is OutageAction.OPEN:
         since = down_since(recent) or clock.now()
         checks = max(limits.outage_checks, 1)
-        return f"{line}; {announce_outage(database, slack, email, status, gathered or {}, since, checks, tz)}"
-    if action is OutageAction.RECOVER:
-        return f"{line}; {announce_recovery(database, slack, email, status, tz)}"
-    if open_id is not None:
-        return f"{line}; outage #{open_id} still open (announced once)"
-    return line
+        outcome = announce_outage(database, slack, email, status, gathered or {}, since, checks, tz)
+    elif action is OutageAction.RECOVER:
+        outcome = announce_recovery(database, slack, email, status, tz)
+    elif open_id is not None:
+        outcome = still_open_line(open_id)
+    return watch_line(line, outcome)
 
 
 def announce_outage(
@@ -171,12 +181,12 @@ def announce_outage(
     """Open the outage (once, whoever claims it first) and post it to #incidents and #platform-alerts."""
     incident_id = database.incidents.open_outage(
         endpoint=status.name,
-        summary=f"{status.name} down: {status.failure.value if status.failure else 'unknown'} ({status.detail})",
+        summary=outage_summary(status),
         figures={"down_since": since.isoformat(), "url": status.url, "checks": checks},
         context=gathered,
     )
     if incident_id is None:
-        return "outage already open"
+        return opened_line(None)
     message = outage_opened(
         status,
         checks=checks,
@@ -187,7 +197,7 @@ def announce_outage(
         incident_id=incident_id,
         mention=slack.oncall_mention,
     )
-    send_alert(
+    alert(
         database,
         slack,
         email,
@@ -196,7 +206,7 @@ def announce_outage(
         dedupe_key=f"outage:{incident_id}:open",
         extra_channels=(slack.incidents_channel,),
     )
-    return f"opened outage #{incident_id}"
+    return opened_line(incident_id)
 
 
 def announce_recovery(
@@ -207,12 +217,12 @@ def announce_recovery(
         endpoint=status.name, state={"models": list(status.models), "latency_ms": status.latency_ms}
     )
     if closed is None:
-        return "outage already closed"
+        return closed_line(None)
     now = clock.now()
     since_text = (closed["figures"] or {}).get("down_since")
     since = datetime.fromisoformat(since_text) if since_text else closed["opened_at"]
     message = outage_recovered(status, incident_id=closed["id"], since=since, now=now, tz=tz)
-    send_alert(
+    alert(
         database,
         slack,
         email,
@@ -221,4 +231,4 @@ def announce_recovery(
         dedupe_key=f"outage:{closed['id']}:recovered",
         extra_channels=(slack.incidents_channel,),
     )
-    return f"closed outage #{closed['id']}"
+    return closed_line(closed["id"])

@@ -11,8 +11,8 @@ import dagster as dg
 import httpx
 from pydantic import Field, PrivateAttr
 
+from vast_pipelines.connect.http import RETRY_STATUSES, request_with_backoff
 from vast_pipelines.errors import NotConfigured, OperatorError, redact
-from vast_pipelines.resources.http import RETRY_STATUSES, request_with_backoff
 
 DEFAULT_API_URL = "https://console.vast.ai"
 DEFAULT_AUTOSCALER_URL = "https://run.vast.ai"

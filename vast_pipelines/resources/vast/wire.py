@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from vast_pipelines.domain.numbers import float_or_none, int_or_none
 from vast_pipelines.resources.vast.transport import VastAIError
 
 # Fields that are credentials in Vast.ai's answers: dropped before anything is kept or shown.
@@ -207,20 +208,6 @@ def created_id(body: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
         raise VastAIError(f"Vast.ai {what} answered {shape(body)} without the new id in result")
     return int(value)
-
-
-def float_or_none(value: Any) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def int_or_none(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 def results(body: Any, what: str = "a list call") -> list[dict[str, Any]]:
