@@ -232,8 +232,11 @@ def launch(
 
 
 def tick_and_launch(name: str, resources: dict, instance: dg.DagsterInstance, cursor: str | None = None) -> Any:
-    """One tick of sensor ``name``, then the runs it requested (a sensor decides, a job acts)."""
+    """One tick of sensor ``name``, then what the daemon does with it: the asset events it reported stored on the
+    instance (outside any run), and the runs it requested launched (a sensor decides, a job acts)."""
     tick = evaluate_sensor(name, resources, instance, cursor)
+    for event in tick.asset_events:
+        instance.report_runless_asset_event(event)
     sensor = code_location().resolve_sensor_def(name)
     launch(tick, resources, instance, sensor.job_name if sensor.has_jobs else None)
     return tick

@@ -349,3 +349,11 @@ def test_the_code_location_has_the_insights(instance):
     insights = {n.key.to_user_string() for n in repo.asset_graph.asset_nodes if n.group_name == "insights"}
     assert insights == {"cost_data_freshness", "idle_timeout_what_if", "cost_anomalies", "billing_reconciliation"}
     assert repo.get_schedule_def("insights_schedule").cron_schedule == "15 8 * * *"
+    # Freshness and anomalies are kept current by their sensors, not judged again at 08:15.
+    job = repo.get_job("insights_job")
+    assert {k.to_user_string() for k in job.asset_layer.selected_asset_keys} == {
+        "idle_timeout_what_if",
+        "billing_reconciliation",
+    }
+    assert set(job.graph.node_names()) == {"idle_timeout_what_if", "billing_reconciliation"}
+    assert {c.name for c in repo.asset_graph.asset_check_keys} >= {"cost_data_fresh"}

@@ -82,6 +82,7 @@ def test_no_secret_reaches_logs_metadata_outbox_slack_email_or_stdout(
                 for _ in range(2):  # a re-evaluated tick must not say more than the first
                     tick = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, resources=resources))
                     haystack.append(serialize_value(tick.run_requests or []))
+                    haystack.append(serialize_value(tick.asset_events))  # what it records on assets and checks
                     haystack.append(str(tick.skip_message or "") + str(tick.cursor or ""))
             jobs = [j for j in repo.get_all_jobs() if not j.name.startswith("__")]
             assert {j.name for j in jobs} >= {"daily_health_check", *JOB_CONFIG}
