@@ -39,11 +39,17 @@ INSTANTS = [
     Instant("leap-day-2028", datetime(2028, 2, 29, 12, 0, tzinfo=UTC), "UTC", "2028-02-21", "2028-01-01"),
     # The local days on which New York changes its clocks have 23 and 25 hours.
     Instant(
-        "spring-forward-23h", datetime(2026, 3, 8, 23, 59, tzinfo=ZoneInfo(NEW_YORK)), NEW_YORK, "2026-02-23",
+        "spring-forward-23h",
+        datetime(2026, 3, 8, 23, 59, tzinfo=ZoneInfo(NEW_YORK)),
+        NEW_YORK,
+        "2026-02-23",
         "2026-02-01",
     ),
     Instant(
-        "fall-back-25h", datetime(2026, 11, 1, 23, 59, tzinfo=ZoneInfo(NEW_YORK)), NEW_YORK, "2026-10-19",
+        "fall-back-25h",
+        datetime(2026, 11, 1, 23, 59, tzinfo=ZoneInfo(NEW_YORK)),
+        NEW_YORK,
+        "2026-10-19",
         "2026-10-01",
     ),
 ]
@@ -147,9 +153,7 @@ def test_a_dst_day_has_its_own_number_of_hours(database, at, instant, hours):
     assert expected.today_requests == hours  # the fixture itself: one request per real hour of the local day
     with database.begin() as conn:
         local_days = conn.execute(
-            sa.text(
-                "SELECT count(*) FROM vast_ai_costs WHERE (\"timestamp\" AT TIME ZONE :zone)::date = :day"
-            ),
+            sa.text('SELECT count(*) FROM vast_ai_costs WHERE ("timestamp" AT TIME ZONE :zone)::date = :day'),
             {"zone": instant.zone, "day": instant.now.astimezone(ZoneInfo(instant.zone)).date()},
         ).scalar_one()
     assert local_days == hours

@@ -157,7 +157,7 @@ def _look_at_the_ui(base: str, emergency_run: str) -> None:
 
         page.open(f"{base}/assets/yesterday_spend", "document.body.innerText.includes('month_so_far')")
         # The metadata table renders before its Markdown cells (loaded apart): wait for the summary's text too.
-        page.wait("document.body.innerText.includes(\"Yesterday's Spend: $\")")
+        page.wait('document.body.innerText.includes("Yesterday\'s Spend: $")')
         text = page.text()
         # Dollars to the cent, per-request figures to 5 places (a trailing zero dropped): never 6 or more.
         assert re.findall(r"\b\d+\.\d{6,}\b", text) == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from vast_pipelines.notifications.delivery import Sent, send
-from vast_pipelines.reports.alerts import Message
+from vast_pipelines.reports.alerts import Message, delivery_line
 from vast_pipelines.reports.plain import plain_text
 from vast_pipelines.resources.database import AnalyticsDatabase
 from vast_pipelines.resources.email import EmailResource
@@ -50,20 +50,17 @@ def send_all(
 
 def delivery_summary(sent: list[Sent], messages: list[OutboxMessage]) -> list[str]:
     """One line per message: where it went and whether it was delivered, waits for a retry, or is lost."""
-    lines = []
-    for item, message in zip(sent, messages, strict=True):
-        where = message.destination if message.transport == "slack" else f"email {message.destination}"
-        note = f" ({item.delivery.error})" if item.delivery and item.delivery.error else ""
-        if item.spooled is not None:
-            how = " directly (the outbox could not be written; kept for it until the database is back)"
-        elif not item.kept:
-            how = " directly; NOT kept anywhere (the outbox and the spool could not be written): tell on-call by hand"
-        elif item.status in ("delivered", "duplicate", "demo"):
-            how = ""
-        else:
-            how = ", kept in the outbox for retry"
-        lines.append(f"{where}: {item.status}{how}{note}")
-    return lines
+    return [
+        delivery_line(
+            message.transport,
+            message.destination,
+            item.status,
+            item.delivery.error if item.delivery else None,
+            spooled=item.spooled is not None,
+            kept=item.kept,
+        )
+        for item, message in zip(sent, messages, strict=True)
+    ]
 
 
 def delivered_count(sent: list[Sent]) -> tuple[int, int, int]:

@@ -193,3 +193,20 @@ def budget_status(
     forecast = "; forecast reaches the hard cap this month" if decision.forecast_warning else ""
     uncounted = "".join(f" {line}." for line in uncounted_lines(spend))
     return f"Month-to-date {usd(spend.month_to_date)}; levels crossed: {crossed}; {upcoming}{forecast}.{uncounted}"
+
+
+def delivery_line(
+    transport: str, destination: str, status: str, error: str | None, *, spooled: bool, kept: bool
+) -> str:
+    """How one copy of an alert went: delivered, kept in the outbox for a retry, kept in the spool, or lost."""
+    where = destination if transport == "slack" else f"email {destination}"
+    note = f" ({error})" if error else ""
+    if spooled:
+        how = " directly (the outbox could not be written; kept for it until the database is back)"
+    elif not kept:
+        how = " directly; NOT kept anywhere (the outbox and the spool could not be written): tell on-call by hand"
+    elif status in ("delivered", "duplicate", "demo"):
+        how = ""
+    else:
+        how = ", kept in the outbox for retry"
+    return f"{where}: {status}{how}{note}"

@@ -29,8 +29,6 @@ _MENTIONS: dict[tuple[str, str, str], tuple[str, float]] = {}
 _MENTIONS_LOCK = threading.Lock()
 
 
-
-
 class SlackResource(dg.ConfigurableResource):
     """Posts to the guide's channels; without a token, messages stay in the outbox as not configured."""
 

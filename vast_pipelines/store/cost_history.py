@@ -175,9 +175,13 @@ class CostHistoryStore(Store):
         with self._begin() as conn:
             conn.execute(sa.text(_LOCK_DAY), {"lock_key": LOCK_KEY, "day_number": day.toordinal()})
             conn.execute(sa.text(_DELETE_DAY), {"day": day})
-            totals = conn.execute(
-                sa.text(_DAY_TOTALS), {"window_start": window_start, "window_end": window_end, "no_model": NO_MODEL}
-            ).mappings().all()
+            totals = (
+                conn.execute(
+                    sa.text(_DAY_TOTALS), {"window_start": window_start, "window_end": window_end, "no_model": NO_MODEL}
+                )
+                .mappings()
+                .all()
+            )
             if totals:
                 conn.execute(sa.text(_INSERT_ROW), [{**row, "day": day} for row in totals])
             requests = sum(row["requests"] for row in totals)

@@ -196,9 +196,11 @@ class IncidentStore(Store):
     def close_outage(self, *, endpoint: str, state: Any) -> dict[str, Any] | None:
         """Resolve the open outage of ``endpoint``: its id, opened_at and figures, or None if none was open."""
         with self._begin() as conn:
-            found = conn.execute(
-                sa.text(_CLOSE_OUTAGE), {"endpoint": endpoint, "state": json_document(state)}
-            ).mappings().first()
+            found = (
+                conn.execute(sa.text(_CLOSE_OUTAGE), {"endpoint": endpoint, "state": json_document(state)})
+                .mappings()
+                .first()
+            )
         return dict(found) if found else None
 
     def confirm_router(self, *, run_id: str, use_vastai: str) -> None:

@@ -120,7 +120,8 @@ def keep_and_post(
 ) -> Sent | None:
     """Store the review in ``vast_pipelines.cost_reports`` (and the weekly table), then post it with its chart."""
     review = run.review
-    database.cost_reports.save(report=report,
+    database.cost_reports.save(
+        report=report,
         period_start=review.first,
         period_end=review.end,
         timezone=zone,

@@ -73,9 +73,7 @@ def _preflight(
     return existing, groups, notes
 
 
-def _reused(
-    context: dg.OpExecutionContext, spec: DeploySpec, existing: VastEndpoint, groups: list[dict]
-) -> list[str]:
+def _reused(context: dg.OpExecutionContext, spec: DeploySpec, existing: VastEndpoint, groups: list[dict]) -> list[str]:
     """What differs in an endpoint deploy_model reuses; a settings drift also as a ready update_worker link."""
     drift = changes(from_vast(existing.raw, [group_query(g) for g in groups]), spec.asked)
     if drift:

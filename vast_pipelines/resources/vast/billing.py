@@ -75,4 +75,3 @@ def _charges_between(client: VastClient, path: str, first: int, last: int, charg
             return total
         query["after_token"] = token
     raise VastAIError(f"Vast.ai {what} still had pages after {MAX_CHARGE_PAGES} of {CHARGES_PAGE} rows")
-

@@ -239,7 +239,6 @@ class VastAIResource(VastClient):
             "check the name on https://cloud.vast.ai/serverless/"
         )
 
-
     def daily_charges(self, start: date, end: date, charge_type: str = "serverless") -> dict[date, float]:
         """USD billed per UTC day in ``[start, end)`` for ``charge_type``, as ``vastai show invoices-v1`` reads it
         (:func:`billing.daily_charges`)."""

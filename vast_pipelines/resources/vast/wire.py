@@ -79,7 +79,6 @@ def workergroup_update_body(group_id: int, fields: dict[str, Any]) -> dict[str, 
     return _official_body(WORKERGROUP_UPDATE_KEYS, fields, "a worker group update", autojob_id=group_id)
 
 
-
 @dataclass(frozen=True)
 class VastEndpoint:
     """A serverless endpoint (the guide's "worker"), without its credentials."""
