@@ -6,7 +6,7 @@ from pydantic import Field
 from vast_pipelines import clock
 from vast_pipelines.defs.emergency.router_steps import router_ops
 from vast_pipelines.defs.emergency.steps import (
-    EMERGENCY_TAG,
+    EMERGENCY_JOB,
     attempt,
     carry_out,
     finish,
@@ -173,10 +173,7 @@ def restore_outcome(steps: list[StepResult]) -> dg.Output:
 
 @dg.job(
     name="restore_service",
-    tags={EMERGENCY_TAG: "true"},
-    # Every step in the run's own process: a process per step cost about 3 s each (24 s for the shutdown),
-    # the steps run one after the other anyway, and the stop call must reach Vast.ai within seconds.
-    executor_def=dg.in_process_executor,
+    **EMERGENCY_JOB,
     description="The way back from an emergency shutdown: endpoint_state active, USE_VASTAI=true, restart "
     "agent-router, verify vLLM /v1/models answers, close the incident, notify. Refused while the reason still "
     "holds unless launched with force: true.",

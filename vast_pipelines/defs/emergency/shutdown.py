@@ -6,7 +6,7 @@ from pydantic import Field
 from vast_pipelines import clock
 from vast_pipelines.defs.emergency.router_steps import router_ops
 from vast_pipelines.defs.emergency.steps import (
-    EMERGENCY_TAG,
+    EMERGENCY_JOB,
     attempt,
     carry_out,
     finish,
@@ -226,10 +226,7 @@ def shutdown_outcome(steps: list[StepResult]) -> dg.Output:
 
 @dg.job(
     name="emergency_shutdown",
-    tags={EMERGENCY_TAG: "true"},
-    # Every step in the run's own process: a process per step cost about 3 s each (24 s for the shutdown),
-    # the steps run one after the other anyway, and the stop call must reach Vast.ai within seconds.
-    executor_def=dg.in_process_executor,
+    **EMERGENCY_JOB,
     description="The guide's Runaway Costs procedure: re-check spend, stop (or delete) the platform's Vast.ai "
     "endpoints, USE_VASTAI=false, restart agent-router, record the incident, notify #platform-alerts tagging "
     "on-call and email. VAST_EMERGENCY_ACTIONS=dry-run (the default) only reports the calls it would make.",

@@ -31,6 +31,10 @@ from vast_pipelines.resources.slack import SlackResource
 from vast_pipelines.resources.vast import VastAIResource
 
 EMERGENCY_TAG = "vast_pipelines/emergency"
+# What the emergency_shutdown and restore_service jobs share: their tag, and every step in the run's own process
+# (a process per step cost about 3 s each, 24 s for the shutdown; the steps run one after the other anyway, and
+# the stop call must reach Vast.ai within seconds).
+EMERGENCY_JOB = {"tags": {EMERGENCY_TAG: "true"}, "executor_def": dg.in_process_executor}
 # Set on the run when it starts, so the runs list and the run page say whether anything may change.
 MODE_TAG = "vast_pipelines/mode"
 TITLE_TAG = "vast_pipelines/title"
