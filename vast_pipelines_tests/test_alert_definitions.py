@@ -26,6 +26,8 @@ def test_alerting_sensors_run_by_default(name, interval, job):
 def test_emergency_jobs_never_overlap(name):
     job = code_location().resolve_job_def(name)
     assert job.tags["vast_pipelines/emergency"] == "true"  # dagster.yaml limits this tag to one run at a time
+    # Its steps run in the run's own process: seconds for the whole run, not a process start per step.
+    assert job.executor_def is dg.in_process_executor
 
 
 def test_each_guide_step_is_its_own_op():
