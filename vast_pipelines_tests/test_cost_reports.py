@@ -92,11 +92,7 @@ def test_weekly_report_equals_the_guides_sql_across_a_month_boundary_and_posts_i
     assert upload["channel"] == "C0UPDATES" and upload["filename"] == "weekly-cost-report-2026-06-29.png"
     assert upload["content"].startswith(b"\x89PNG")
     chart = Image.open(io.BytesIO(upload["content"]))
-    assert chart.size == (800, 420) and chart.mode == "P"  # a palette image: a quarter of true colour's bytes
-    colours = {colour for _, colour in chart.convert("RGB").getcolors(maxcolors=256)}
-    # The bars in the guide's bands: Wednesday's $12.50 is high, Tuesday's $2.35 excellent, Thursday has no data.
-    for band in ((0xC6, 0x28, 0x28), (0x2E, 0x7D, 0x32), (0xE0, 0xE0, 0xE0)):
-        assert any(max(abs(a - b) for a, b in zip(band, c, strict=True)) <= 8 for c in colours), band
+    assert chart.size == (800, 420) and chart.mode == "P"  # what it draws: test_charts.py
     text = upload["initial_comment"]
     assert "Weekly cost review" in text and "$16.70" in text and "2026-07-01 Wed" in text
     assert "High daily cost" in text and "set inactivity_timeout=600" in text and "Forecast for July 2026" in text
