@@ -13,6 +13,7 @@ import pytest
 from vast_pipelines.resources.vast import VastAIError, VastAIResource
 from vast_pipelines_tests.conftest import VAST_KEY, code_location, insert_costs, make_resources
 from vast_pipelines_tests.fakes import Reply
+from vast_pipelines_tests.jobs import run_job
 
 pytestmark = pytest.mark.faults
 
@@ -124,3 +125,17 @@ def test_one_malformed_row_does_not_stop_the_others_from_being_stopped(database,
     listing = result.output_for_node("list_platform_endpoints")
     assert not listing.ok and "odd-one (listed without a usable id)" in listing.error and "by hand" in listing.error
     assert not result.success  # needs action: the odd one must be stopped by hand
+
+
+def test_infinite_and_nan_settings_in_vast_ais_answer_read_as_unknown_and_the_update_still_plans(database, vast_server):
+    """Vast.ai's JSON may carry NaN, Infinity or 1e400: such a setting is unknown, never a crash or a huge number."""
+    endpoint_id = vast_server.add_endpoint("llama-3-8b")
+    vast_server.endpoints[endpoint_id].update(max_workers=float("inf"), cold_workers=float("nan"))
+    vast_server.workergroups[900] = {"id": 900, "endpoint_id": endpoint_id, "search_params": "gpu_name=RTX_4090"}
+    run = run_job(
+        "update_worker", make_resources(database, vast=vast_server), {"endpoint": "llama-3-8b", "max_workers": 3}
+    )
+    assert run.result.success, run.messages
+    current = run.metadata("update_worker_read")["current"]
+    assert "inf" not in current.lower() and "nan" not in current.lower()
+    assert [c for c in vast_server.calls if c.method == "PUT"] == []  # a dry run: nothing changed

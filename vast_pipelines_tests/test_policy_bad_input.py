@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from vast_pipelines.domain.numbers import float_or_none, int_or_none
 from vast_pipelines.domain.periods import periods_at
 from vast_pipelines.domain.spend import SpendSummary
 from vast_pipelines.domain.thresholds import GUIDE
@@ -85,3 +86,23 @@ def test_uncounted_rows_ride_along_with_levels_and_a_clean_day_claims_nothing_ex
 @pytest.mark.parametrize(("cost", "requests"), [(None, 5), (None, 0), (3.0, 0)])
 def test_a_day_without_a_cost_is_no_data(cost, requests):
     assert daily_verdict(cost, requests) is DailyVerdict.NO_DATA
+
+
+@pytest.mark.parametrize(
+    ("value", "as_float", "as_int"),
+    [
+        (600, 600.0, 600),
+        ("600", 600.0, 600),
+        (3.0, 3.0, 3),
+        (2.5, 2.5, None),  # not a whole number: unknown, never truncated to 2
+        ("abc", None, None),
+        (None, None, None),
+        (float("nan"), None, None),
+        (float("inf"), None, None),  # JSON's 1e400 or Infinity
+        ("-Infinity", None, None),
+        pytest.param(10**400, None, 10**400, id="10**400"),  # an exact int stays exact; as a float too large
+    ],
+)
+def test_numbers_from_outside_answers_are_finite_or_unknown(value, as_float, as_int):
+    assert float_or_none(value) == as_float
+    assert int_or_none(value) == as_int
