@@ -139,7 +139,8 @@ ORDER BY 1
 # The sweep's next slice below :below: the newest minute at which the rows already summed from there up to
 # :below exceed :budget (NULL: everything down to :floor fits). It walks the primary key newest first and stops at
 # the first (minute, model) row that passes the budget: the minute is the same as summing per minute first would
-# give (every row of the newer minutes came before it), without reading the rest of the day.
+# give (every row of the newer minutes came before it), without reading the rest of the day. The outer ORDER BY
+# makes "first" certain; it is the index's order, so PostgreSQL still stops there (no sort).
 _SLICE_START = """
 SELECT minute FROM (
     SELECT minute, SUM(requests) OVER (ORDER BY minute DESC, model DESC ROWS UNBOUNDED PRECEDING) AS rows_down_to
@@ -147,6 +148,7 @@ SELECT minute FROM (
     WHERE minute >= :floor AND minute < :below
 ) s
 WHERE rows_down_to > :budget
+ORDER BY minute DESC
 LIMIT 1
 """
 
