@@ -97,6 +97,32 @@ def test_database_down_at_a_tick_fails_the_protection_sensors_red_and_skips_the_
     dispose_engine(down.url)
 
 
+def test_a_database_lost_after_the_first_tick_fails_the_next_red_and_the_one_after_its_return_judges(
+    database, fresh_database_url, pg_admin_url, instance, at
+):
+    """The reachability wait runs once per process: afterwards a lost server is caught by the tick's own first
+    statement (a red tick naming the database), and the pool reconnects on the next tick once it is back."""
+    at(NOW)
+    insert_costs(database, [(NOW - timedelta(hours=1), "llama-3-70b", 12.0, 30.0, False)])
+    resources = make_resources(database)
+    first = evaluate_sensor("runaway_cost_sensor", resources, instance)
+    assert not first.run_requests and "$12.00" in first.skip_message
+    name = sa.engine.make_url(fresh_database_url).database
+    with psycopg.connect(_libpq(pg_admin_url), autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        try:
+            with pytest.raises(CannotJudge) as red:
+                evaluate_sensor("runaway_cost_sensor", resources, instance, first.cursor)
+            said = str(red.value)
+            assert said.startswith("runaway_cost_sensor could not judge this tick: Cannot reach the analytics database")
+            assert "TIMESCALE_URL" in said
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+    back = evaluate_sensor("runaway_cost_sensor", resources, instance, first.cursor)
+    assert not back.run_requests and "$12.00" in back.skip_message
+
+
 def test_database_failing_in_the_middle_of_a_tick_loses_no_alert(
     database, fresh_database_url, slack_server, instance, at, statement_timeouts
 ):
